@@ -1,0 +1,144 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::check::Check;
+use crate::report::{CheckResult, ProbeReport};
+use crate::{Probe, ProbesBuilder, ProbesLayer};
+
+/// The probe state of one service: its dependency checks, whether it has started, and
+/// whether it is shutting down. Cheap to clone; every clone shares the state.
+///
+/// - `/livez` (and `/healthz`): the process is alive. Only in-process checks.
+/// - `/readyz`: started, not shutting down, and every readiness check passes.
+/// - `/startupz`: [`mark_started`](Self::mark_started) was called.
+///
+/// # Example
+/// ```
+/// use ebb_probes::Probes;
+///
+/// let probes = Probes::builder()
+///     .with_readiness_check("database", || async { Ok::<_, String>(()) })
+///     .build();
+/// let app: axum::Router = axum::Router::new()
+///     .route("/", axum::routing::get(|| async { "hello" }))
+///     .layer(probes.layer());
+/// probes.mark_started();
+/// # drop(app);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Probes {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) readiness: Vec<Registered>,
+    pub(crate) liveness: Vec<Registered>,
+    pub(crate) cache_ttl: Duration,
+    pub(crate) shutting_down: Option<CancellationToken>,
+    pub(crate) started: AtomicBool,
+}
+
+pub(crate) struct Registered {
+    name: String,
+    check: Arc<dyn Check>,
+    timeout: Duration,
+    // Holding the lock while the check runs makes concurrent probes share one run.
+    last: Mutex<Option<(Instant, Result<(), String>, Duration)>>,
+}
+
+impl std::fmt::Debug for Registered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registered").field("name", &self.name).field("timeout", &self.timeout).finish_non_exhaustive()
+    }
+}
+
+impl Registered {
+    pub(crate) fn new(name: String, check: Arc<dyn Check>, default_timeout: Duration) -> Self {
+        let timeout = check.timeout().unwrap_or(default_timeout);
+        Self { name, check, timeout, last: Mutex::new(None) }
+    }
+
+    async fn run(&self, ttl: Duration) -> CheckResult {
+        let mut last = self.last.lock().await;
+        if let Some((at, outcome, took)) = last.as_ref() {
+            if at.elapsed() < ttl {
+                return CheckResult::new(&self.name, outcome.clone(), *took, true);
+            }
+        }
+        let start = Instant::now();
+        let outcome = match tokio::time::timeout(self.timeout, self.check.check()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!("timed out after {:?}", self.timeout)),
+        };
+        let took = start.elapsed();
+        *last = Some((Instant::now(), outcome.clone(), took));
+        CheckResult::new(&self.name, outcome, took, false)
+    }
+}
+
+impl Probes {
+    /// Starts building probes.
+    pub fn builder() -> ProbesBuilder {
+        ProbesBuilder::new()
+    }
+
+    /// The layer that answers the probe paths in front of a service.
+    #[must_use]
+    pub fn layer(&self) -> ProbesLayer {
+        ProbesLayer::new(self.clone())
+    }
+
+    /// Marks start-up as complete: `/startupz` passes and `/readyz` may pass from now on.
+    pub fn mark_started(&self) {
+        self.inner.started.store(true, Ordering::Release);
+    }
+
+    /// Whether [`mark_started`](Self::mark_started) was called.
+    pub fn is_started(&self) -> bool {
+        self.inner.started.load(Ordering::Acquire)
+    }
+
+    fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.as_ref().is_some_and(CancellationToken::is_cancelled)
+    }
+
+    /// Evaluates one probe, skipping the checks named in `exclude`. Registered checks run
+    /// concurrently (or come from the cache).
+    pub async fn evaluate(&self, probe: Probe, exclude: &[String]) -> ProbeReport {
+        let mut report = ProbeReport::new(probe);
+        let included = |name: &str| !exclude.iter().any(|excluded| excluded == name);
+        let (builtin, registered): (Vec<CheckResult>, &[Registered]) = match probe {
+            Probe::Live => (vec![CheckResult::instant("ping", Ok(()))], &self.inner.liveness),
+            Probe::Startup => (vec![self.started_check()], &[]),
+            Probe::Ready => {
+                let shutdown = if self.is_shutting_down() { Err("shutting down".to_owned()) } else { Ok(()) };
+                (vec![self.started_check(), CheckResult::instant("shutdown", shutdown)], &self.inner.readiness)
+            }
+        };
+        for result in builtin {
+            if included(&result.name) {
+                report.push(result);
+            } else {
+                report.exclude(result.name);
+            }
+        }
+        let runs = registered.iter().filter(|check| included(&check.name)).map(|check| check.run(self.inner.cache_ttl));
+        for result in futures_util::future::join_all(runs).await {
+            report.push(result);
+        }
+        for check in registered.iter().filter(|check| !included(&check.name)) {
+            report.exclude(check.name.clone());
+        }
+        report
+    }
+
+    fn started_check(&self) -> CheckResult {
+        CheckResult::instant("started", if self.is_started() { Ok(()) } else { Err("not started yet".to_owned()) })
+    }
+}

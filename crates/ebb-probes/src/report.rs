@@ -1,0 +1,104 @@
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::Probe;
+
+/// The outcome of one check within a probe.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckResult {
+    /// The check's name.
+    pub name: String,
+    /// `Err(reason)` when it failed or timed out.
+    #[serde(rename = "status", serialize_with = "status")]
+    pub outcome: Result<(), String>,
+    /// How long the check took when it last ran.
+    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    pub duration: Duration,
+    /// Whether the result came from the cache.
+    pub cached: bool,
+}
+
+impl CheckResult {
+    pub(crate) fn new(name: &str, outcome: Result<(), String>, duration: Duration, cached: bool) -> Self {
+        Self { name: name.to_owned(), outcome, duration, cached }
+    }
+
+    pub(crate) fn instant(name: &str, outcome: Result<(), String>) -> Self {
+        Self::new(name, outcome, Duration::ZERO, false)
+    }
+}
+
+fn status<S: serde::Serializer>(outcome: &Result<(), String>, serializer: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Status<'a> {
+        ok: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a str>,
+    }
+    Status { ok: outcome.is_ok(), error: outcome.as_ref().err().map(String::as_str) }.serialize(serializer)
+}
+
+fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64() * 1000.0)
+}
+
+/// The result of a probe: every check that ran, and those excluded.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProbeReport {
+    /// Which probe.
+    pub probe: Probe,
+    /// Whether every check that ran passed.
+    pub ok: bool,
+    /// The checks that ran, in order.
+    pub checks: Vec<CheckResult>,
+    /// The checks skipped through `?exclude=`.
+    pub excluded: Vec<String>,
+}
+
+impl ProbeReport {
+    pub(crate) fn new(probe: Probe) -> Self {
+        Self { probe, ok: true, checks: Vec::new(), excluded: Vec::new() }
+    }
+
+    pub(crate) fn push(&mut self, result: CheckResult) {
+        self.ok &= result.outcome.is_ok();
+        self.checks.push(result);
+    }
+
+    pub(crate) fn exclude(&mut self, name: String) {
+        self.excluded.push(name);
+    }
+
+    /// Plain text in the Kubernetes API server's style: `ok` when passing and not verbose,
+    /// otherwise one `[+]name ok` / `[-]name failed: reason` line per check.
+    pub fn to_text(&self, verbose: bool) -> String {
+        if self.ok && !verbose {
+            return "ok\n".to_owned();
+        }
+        let mut text = String::new();
+        for check in &self.checks {
+            match &check.outcome {
+                Ok(()) => {
+                    let _ = writeln!(text, "[+]{} ok", check.name);
+                }
+                Err(reason) => {
+                    let _ = writeln!(text, "[-]{} failed: {reason}", check.name);
+                }
+            }
+        }
+        for name in &self.excluded {
+            let _ = writeln!(text, "[+]{name} excluded: ok");
+        }
+        let verdict = if self.ok { "passed" } else { "failed" };
+        let _ = writeln!(text, "{} check {verdict}", self.probe.name());
+        text
+    }
+
+    /// JSON: `{"probe":"readyz","ok":false,"checks":[{"name":..,"status":{"ok":..,"error":..},
+    /// "duration_ms":..,"cached":..}],"excluded":[..]}`.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
+    }
+}

@@ -1,0 +1,30 @@
+use std::time::Duration;
+
+/// A shutdown configuration that cannot work.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// An environment variable holds a value that could not be parsed.
+    #[error("{variable}={value:?} is invalid: expected {expected}")]
+    InvalidEnv {
+        /// The variable's name.
+        variable: &'static str,
+        /// The value found.
+        value: String,
+        /// What a valid value looks like.
+        expected: String,
+    },
+    /// The delay is not shorter than the timeout, which would leave no time to drain.
+    #[error(
+        "EBB_SHUTDOWN_DELAY ({}) must be shorter than EBB_SHUTDOWN_TIMEOUT ({}): \
+         the timeout is counted from the signal and must leave time to drain",
+        humantime::format_duration(*delay),
+        humantime::format_duration(*timeout)
+    )]
+    DelayNotBeforeTimeout {
+        /// The configured delay.
+        delay: Duration,
+        /// The configured timeout.
+        timeout: Duration,
+    },
+}

@@ -1,0 +1,200 @@
+//! The shared handle that every phase of the shutdown hangs off.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::task::TaskTracker;
+
+use crate::{DrainLayer, ShutdownConfig};
+
+/// The handle to one process's shutdown: cheap to clone, shared by the server, the drain
+/// layer, the probes and the background tasks.
+///
+/// It holds four moments, each a [`CancellationToken`] that fires once and stays fired:
+///
+/// 1. [`signalled`](Self::signalled): a signal arrived or [`trigger`](Self::trigger) was
+///    called. Readiness must fail from now on ([`shutting_down_token`](Self::shutting_down_token)).
+/// 2. [`stop_accepting`](Self::stop_accepting): the delay is over; the listener closes and
+///    in-flight requests drain.
+/// 3. Background tasks are asked to stop ([`spawn_task`](Self::spawn_task) hands each one a
+///    token) and are awaited.
+/// 4. The hard deadline: the [`DrainLayer`] answers what is still pending with 503 and
+///    aborts streaming bodies; what was cut is counted in the [`ShutdownReport`](crate::ShutdownReport).
+///
+/// [`Shutdown::run`] drives the phases; they can also be driven by hand.
+///
+/// # Example
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// use ebb_shutdown::{Shutdown, ShutdownConfig};
+///
+/// let shutdown = Shutdown::new(ShutdownConfig::new());
+/// let app = axum::Router::new()
+///     .route("/", axum::routing::get(|| async { "hello" }))
+///     .layer(shutdown.layer());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.stop_accepting());
+/// let report = shutdown.run(server.into_future()).await?;
+/// std::process::exit(if report.is_clean() { 0 } else { 1 });
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Shutdown {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) config: ShutdownConfig,
+    signalled: CancellationToken,
+    signalled_at: OnceLock<Instant>,
+    stop_accepting: CancellationToken,
+    pub(crate) deadline: CancellationToken,
+    tasks: TaskTracker,
+    tasks_token: CancellationToken,
+    in_flight: AtomicUsize,
+}
+
+impl Shutdown {
+    /// A handle in its serving state. Nothing is spawned and no signal handler is installed
+    /// until [`run`](Self::run).
+    #[must_use]
+    pub fn new(config: ShutdownConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                signalled: CancellationToken::new(),
+                signalled_at: OnceLock::new(),
+                stop_accepting: CancellationToken::new(),
+                deadline: CancellationToken::new(),
+                tasks: TaskTracker::new(),
+                tasks_token: CancellationToken::new(),
+                in_flight: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// The timing this handle was built with.
+    pub fn config(&self) -> &ShutdownConfig {
+        &self.inner.config
+    }
+
+    /// Starts the shutdown as a signal would. Idempotent.
+    pub fn trigger(&self) {
+        self.inner.signalled_at.get_or_init(Instant::now);
+        self.inner.signalled.cancel();
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.signalled.is_cancelled()
+    }
+
+    /// When shutdown began, if it has.
+    pub fn signalled_at(&self) -> Option<Instant> {
+        self.inner.signalled_at.get().copied()
+    }
+
+    /// A token cancelled the moment shutdown begins: hand it to readiness so `/readyz` fails
+    /// at once (`ebb_probes::ProbesBuilder::with_shutdown_signal`).
+    #[must_use]
+    pub fn shutting_down_token(&self) -> CancellationToken {
+        self.inner.signalled.clone()
+    }
+
+    /// Completes when shutdown begins.
+    #[must_use]
+    pub fn signalled(&self) -> WaitForCancellationFutureOwned {
+        self.inner.signalled.clone().cancelled_owned()
+    }
+
+    /// Completes when the delay is over and the listener should stop accepting: pass it to
+    /// `axum::serve(..).with_graceful_shutdown(..)` or hyper-util's graceful shutdown.
+    #[must_use]
+    pub fn stop_accepting(&self) -> WaitForCancellationFutureOwned {
+        self.inner.stop_accepting.clone().cancelled_owned()
+    }
+
+    pub(crate) fn begin_stop_accepting(&self) {
+        self.inner.stop_accepting.cancel();
+    }
+
+    pub(crate) fn begin_cut(&self) {
+        self.inner.deadline.cancel();
+    }
+
+    /// Whether the hard deadline has passed and pending work is being cut.
+    pub fn is_past_deadline(&self) -> bool {
+        self.inner.deadline.is_cancelled()
+    }
+
+    /// The layer that counts in-flight requests and cuts them at the deadline.
+    #[must_use]
+    pub fn layer(&self) -> DrainLayer {
+        DrainLayer::new(self.clone())
+    }
+
+    /// Requests currently in flight through the [`DrainLayer`] (response bodies included).
+    pub fn in_flight(&self) -> usize {
+        self.inner.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Spawns a background task (a queue consumer, a flusher) that shutdown cancels and
+    /// awaits after the HTTP drain. The task gets a token that is cancelled when it should
+    /// stop; it should finish its current unit of work and return.
+    ///
+    /// # Panics
+    /// When called outside a Tokio runtime.
+    pub fn spawn_task<F, Fut>(&self, task: F) -> JoinHandle<Fut::Output>
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        self.inner.tasks.spawn(task(self.inner.tasks_token.child_token()))
+    }
+
+    /// The tracker behind [`spawn_task`](Self::spawn_task), for tasks spawned elsewhere
+    /// (`tracker.track_future(..)`).
+    pub fn task_tracker(&self) -> &TaskTracker {
+        &self.inner.tasks
+    }
+
+    /// The token that tells background tasks to stop.
+    #[must_use]
+    pub fn tasks_token(&self) -> CancellationToken {
+        self.inner.tasks_token.clone()
+    }
+
+    pub(crate) fn stop_tasks(&self) {
+        self.inner.tasks_token.cancel();
+        self.inner.tasks.close();
+    }
+
+    pub(crate) fn enter(&self) -> InFlightGuard {
+        self.inner.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlightGuard { shutdown: self.inner.clone() }
+    }
+}
+
+/// Counts one request (and its response body) as in flight until dropped.
+#[derive(Debug)]
+pub(crate) struct InFlightGuard {
+    shutdown: Arc<Inner>,
+}
+
+impl InFlightGuard {
+    pub(crate) fn deadline(&self) -> &CancellationToken {
+        &self.shutdown.deadline
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.shutdown.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
