@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::Probes;
 use crate::check::{Check, DEFAULT_CHECK_TIMEOUT};
 use crate::probes::{Inner, Registered};
-use crate::Probes;
 
 /// Default time a check result is reused before the check runs again.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(1);

@@ -48,8 +48,11 @@ pub(crate) struct Registered {
     check: Arc<dyn Check>,
     timeout: Duration,
     // Holding the lock while the check runs makes concurrent probes share one run.
-    last: Mutex<Option<(Instant, Result<(), String>, Duration)>>,
+    last: Mutex<Option<LastRun>>,
 }
+
+/// When a check last ran, what it said, and how long it took.
+type LastRun = (Instant, Result<(), String>, Duration);
 
 impl std::fmt::Debug for Registered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

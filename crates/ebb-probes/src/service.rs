@@ -83,9 +83,8 @@ fn text_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<By
     let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    response.headers_mut().insert(
-        header::HeaderName::from_static("x-content-type-options"),
-        HeaderValue::from_static("nosniff"),
-    );
+    response
+        .headers_mut()
+        .insert(header::HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
     response
 }

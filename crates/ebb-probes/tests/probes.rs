@@ -17,9 +17,9 @@ async fn get(probes: &Probes, uri: &str, json: bool) -> (StatusCode, String) {
         builder = builder.header(header::ACCEPT, "application/json");
     }
     let request = builder.body(Body::empty()).expect("request");
-    let app = ServiceBuilder::new().layer(probes.layer()).service_fn(|_req: Request<Body>| async {
-        Ok::<_, Infallible>(http::Response::new(Body::from("app")))
-    });
+    let app = ServiceBuilder::new()
+        .layer(probes.layer())
+        .service_fn(|_req: Request<Body>| async { Ok::<_, Infallible>(http::Response::new(Body::from("app"))) });
     let response = app.oneshot(request).await.expect("infallible");
     let status = response.status();
     let body = response.into_body().collect().await.expect("body").to_bytes();
@@ -169,9 +169,9 @@ async fn other_requests_pass_through_and_wrong_methods_are_refused() {
     let probes = Probes::builder().started().build();
     assert_eq!(get(&probes, "/readyz/extra", false).await, (StatusCode::OK, "app".to_owned()));
 
-    let mut app = ServiceBuilder::new().layer(probes.layer()).service_fn(|_req: Request<Body>| async {
-        Ok::<_, Infallible>(http::Response::new(Body::from("app")))
-    });
+    let mut app = ServiceBuilder::new()
+        .layer(probes.layer())
+        .service_fn(|_req: Request<Body>| async { Ok::<_, Infallible>(http::Response::new(Body::from("app"))) });
     let request = Request::post("/livez").body(Body::empty()).expect("request");
     let response = app.ready().await.expect("ready").call(request).await.expect("infallible");
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);

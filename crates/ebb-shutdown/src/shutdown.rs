@@ -107,14 +107,12 @@ impl Shutdown {
     }
 
     /// Completes when shutdown begins.
-    #[must_use]
     pub fn signalled(&self) -> WaitForCancellationFutureOwned {
         self.inner.signalled.clone().cancelled_owned()
     }
 
     /// Completes when the delay is over and the listener should stop accepting: pass it to
     /// `axum::serve(..).with_graceful_shutdown(..)` or hyper-util's graceful shutdown.
-    #[must_use]
     pub fn stop_accepting(&self) -> WaitForCancellationFutureOwned {
         self.inner.stop_accepting.clone().cancelled_owned()
     }

@@ -1,0 +1,63 @@
+//! The batteries of ebb: one call serves an axum `Router` the way an orchestrator needs it.
+//!
+//! [`serve`] reads the environment (`EBB_HTTP_ADDR`, `EBB_METRICS_ADDR`,
+//! `EBB_SHUTDOWN_DELAY`, `EBB_SHUTDOWN_TIMEOUT`), reports every bad value at once, binds the
+//! application and metrics listeners, answers the probes, records RED metrics, and on
+//! SIGTERM runs the phased shutdown: readiness fails, serving goes on for the delay, the
+//! listener closes, requests drain, background tasks stop, and whatever is left at the
+//! deadline is cut, counted and turned into a non-zero exit code.
+//!
+//! # Example
+//! ```no_run
+//! use axum::{Router, routing::get};
+//!
+//! #[tokio::main]
+//! async fn main() -> std::process::ExitCode {
+//!     ebb_server::init_tracing();
+//!     ebb_server::serve(Router::new().route("/", get(|| async { "hello" }))).await
+//! }
+//! ```
+//! For dependency checks and background tasks, use [`Server`].
+
+mod config;
+mod server;
+mod tracing_init;
+
+use std::process::ExitCode;
+
+pub use config::{
+    ConfigError, ConfigErrors, DEFAULT_HTTP_PORT, DEFAULT_METRICS_PORT, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ServerConfig,
+};
+pub use server::{ServeError, Server};
+pub use tracing_init::init_tracing;
+pub use {ebb_metrics, ebb_probes, ebb_shutdown};
+
+/// Exit code for a configuration that cannot work (as sysexits' `EX_CONFIG`).
+pub const EXIT_CONFIG: u8 = 78;
+
+/// Serves `router` with the configuration from the environment and returns the exit code:
+/// `0` after a clean shutdown, `1` when the deadline cut something or the server failed,
+/// [`EXIT_CONFIG`] (78) when the configuration is invalid — every problem is printed at once.
+pub async fn serve(router: axum::Router) -> ExitCode {
+    let server = match Server::from_env() {
+        Ok(server) => server,
+        Err(errors) => {
+            // Printed directly: it must be seen even when no log subscriber is set.
+            eprintln!("{errors}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    run(server, router).await
+}
+
+/// Serves `router` on an already configured [`Server`] and turns the outcome into an exit
+/// code, as [`serve`] does.
+pub async fn run(server: Server, router: axum::Router) -> ExitCode {
+    match server.serve(router).await {
+        Ok(report) => report.exit_code(),
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

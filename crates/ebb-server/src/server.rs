@@ -1,0 +1,184 @@
+//! One service, wired: probes, metrics and the shutdown sequence around an axum `Router`.
+
+use std::io;
+use std::net::SocketAddr;
+
+use axum::Router;
+use ebb_metrics::{Exporter, ExporterError, HttpMetricsLayer, MetricsHandle, MetricsService};
+use ebb_probes::{Check, Probes, ProbesBuilder};
+use ebb_shutdown::{Shutdown, ShutdownReport};
+use tokio::net::TcpListener;
+
+use crate::config::{ConfigErrors, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ServerConfig};
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr} (from {variable}): {source}")]
+    Bind {
+        /// The variable the address came from.
+        variable: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The metrics exporter could not be installed.
+    #[error(transparent)]
+    Exporter(#[from] ExporterError),
+    /// The application server failed.
+    #[error("server failed: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// An HTTP service with everything an orchestrator needs, in the order of DESIGN.md:
+///
+/// ```text
+/// listener -> probes (/livez /readyz /startupz /healthz) -> metrics -> shutdown drain -> your router
+/// ```
+/// plus `/metrics` on its own listener, and the phased shutdown of [`ebb_shutdown`].
+///
+/// Metrics sit outside the drain so that requests the shutdown deadline cuts are counted
+/// with the 503 they were sent.
+///
+/// # Example
+/// ```no_run
+/// use axum::{Router, routing::get};
+///
+/// #[tokio::main]
+/// async fn main() -> std::process::ExitCode {
+///     ebb_server::init_tracing();
+///     let server = match ebb_server::Server::from_env() {
+///         Ok(server) => server,
+///         Err(errors) => {
+///             eprintln!("{errors}");
+///             return std::process::ExitCode::from(2);
+///         }
+///     };
+///     let server = server.with_readiness_check("upstream", || async { Ok::<_, String>(()) });
+///     match server.serve(Router::new().route("/", get(|| async { "hello" }))).await {
+///         Ok(report) => report.exit_code(),
+///         Err(error) => {
+///             eprintln!("{error}");
+///             std::process::ExitCode::FAILURE
+///         }
+///     }
+/// }
+/// ```
+#[must_use]
+pub struct Server {
+    config: ServerConfig,
+    shutdown: Shutdown,
+    probes: ProbesBuilder,
+    metrics: Option<MetricsHandle>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("config", &self.config).field("probes", &self.probes).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server with this configuration.
+    pub fn new(config: ServerConfig) -> Self {
+        let shutdown = Shutdown::new(config.shutdown);
+        let probes = Probes::builder().with_shutdown_signal(shutdown.shutting_down_token());
+        Self { config, shutdown, probes, metrics: None }
+    }
+
+    /// A server configured from the environment ([`ServerConfig::from_env`]).
+    ///
+    /// # Errors
+    /// Every bad variable at once.
+    pub fn from_env() -> Result<Self, ConfigErrors> {
+        ServerConfig::from_env().map(Self::new)
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The shutdown handle: spawn background tasks with [`Shutdown::spawn_task`] so that
+    /// shutdown stops and awaits them.
+    pub fn shutdown(&self) -> &Shutdown {
+        &self.shutdown
+    }
+
+    /// Adds a dependency to `/readyz` (see [`ProbesBuilder::with_readiness_check`]).
+    pub fn with_readiness_check(mut self, name: impl Into<String>, check: impl Check) -> Self {
+        self.probes = self.probes.with_readiness_check(name, check);
+        self
+    }
+
+    /// Adds an in-process check to `/livez` (see [`ProbesBuilder::with_liveness_check`]).
+    pub fn with_liveness_check(mut self, name: impl Into<String>, check: impl Check) -> Self {
+        self.probes = self.probes.with_liveness_check(name, check);
+        self
+    }
+
+    /// Uses an exporter the caller installed, instead of installing one in
+    /// [`serve`](Self::serve).
+    pub fn with_metrics_handle(mut self, handle: MetricsHandle) -> Self {
+        self.metrics = Some(handle);
+        self
+    }
+
+    /// Binds both listeners, serves `router` until shutdown completes, and reports what the
+    /// shutdown had to cut. `/readyz` passes once the listeners are bound.
+    ///
+    /// # Errors
+    /// When a listener cannot be bound, the exporter cannot be installed, or the server
+    /// fails.
+    pub async fn serve(self, router: Router) -> Result<ShutdownReport, ServeError> {
+        let Self { config, shutdown, probes, metrics } = self;
+        let metrics = match metrics {
+            Some(handle) => handle,
+            None => {
+                let (handle, upkeep) = Exporter::new().install()?;
+                tokio::spawn(upkeep);
+                handle
+            }
+        };
+        let app_listener = bind(ENV_HTTP_ADDR, config.http_addr).await?;
+        let metrics_listener = bind(ENV_METRICS_ADDR, config.metrics_addr).await?;
+        let app_addr = app_listener.local_addr()?;
+        let metrics_addr = metrics_listener.local_addr()?;
+
+        let probes = probes.build();
+        let app = router.layer(shutdown.layer()).layer(HttpMetricsLayer::new()).layer(probes.layer());
+
+        // /metrics keeps answering through the delay and the drain, so that the last
+        // scrape sees the final counts; it ends with the process.
+        let metrics_app = Router::new().fallback_service(MetricsService::new(metrics));
+        let metrics_server = tokio::spawn(async move { axum::serve(metrics_listener, metrics_app).await });
+
+        let server = axum::serve(app_listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown.stop_accepting());
+        let started = probes.clone();
+        let serving = async move {
+            // Polled first inside `run`, after its signal handlers are installed: a SIGTERM
+            // that follows a passing /startupz is never lost.
+            started.mark_started();
+            tracing::info!(
+                %app_addr,
+                %metrics_addr,
+                shutdown_delay = ?config.shutdown.delay(),
+                shutdown_timeout = ?config.shutdown.timeout(),
+                "listening"
+            );
+            server.await
+        };
+        let report = shutdown.run(serving).await;
+        metrics_server.abort();
+        Ok(report?)
+    }
+}
+
+async fn bind(variable: &'static str, addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { variable, addr, source })
+}

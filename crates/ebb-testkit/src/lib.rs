@@ -1,0 +1,27 @@
+//! The shared test harness of the ebb workspace: real servers, never mocks.
+//!
+//! - [`RedisServer`]: a throwaway `redis-server` on a free loopback port, no persistence.
+//! - [`S3Server`]: a throwaway `s3s-fs` (S3-compatible, SigV4-checked) over a temporary
+//!   directory.
+//! - [`ServiceProcess`]: a service binary started as a child process, its addresses read
+//!   from its log, with helpers to signal it and wait for it.
+//!
+//! Every server binds 127.0.0.1 on a free port, is stopped when dropped, and its files are
+//! removed. Waiting is polling with a deadline, never a fixed sleep. A missing binary is a
+//! panic that says how to install it (`cargo xtask test` installs everything).
+
+mod poll;
+mod ports;
+mod process;
+mod redis;
+mod s3;
+mod tempdir;
+mod tools;
+
+pub use poll::{poll_until, wait_for_port};
+pub use ports::free_port;
+pub use process::{ExitInfo, ServiceProcess};
+pub use redis::RedisServer;
+pub use s3::S3Server;
+pub use tempdir::TempDir;
+pub use tools::find_tool;

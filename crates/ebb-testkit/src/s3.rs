@@ -1,0 +1,97 @@
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::{TempDir, find_tool, free_port, wait_for_port};
+
+/// A throwaway S3-compatible server (`s3s-fs`) on 127.0.0.1 over a temporary directory,
+/// with SigV4 credentials checked; killed when dropped.
+#[derive(Debug)]
+pub struct S3Server {
+    child: Option<Child>,
+    port: u16,
+    dir: TempDir,
+}
+
+impl S3Server {
+    /// Access key the server accepts.
+    pub const ACCESS_KEY: &'static str = "ebb-test-access";
+    /// Secret key the server accepts.
+    pub const SECRET_KEY: &'static str = "ebb-test-secret-key";
+    /// Region to sign for.
+    pub const REGION: &'static str = "us-east-1";
+
+    /// Starts one with the given buckets already created.
+    pub fn start(buckets: &[&str]) -> Self {
+        let dir = TempDir::new("ebb-s3");
+        for bucket in buckets {
+            // s3s-fs keeps each bucket as a sub-directory of its root.
+            std::fs::create_dir_all(dir.path().join(bucket))
+                .unwrap_or_else(|error| panic!("cannot create bucket {bucket}: {error}"));
+        }
+        let mut server = Self { child: None, port: free_port(), dir };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let binary = find_tool(
+            "s3s-fs",
+            "EBB_S3S_FS",
+            "install it with `cargo install s3s-fs@0.14.1 --locked --features binary --root .tools/s3s-fs`, \
+             or run `cargo xtask test`",
+        );
+        let child = Command::new(binary)
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--access-key", Self::ACCESS_KEY, "--secret-key", Self::SECRET_KEY])
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start s3s-fs: {error}"));
+        self.child = Some(child);
+        wait_for_port(self.addr(), Duration::from_secs(10));
+    }
+
+    /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Its address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The `AWS_*` variables that point object_store at this server.
+    pub fn env(&self, bucket: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", Self::ACCESS_KEY.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", Self::SECRET_KEY.to_owned()),
+            ("AWS_REGION", Self::REGION.to_owned()),
+            ("AWS_ALLOW_HTTP", "true".to_owned()),
+            ("AWS_BUCKET", bucket.to_owned()),
+        ]
+    }
+
+    /// Kills it; its files stay, so [`restart`](Self::restart) brings the objects back.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
