@@ -3,6 +3,7 @@
 //! allocates nor touches the recorder's registry.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use http::{Method, Request, StatusCode, header};
@@ -12,8 +13,24 @@ use crate::names::{
     HTTP_LABEL_OVERFLOW_TOTAL, HTTP_REQUEST_DURATION_SECONDS, HTTP_REQUESTS_TOTAL, ROUTE_OVERFLOW, ROUTE_UNMATCHED,
 };
 
-/// The route label of a request: `Arc` so that the hot path clones a pointer, not a string.
-pub(crate) type Route = Arc<str>;
+/// The route label of a request, held without copying the string: axum's `MatchedPath` is
+/// an `Arc` inside, and the fixed labels are shared.
+#[derive(Clone)]
+pub(crate) enum Route {
+    #[cfg(feature = "axum")]
+    Matched(axum::extract::MatchedPath),
+    Shared(Arc<str>),
+}
+
+impl Route {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            #[cfg(feature = "axum")]
+            Self::Matched(matched) => matched.as_str(),
+            Self::Shared(route) => route,
+        }
+    }
+}
 
 const METHODS: [&str; 10] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "OTHER"];
 
@@ -39,11 +56,11 @@ pub(crate) fn method_index(method: &Method) -> u8 {
 pub(crate) fn route_of<B>(req: &Request<B>, unmatched: &Route) -> Route {
     #[cfg(feature = "axum")]
     if let Some(matched) = req.extensions().get::<axum::extract::MatchedPath>() {
-        return Arc::from(matched.as_str());
+        return Route::Matched(matched.clone());
     }
     let grpc =
         req.headers().get(header::CONTENT_TYPE).is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
-    if grpc { Arc::from(req.uri().path()) } else { unmatched.clone() }
+    if grpc { Route::Shared(Arc::from(req.uri().path())) } else { unmatched.clone() }
 }
 
 #[derive(Clone)]
@@ -52,57 +69,64 @@ pub(crate) struct Handles {
     pub(crate) duration: Histogram,
 }
 
-type Key = (u8, Route, u16);
+/// Handles of one route, by method and status: a handful per route, so a scan beats a hash.
+type RouteTable = Vec<(u8, u16, Handles)>;
 
-/// Handles per label set, created on first sight and capped.
+/// Handles per label set, created on first sight and capped. Looked up by `&str`, so the
+/// hot path neither allocates nor builds a key.
 pub(crate) struct LabelCache {
-    handles: RwLock<HashMap<Key, Handles>>,
+    routes: RwLock<HashMap<Box<str>, RouteTable>>,
+    len: AtomicUsize,
     max: usize,
     overflow: Counter,
     pub(crate) unmatched: Route,
-    overflow_route: Route,
 }
 
 impl LabelCache {
     pub(crate) fn new(max: usize) -> Self {
         Self {
-            handles: RwLock::new(HashMap::new()),
+            routes: RwLock::new(HashMap::new()),
+            len: AtomicUsize::new(0),
             max,
             overflow: metrics::counter!(HTTP_LABEL_OVERFLOW_TOTAL),
-            unmatched: Arc::from(ROUTE_UNMATCHED),
-            overflow_route: Arc::from(ROUTE_OVERFLOW),
+            unmatched: Route::Shared(Arc::from(ROUTE_UNMATCHED)),
         }
     }
 
-    pub(crate) fn handles(&self, method: u8, route: &Route, status: StatusCode) -> Handles {
-        let key = (method, route.clone(), status.as_u16());
-        if let Some(handles) = self.handles.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return handles.clone();
+    pub(crate) fn handles(&self, method: u8, route: &str, status: StatusCode) -> Handles {
+        let status = status.as_u16();
+        if let Some(handles) = find(&self.routes.read().unwrap_or_else(|e| e.into_inner()), route, method, status) {
+            return handles;
         }
-        let mut map = self.handles.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(handles) = map.get(&key) {
-            return handles.clone();
+        let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(handles) = find(&routes, route, method, status) {
+            return handles;
         }
-        let key = if map.len() >= self.max {
+        let route = if self.len.load(Ordering::Relaxed) >= self.max {
             self.overflow.increment(1);
-            let folded = (method, self.overflow_route.clone(), status.as_u16());
-            if let Some(handles) = map.get(&folded) {
-                return handles.clone();
+            if let Some(handles) = find(&routes, ROUTE_OVERFLOW, method, status) {
+                return handles;
             }
-            folded
+            ROUTE_OVERFLOW
         } else {
-            key
+            route
         };
-        let handles = register(&key);
-        map.insert(key, handles.clone());
+        let handles = register(method, route, status);
+        routes.entry(Box::from(route)).or_default().push((method, status, handles.clone()));
+        self.len.fetch_add(1, Ordering::Relaxed);
         handles
     }
 }
 
-fn register((method, route, status): &Key) -> Handles {
+fn find(routes: &HashMap<Box<str>, RouteTable>, route: &str, method: u8, status: u16) -> Option<Handles> {
+    let table = routes.get(route)?;
+    table.iter().find(|(m, s, _)| *m == method && *s == status).map(|(_, _, handles)| handles.clone())
+}
+
+fn register(method: u8, route: &str, status: u16) -> Handles {
     let labels = [
-        ("method", METHODS[usize::from(*method)].to_owned()),
-        ("route", route.to_string()),
+        ("method", METHODS[usize::from(method)].to_owned()),
+        ("route", route.to_owned()),
         ("status", status.to_string()),
     ];
     Handles {
@@ -124,13 +148,13 @@ mod tests {
 
     #[test]
     fn grpc_paths_are_routes_and_plain_paths_are_unmatched() {
-        let unmatched: Route = Arc::from(ROUTE_UNMATCHED);
+        let unmatched = Route::Shared(Arc::from(ROUTE_UNMATCHED));
         let grpc = Request::post("/grpc.health.v1.Health/Check")
             .header(header::CONTENT_TYPE, "application/grpc")
             .body(())
             .expect("request");
-        assert_eq!(&*route_of(&grpc, &unmatched), "/grpc.health.v1.Health/Check");
+        assert_eq!(route_of(&grpc, &unmatched).as_str(), "/grpc.health.v1.Health/Check");
         let plain = Request::get("/wp-admin.php").body(()).expect("request");
-        assert_eq!(&*route_of(&plain, &unmatched), ROUTE_UNMATCHED);
+        assert_eq!(route_of(&plain, &unmatched).as_str(), ROUTE_UNMATCHED);
     }
 }

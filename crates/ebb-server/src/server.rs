@@ -8,6 +8,7 @@ use ebb_metrics::{Exporter, ExporterError, HttpMetricsLayer, MetricsHandle, Metr
 use ebb_probes::{Check, Probes, ProbesBuilder};
 use ebb_shutdown::{Shutdown, ShutdownReport};
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 
 use crate::config::{ConfigErrors, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ServerConfig};
 
@@ -150,15 +151,17 @@ impl Server {
         let metrics_addr = metrics_listener.local_addr()?;
 
         let probes = probes.build();
-        let app = router.layer(shutdown.layer()).layer(HttpMetricsLayer::new()).layer(probes.layer());
+        // One `Router::layer` call: axum boxes the service and re-boxes the body once per
+        // call, so the three layers go in as one stack.
+        let layers = ServiceBuilder::new().layer(probes.layer()).layer(HttpMetricsLayer::new()).layer(shutdown.layer());
+        let app = router.layer(layers);
 
         // /metrics keeps answering through the delay and the drain, so that the last
         // scrape sees the final counts; it ends with the process.
         let metrics_app = Router::new().fallback_service(MetricsService::new(metrics));
         let metrics_server = tokio::spawn(async move { axum::serve(metrics_listener, metrics_app).await });
 
-        let server = axum::serve(app_listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown.stop_accepting());
+        let server = axum::serve(app_listener, app).with_graceful_shutdown(shutdown.stop_accepting());
         let started = probes.clone();
         let serving = async move {
             // Polled first inside `run`, after its signal handlers are installed: a SIGTERM

@@ -3,6 +3,7 @@
 //! - [`RedisServer`]: a throwaway `redis-server` on a free loopback port, no persistence.
 //! - [`S3Server`]: a throwaway `s3s-fs` (S3-compatible, SigV4-checked) over a temporary
 //!   directory.
+//! - [`PrometheusServer`]: a throwaway Prometheus scraping given targets every second.
 //! - [`ServiceProcess`]: a service binary started as a child process, its addresses read
 //!   from its log, with helpers to signal it and wait for it.
 //!
@@ -13,6 +14,7 @@
 mod poll;
 mod ports;
 mod process;
+mod prometheus;
 mod redis;
 mod s3;
 mod tempdir;
@@ -21,6 +23,7 @@ mod tools;
 pub use poll::{poll_until, wait_for_port};
 pub use ports::free_port;
 pub use process::{ExitInfo, ServiceProcess};
+pub use prometheus::PrometheusServer;
 pub use redis::RedisServer;
 pub use s3::S3Server;
 pub use tempdir::TempDir;

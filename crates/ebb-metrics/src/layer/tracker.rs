@@ -51,7 +51,7 @@ impl Tracker {
     fn record(&mut self, status: StatusCode) {
         self.finished = true;
         let state = self.state.get();
-        let handles = state.labels.handles(self.method, &self.route, status);
+        let handles = state.labels.handles(self.method, self.route.as_str(), status);
         handles.requests.increment(1);
         handles.duration.record(self.start.elapsed().as_secs_f64());
         state.in_flight.decrement(1.0);

@@ -1,0 +1,165 @@
+//! The RED layer and the exporter, through the public API. The recorder is process-wide,
+//! so every test looks at its own routes or at deltas.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use ebb_metrics::{Exporter, HttpMetricsLayer, MetricsHandle};
+use http::{Request, StatusCode};
+use tower::ServiceExt;
+
+fn handle() -> MetricsHandle {
+    static HANDLE: OnceLock<MetricsHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| Exporter::new().install().expect("first install").0).clone()
+}
+
+/// Sum of every sample of `name` whose labels contain all of `labels`.
+fn sum(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|line| line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} ")))
+        .filter(|line| labels.iter().all(|label| line.contains(label)))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn send(app: &Router, request: Request<Body>) -> StatusCode {
+    app.clone().oneshot(request).await.expect("infallible").status()
+}
+
+#[tokio::test]
+async fn a_scanner_cannot_grow_the_label_sets() {
+    let handle = handle();
+    let app = Router::new().route("/scan/items/{id}", get(|| async { "item" })).layer(HttpMetricsLayer::new());
+    let before = handle.render();
+    let ours = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("http_requests_total{") && (l.contains("/scan") || l.contains("unmatched")))
+            .filter(|l| l.contains("method=\"GET\"") || l.contains("method=\"OTHER\""))
+            .count()
+    };
+    let series_before = ours(&before);
+    let unmatched_before = sum(&before, "http_requests_total", &["route=\"unmatched\"", "method=\"GET\""]);
+
+    for i in 0..3000u32 {
+        let path = format!("/scan/{:x}/{}", i.wrapping_mul(2_654_435_761), i);
+        assert_eq!(send(&app, Request::get(path).body(Body::empty()).expect("request")).await, StatusCode::NOT_FOUND);
+    }
+    for id in 0..50 {
+        let request = Request::get(format!("/scan/items/{id}")).body(Body::empty()).expect("request");
+        assert_eq!(send(&app, request).await, StatusCode::OK);
+    }
+    let bogus = Request::builder().method("BREW").uri("/scan/items/1").body(Body::empty()).expect("request");
+    send(&app, bogus).await;
+
+    let after = handle.render();
+    let unmatched = sum(&after, "http_requests_total", &["route=\"unmatched\"", "method=\"GET\""]) - unmatched_before;
+    assert_eq!(unmatched, 3000.0);
+    assert_eq!(sum(&after, "http_requests_total", &["route=\"/scan/items/{id}\"", "status=\"200\""]), 50.0);
+    assert!(after.contains("method=\"OTHER\""), "unknown methods fold into OTHER");
+    let series_after = ours(&after);
+    assert!(series_after - series_before <= 3, "3000 random paths added {} series", series_after - series_before);
+}
+
+#[tokio::test]
+async fn the_label_set_cap_folds_the_rest_into_overflow() {
+    let handle = handle();
+    let overflow_before = sum(&handle.render(), "http_requests_label_overflow_total", &[]);
+    // gRPC routes come from the path, so random gRPC paths are the worst case.
+    let app = tower::ServiceBuilder::new().layer(HttpMetricsLayer::with_max_label_sets(5)).service_fn(
+        |_req: Request<Body>| async { Ok::<_, std::convert::Infallible>(http::Response::new(Body::empty())) },
+    );
+    for i in 0..200 {
+        let request = Request::post(format!("/cap.Svc{i}/Method"))
+            .header("content-type", "application/grpc")
+            .body(Body::empty())
+            .expect("request");
+        app.clone().oneshot(request).await.expect("infallible");
+    }
+    let text = handle.render();
+    let capped = text.lines().filter(|l| l.starts_with("http_requests_total{") && l.contains("/cap.Svc")).count();
+    assert_eq!(capped, 5);
+    assert_eq!(sum(&text, "http_requests_label_overflow_total", &[]) - overflow_before, 195.0);
+    assert!(sum(&text, "http_requests_total", &["route=\"overflow\"", "method=\"POST\""]) >= 195.0);
+}
+
+#[tokio::test]
+async fn statuses_from_inner_layers_and_histogram_buckets_are_exported() {
+    let handle = handle();
+    let app = Router::new()
+        .route("/hist/limited", get(|| async { (StatusCode::TOO_MANY_REQUESTS, "slow down") }))
+        .layer(HttpMetricsLayer::new());
+    for _ in 0..3 {
+        send(&app, Request::get("/hist/limited").body(Body::empty()).expect("request")).await;
+    }
+    handle.run_upkeep();
+    let text = handle.render();
+    let labels = ["route=\"/hist/limited\"", "status=\"429\""];
+    assert_eq!(sum(&text, "http_requests_total", &labels), 3.0);
+    assert_eq!(sum(&text, "http_request_duration_seconds_count", &labels), 3.0);
+    assert!(text.contains("http_request_duration_seconds_bucket{"), "a histogram, not a summary");
+    assert!(text.contains("le=\"+Inf\""));
+    assert!(text.contains("# TYPE http_request_duration_seconds histogram"));
+    assert!(text.contains("# TYPE http_requests_in_flight gauge"));
+    assert!(text.contains("process_resident_memory_bytes "));
+}
+
+#[tokio::test]
+async fn output_passes_promtool() {
+    let handle = handle();
+    let app = Router::new().route("/lint/{id}", get(|| async { "x" })).layer(HttpMetricsLayer::new());
+    send(&app, Request::get("/lint/1").body(Body::empty()).expect("request")).await;
+    send(&app, Request::delete("/nowhere").body(Body::empty()).expect("request")).await;
+    let text = handle.render();
+    let promtool = ebb_testkit::find_tool(
+        "promtool",
+        "EBB_PROMTOOL",
+        "install it with `apt-get install prometheus`, or run `cargo xtask test`",
+    );
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool starts");
+    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
+    let output = child.wait_with_output().expect("promtool runs");
+    assert!(
+        output.status.success(),
+        "promtool check metrics failed:\n{}{}\n--- input ---\n{text}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn tonic_services_are_counted_by_grpc_method() {
+    let handle = handle();
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .layer(HttpMetricsLayer::new())
+            .add_service(health)
+            .serve_with_incoming(incoming),
+    );
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+    for _ in 0..4 {
+        let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
+        client.check(request).await.expect("check");
+    }
+    let text = handle.render();
+    let labels = ["route=\"/grpc.health.v1.Health/Check\"", "method=\"POST\"", "status=\"200\""];
+    assert_eq!(sum(&text, "http_requests_total", &labels), 4.0, "{text}");
+}

@@ -1,0 +1,44 @@
+//! `cargo xtask <command>`: the workspace's own tooling. This file only dispatches; each
+//! command lives in its own file.
+
+// A command-line tool: its report goes to stdout.
+#![allow(clippy::print_stdout)]
+
+mod bench;
+mod test;
+mod tools;
+
+use std::path::{Path, PathBuf};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test     install what the tests need (redis-server, s3s-fs, prometheus), then run every test
+  bench    benchmarks as ratios against baselines measured in the same run
+";
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        std::process::exit(2);
+    };
+    match command.as_str() {
+        "test" => test::run(rest),
+        "bench" => bench::run(rest),
+        "help" | "--help" | "-h" => {
+            eprint!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprint!("unknown command `{other}`\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The workspace root (the parent of `xtask/`).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}

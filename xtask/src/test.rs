@@ -1,0 +1,26 @@
+//! `cargo xtask test`: every test of the workspace, with the real servers they need.
+
+use xshell::{Shell, cmd};
+
+use crate::tools::{self, PROMETHEUS, PROMTOOL, REDIS};
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    let sh = Shell::new()?;
+    let root = crate::workspace_root();
+    sh.change_dir(&root);
+
+    tools::ensure_apt(&sh, &[REDIS, PROMETHEUS, PROMTOOL])?;
+    let s3s_fs = tools::ensure_s3s_fs(&sh, &root)?;
+    // The harness finds them itself; the variables make the choice explicit in CI logs.
+    let _redis = sh.push_env("EBB_REDIS_SERVER", tools::which(REDIS.binary).unwrap_or_default());
+    let _s3 = sh.push_env("EBB_S3S_FS", &s3s_fs);
+
+    if tools::which("cargo-nextest").is_some() {
+        cmd!(sh, "cargo nextest run --workspace --no-fail-fast {args...}").run()?;
+        // nextest does not run doc tests.
+        cmd!(sh, "cargo test --workspace --doc -q").run()?;
+    } else {
+        cmd!(sh, "cargo test --workspace --no-fail-fast {args...}").run()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Finds, or installs, the programs the tests and benchmarks run: Debian packages through
+//! apt when root, s3s-fs through cargo into `.tools/`. Otherwise says exactly what to install.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use xshell::{Shell, cmd};
+
+/// s3s-fs 0.14.1 is the newest that builds with our rustc.
+const S3S_FS_VERSION: &str = "0.14.1";
+
+/// A program from a Debian package.
+pub(crate) struct AptTool {
+    pub(crate) binary: &'static str,
+    pub(crate) package: &'static str,
+}
+
+pub(crate) const REDIS: AptTool = AptTool { binary: "redis-server", package: "redis-server" };
+pub(crate) const PROMETHEUS: AptTool = AptTool { binary: "prometheus", package: "prometheus" };
+pub(crate) const PROMTOOL: AptTool = AptTool { binary: "promtool", package: "prometheus" };
+pub(crate) const WRK: AptTool = AptTool { binary: "wrk", package: "wrk" };
+
+/// Makes sure every tool in `tools` is on PATH, installing the missing ones with one
+/// `apt-get install` when running as root.
+pub(crate) fn ensure_apt(sh: &Shell, tools: &[AptTool]) -> anyhow::Result<()> {
+    let mut missing: Vec<&str> = tools.iter().filter(|tool| which(tool.binary).is_none()).map(|t| t.package).collect();
+    missing.sort_unstable();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root(sh) {
+        bail!("missing programs; install them with:\n  sudo apt-get install -y {}", missing.join(" "));
+    }
+    eprintln!("xtask: installing {} with apt-get", missing.join(" "));
+    cmd!(sh, "apt-get update -qq").env("DEBIAN_FRONTEND", "noninteractive").run()?;
+    cmd!(sh, "apt-get install -y -qq --no-install-recommends {missing...}")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run()
+        .context("apt-get install failed")?;
+    for tool in tools {
+        if which(tool.binary).is_none() {
+            bail!("`{}` is still missing after installing {}", tool.binary, tool.package);
+        }
+    }
+    Ok(())
+}
+
+/// The s3s-fs binary under `.tools/s3s-fs/bin`, installed through cargo if absent (~3 min).
+pub(crate) fn ensure_s3s_fs(sh: &Shell, root: &Path) -> anyhow::Result<PathBuf> {
+    let install_root = root.join(".tools/s3s-fs");
+    let binary = install_root.join("bin/s3s-fs");
+    if binary.is_file() {
+        return Ok(binary);
+    }
+    eprintln!("xtask: installing s3s-fs {S3S_FS_VERSION} into {} (takes a few minutes once)", install_root.display());
+    let spec = format!("s3s-fs@{S3S_FS_VERSION}");
+    cmd!(sh, "cargo install {spec} --locked --features binary --root {install_root}")
+        .run()
+        .context("cargo install s3s-fs failed")?;
+    Ok(binary)
+}
+
+pub(crate) fn which(binary: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(binary)).find(|candidate| candidate.is_file())
+}
+
+fn is_root(sh: &Shell) -> bool {
+    cmd!(sh, "id -u").quiet().read().is_ok_and(|uid| uid.trim() == "0")
+}
