@@ -11,6 +11,7 @@
 //! removed. Waiting is polling with a deadline, never a fixed sleep. A missing binary is a
 //! panic that says how to install it (`cargo xtask test` installs everything).
 
+mod child;
 mod poll;
 mod ports;
 mod process;

@@ -1,14 +1,15 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::child::ServerChild;
 use crate::{TempDir, find_tool, free_port, poll_until};
 
 /// A throwaway `redis-server` on 127.0.0.1, without persistence; killed when dropped.
 #[derive(Debug)]
 pub struct RedisServer {
-    child: Option<Child>,
+    child: ServerChild,
     port: u16,
     dir: TempDir,
 }
@@ -17,7 +18,7 @@ impl RedisServer {
     /// Starts one and waits until it answers `PING`.
     pub fn start() -> Self {
         let dir = TempDir::new("ebb-redis");
-        let mut server = Self { child: None, port: free_port(), dir };
+        let mut server = Self { child: ServerChild::default(), port: free_port(), dir };
         server.spawn();
         server
     }
@@ -36,7 +37,7 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start redis-server: {error}"));
-        self.child = Some(child);
+        self.child.set(child);
         let addr = self.addr();
         poll_until(&format!("redis-server on {addr} to answer PING"), Duration::from_secs(10), || {
             ping(addr).then_some(())
@@ -55,22 +56,13 @@ impl RedisServer {
 
     /// Kills it (SIGKILL), as a crash would. Its data is gone.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.child.stop();
     }
 
     /// Starts it again on the same port, empty.
     pub fn restart(&mut self) {
         self.stop();
         self.spawn();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

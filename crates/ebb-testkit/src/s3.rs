@@ -1,14 +1,15 @@
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::child::ServerChild;
 use crate::{TempDir, find_tool, free_port, wait_for_port};
 
 /// A throwaway S3-compatible server (`s3s-fs`) on 127.0.0.1 over a temporary directory,
 /// with SigV4 credentials checked; killed when dropped.
 #[derive(Debug)]
 pub struct S3Server {
-    child: Option<Child>,
+    child: ServerChild,
     port: u16,
     dir: TempDir,
 }
@@ -29,7 +30,7 @@ impl S3Server {
             std::fs::create_dir_all(dir.path().join(bucket))
                 .unwrap_or_else(|error| panic!("cannot create bucket {bucket}: {error}"));
         }
-        let mut server = Self { child: None, port: free_port(), dir };
+        let mut server = Self { child: ServerChild::default(), port: free_port(), dir };
         server.spawn();
         server
     }
@@ -49,7 +50,7 @@ impl S3Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start s3s-fs: {error}"));
-        self.child = Some(child);
+        self.child.set(child);
         wait_for_port(self.addr(), Duration::from_secs(10));
     }
 
@@ -77,21 +78,12 @@ impl S3Server {
 
     /// Kills it; its files stay, so [`restart`](Self::restart) brings the objects back.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.child.stop();
     }
 
     /// Starts it again on the same port and directory.
     pub fn restart(&mut self) {
         self.stop();
         self.spawn();
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
