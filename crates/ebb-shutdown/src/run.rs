@@ -56,7 +56,7 @@ impl Shutdown {
                 outcome = Some(result);
                 ShutdownCause::ServerExited
             }
-            () = self.inner_signalled() => ShutdownCause::Triggered,
+            () = self.signalled() => ShutdownCause::Triggered,
             signo = next_signal(&mut signals) => ShutdownCause::Signal(signo),
         };
         self.trigger();
@@ -115,10 +115,6 @@ impl Shutdown {
             Some(Err(error)) => Err(error),
             _ => Ok(report),
         }
-    }
-
-    async fn inner_signalled(&self) {
-        self.signalled().await;
     }
 }
 
