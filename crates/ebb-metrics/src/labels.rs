@@ -63,7 +63,6 @@ pub(crate) fn route_of<B>(req: &Request<B>, unmatched: &Route) -> Route {
     if grpc { Route::Shared(Arc::from(req.uri().path())) } else { unmatched.clone() }
 }
 
-#[derive(Clone)]
 pub(crate) struct Handles {
     pub(crate) requests: Counter,
     pub(crate) duration: Histogram,
@@ -93,34 +92,39 @@ impl LabelCache {
         }
     }
 
-    pub(crate) fn handles(&self, method: u8, route: &str, status: StatusCode) -> Handles {
+    /// Calls `record` with the handles of this label set, registering them on first sight.
+    /// The common case takes a read lock and clones nothing.
+    pub(crate) fn with_handles(&self, method: u8, route: &str, status: StatusCode, record: impl FnOnce(&Handles)) {
         let status = status.as_u16();
-        if let Some(handles) = find(&self.routes.read().unwrap_or_else(|e| e.into_inner()), route, method, status) {
-            return handles;
+        {
+            let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(handles) = find(&routes, route, method, status) {
+                return record(handles);
+            }
         }
         let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
         if let Some(handles) = find(&routes, route, method, status) {
-            return handles;
+            return record(handles);
         }
         let route = if self.len.load(Ordering::Relaxed) >= self.max {
             self.overflow.increment(1);
             if let Some(handles) = find(&routes, ROUTE_OVERFLOW, method, status) {
-                return handles;
+                return record(handles);
             }
             ROUTE_OVERFLOW
         } else {
             route
         };
         let handles = register(method, route, status);
-        routes.entry(Box::from(route)).or_default().push((method, status, handles.clone()));
+        record(&handles);
+        routes.entry(Box::from(route)).or_default().push((method, status, handles));
         self.len.fetch_add(1, Ordering::Relaxed);
-        handles
     }
 }
 
-fn find(routes: &HashMap<Box<str>, RouteTable>, route: &str, method: u8, status: u16) -> Option<Handles> {
+fn find<'a>(routes: &'a HashMap<Box<str>, RouteTable>, route: &str, method: u8, status: u16) -> Option<&'a Handles> {
     let table = routes.get(route)?;
-    table.iter().find(|(m, s, _)| *m == method && *s == status).map(|(_, _, handles)| handles.clone())
+    table.iter().find(|(m, s, _)| *m == method && *s == status).map(|(_, _, handles)| handles)
 }
 
 fn register(method: u8, route: &str, status: u16) -> Handles {

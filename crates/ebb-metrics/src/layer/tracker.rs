@@ -51,9 +51,11 @@ impl Tracker {
     fn record(&mut self, status: StatusCode) {
         self.finished = true;
         let state = self.state.get();
-        let handles = state.labels.handles(self.method, self.route.as_str(), status);
-        handles.requests.increment(1);
-        handles.duration.record(self.start.elapsed().as_secs_f64());
+        let seconds = self.start.elapsed().as_secs_f64();
+        state.labels.with_handles(self.method, self.route.as_str(), status, |handles| {
+            handles.requests.increment(1);
+            handles.duration.record(seconds);
+        });
         state.in_flight.decrement(1.0);
     }
 }

@@ -1,0 +1,138 @@
+//! HTTP throughput: the same handler served bare (plain axum) and through the ebb stack,
+//! under the same wrk load. Rounds are paired — each measures every variant back to back,
+//! in an order that rotates — and each figure is the median of the per-round ratios, which
+//! no single lucky or unlucky run can move.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::Context;
+use xshell::{Shell, cmd};
+
+use super::process::{KillOnDrop, cpu_seconds, free_addr, rss_kib, wait_for};
+use super::report::{Report, Target};
+use super::wrk;
+use crate::tools::{self, WRK};
+
+/// Length of one measurement.
+const DURATION: &str = "6s";
+const ROUNDS: usize = 5;
+
+/// A bench-server mode compared with `bare`, and its target ratio.
+struct Variant {
+    mode: &'static str,
+    figure: &'static str,
+    target: f64,
+}
+
+const VARIANTS: [Variant; 1] = [Variant { mode: "stack", figure: "metrics_stack", target: 0.93 }];
+
+#[derive(Clone, Copy)]
+struct Measurement {
+    rps: f64,
+    /// Requests per CPU-second of the server (user + system time): unlike `rps`, time the
+    /// hypervisor steals from the server's core does not move it.
+    rps_per_cpu: f64,
+    p99_ms: f64,
+    rss_kib: u64,
+}
+
+pub(super) fn run(sh: &Shell, root: &Path, report: &mut Report) -> anyhow::Result<()> {
+    tools::ensure_apt(sh, &[WRK])?;
+    cmd!(sh, "cargo build --release -q -p bench-server").run()?;
+    let server = root.join("target/release/bench-server");
+    let pinned = std::thread::available_parallelism().map_or(1, usize::from) >= 2 && tools::which("taskset").is_some();
+    if !pinned {
+        eprintln!("xtask: fewer than 2 cores or no taskset: server and wrk are not pinned; expect noisy figures");
+    }
+
+    let modes: Vec<&str> = std::iter::once("bare").chain(VARIANTS.iter().map(|v| v.mode)).collect();
+    // rounds[r][m]: round r, mode m (in the order of `modes`).
+    let mut rounds: Vec<Vec<Measurement>> = Vec::with_capacity(ROUNDS);
+    for round in 0..ROUNDS {
+        let mut measured: Vec<Option<Measurement>> = vec![None; modes.len()];
+        for step in 0..modes.len() {
+            let index = (step + round) % modes.len();
+            let m = measure(sh, &server, modes[index], pinned)?;
+            eprintln!(
+                "xtask: round {} {:<10} {:>8.0} rps {:>8.0} rps/cpu-s  p99 {:>6.2} ms  RSS {} KiB",
+                round + 1,
+                modes[index],
+                m.rps,
+                m.rps_per_cpu,
+                m.p99_ms,
+                m.rss_kib
+            );
+            measured[index] = Some(m);
+        }
+        rounds.push(measured.into_iter().collect::<Option<Vec<_>>>().context("a mode was not measured")?);
+    }
+
+    let median = |f: &dyn Fn(&[Measurement]) -> f64| {
+        let mut values: Vec<f64> = rounds.iter().map(|r| f(r)).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    report.add("bare_rps", median(&|r| r[0].rps), "req/s", Target::None);
+    report.add("bare_p99", median(&|r| r[0].p99_ms), "ms", Target::None);
+    report.add("bare_rss", median(&|r| r[0].rss_kib as f64) / 1024.0, "MiB", Target::None);
+    for (i, variant) in VARIANTS.iter().enumerate() {
+        let m = i + 1;
+        report.add(format!("{}_rps", variant.mode), median(&|r| r[m].rps), "req/s", Target::None);
+        report.add(format!("{}_p99", variant.mode), median(&|r| r[m].p99_ms), "ms", Target::None);
+        report.add(
+            format!("{}_vs_bare_rps", variant.figure),
+            median(&|r| r[m].rps / r[0].rps),
+            "ratio",
+            Target::AtLeast(variant.target),
+        );
+        report.add(
+            format!("{}_vs_bare_rps_per_cpu", variant.figure),
+            median(&|r| r[m].rps_per_cpu / r[0].rps_per_cpu),
+            "ratio",
+            Target::AtLeast(variant.target),
+        );
+        report.add(
+            format!("{}_rss_growth", variant.mode),
+            median(&|r| (r[m].rss_kib as f64 - r[0].rss_kib as f64) / 1024.0),
+            "MiB",
+            Target::AtMost(10.0),
+        );
+    }
+    Ok(())
+}
+
+fn measure(sh: &Shell, server: &Path, mode: &str, pinned: bool) -> anyhow::Result<Measurement> {
+    let app = free_addr()?;
+    let metrics = free_addr()?;
+    let mut command = if pinned {
+        let mut command = Command::new("taskset");
+        command.args(["-c", "0"]).arg(server);
+        command
+    } else {
+        Command::new(server)
+    };
+    let child = command
+        .args([mode, &app.to_string(), &metrics.to_string()])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("cannot start bench-server")?;
+    let child = KillOnDrop(child);
+    wait_for(app)?;
+    let url = format!("http://{app}/");
+    wrk::run(sh, &url, "2s", pinned)?; // warm-up: connections, allocator, label cache
+    let pid = child.0.id();
+    let cpu_before = cpu_seconds(pid)?;
+    let result = wrk::run(sh, &url, DURATION, pinned)?;
+    let cpu = cpu_seconds(pid)? - cpu_before;
+    if result.non_2xx > 0.0 {
+        anyhow::bail!(
+            "bench-server {mode} answered {} requests with errors: the figures would be meaningless",
+            result.non_2xx
+        );
+    }
+    let rss_kib = rss_kib(pid).unwrap_or(0);
+    Ok(Measurement { rps: result.rps, rps_per_cpu: result.requests / cpu.max(0.01), p99_ms: result.p99_ms, rss_kib })
+}
