@@ -1,0 +1,60 @@
+//! Distributed rate limiting: one limit shared by every replica, decided by Redis in one
+//! round trip, as a tower layer and as a plain [`Limiter`] for workers.
+//!
+//! - **Algorithm**: GCRA (a smooth token bucket with a burst) in one Lua script, run
+//!   atomically by `EVALSHA` (reloaded on `NOSCRIPT`), on Redis' own clock — never the
+//!   replicas'. Over any window of length `t` a key gets at most `burst + rate x t`.
+//! - **Keys**: `ebb:rl:{<policy>:<key>}`; the braces are a hash tag, so the script works on
+//!   Redis Cluster. Keys expire when their bucket is full again.
+//! - **Failure**: Redis down or slower than the timeout (50 ms): the policy's
+//!   [`FailureMode`] decides — open (default), closed (503) or local (in-process GCRA).
+//!   Each such decision counts as `ratelimit_decisions_total{policy,outcome="error"}` and is
+//!   logged at most once per 10 s; [`Limiter::ping`] is the readiness check. When Redis
+//!   comes back, limiting resumes by itself.
+//! - **HTTP**: 429 with `Retry-After` and the IETF `RateLimit-Policy` / `RateLimit` fields;
+//!   allowed responses carry `RateLimit` too. Shadow policies decide and count but never
+//!   reject.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use ebb_ratelimit::{Limiter, Policy, RateLimitLayer};
+//!
+//! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = deadpool_redis::Config::from_url("redis://127.0.0.1/").create_pool(Some(deadpool_redis::Runtime::Tokio1))?;
+//! let layer = RateLimitLayer::new(Limiter::redis(pool))
+//!     .with_default_policy(Policy::new("default", "100/1m".parse()?).with_burst(20)?);
+//! let app: Router = Router::new().route("/", get(|| async { "hi" })).layer(layer);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Without Redis, [`Limiter::in_process`] applies the same algorithm in this process: exact
+//! for one replica, and with N replicas each enforces the limit alone.
+
+mod config;
+mod decision;
+mod error;
+mod headers;
+mod key;
+pub mod layer;
+mod limiter;
+mod names;
+mod policy;
+mod rate;
+mod response;
+
+pub use config::{
+    DEFAULT_POLICY_NAME, ENV_BURST, ENV_FAILURE_MODE, ENV_KEY, ENV_LEGACY_HEADERS, ENV_RATE, ENV_SHADOW,
+    ENV_TIMEOUT, ENV_TRUSTED_PROXIES, KeyConfig, RateLimitConfig,
+};
+pub use decision::Decision;
+pub use error::{ConfigError, LimiterError};
+pub use key::{BadNetwork, Key, KeyError, PeerAddr, RequestHead, TrustedProxies};
+pub use layer::{RateLimit, RateLimitLayer, Selected};
+pub use limiter::{DEFAULT_NAMESPACE, DEFAULT_TIMEOUT, Limiter, Verdict};
+pub use names::RATELIMIT_DECISIONS_TOTAL;
+pub use policy::{FailureMode, Policy, ZeroBurst};
+pub use rate::{Rate, RateParseError};
+
+/// The Redis pool type the limiter takes (re-exported so that versions always match).
+pub use deadpool_redis;

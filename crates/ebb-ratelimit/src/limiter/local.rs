@@ -1,0 +1,92 @@
+//! The in-process store: the same GCRA in sharded maps. For one replica, tests, and the
+//! `local` failure mode.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::decision::{Decision, gcra};
+
+const SHARDS: usize = 16;
+
+/// Theoretical arrival time (µs since the epoch) per key.
+type Shard = HashMap<Box<str>, u64>;
+
+/// Keys held at most, over all shards. When a shard is full, expired keys are swept; if it
+/// is still full, one arbitrary key is evicted (which forgets that key's history: a bound
+/// on memory beats an exact limit under a flood of distinct keys).
+pub(crate) const DEFAULT_MAX_KEYS: usize = 100_000;
+
+pub(crate) struct LocalStore {
+    shards: Box<[Mutex<Shard>]>,
+    max_per_shard: usize,
+}
+
+impl LocalStore {
+    pub(crate) fn new(max_keys: usize) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            max_per_shard: max_keys.div_ceil(SHARDS).max(1),
+        }
+    }
+
+    pub(crate) fn decide(&self, key: &str, interval: u64, burst: u32, cost: u32) -> Decision {
+        let now = now_micros();
+        let mut shard = self.shards[shard_of(key)].lock().unwrap_or_else(|e| e.into_inner());
+        let (decision, new_tat) = gcra(shard.get(key).copied(), now, interval, burst, cost);
+        if let Some(new_tat) = new_tat {
+            if let Some(tat) = shard.get_mut(key) {
+                *tat = new_tat;
+            } else {
+                if shard.len() >= self.max_per_shard {
+                    shard.retain(|_, tat| *tat > now);
+                    if shard.len() >= self.max_per_shard {
+                        let victim = shard.keys().next().cloned();
+                        if let Some(victim) = victim {
+                            shard.remove(&victim);
+                        }
+                    }
+                }
+                shard.insert(Box::from(key), new_tat);
+            }
+        }
+        decision
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().map_or(0, |s| s.len())).sum()
+    }
+}
+
+fn shard_of(key: &str) -> usize {
+    // FNV-1a: cheap and stable; the shard only spreads lock contention.
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    (hash % SHARDS as u64) as usize
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_independent() {
+        let store = LocalStore::new(DEFAULT_MAX_KEYS);
+        assert!(store.decide("a", 1_000_000, 1, 1).allowed);
+        assert!(!store.decide("a", 1_000_000, 1, 1).allowed);
+        assert!(store.decide("b", 1_000_000, 1, 1).allowed);
+    }
+
+    #[test]
+    fn memory_is_bounded_under_a_flood_of_keys() {
+        let store = LocalStore::new(160);
+        for i in 0..10_000 {
+            store.decide(&format!("scanner-{i}"), 60_000_000, 1, 1);
+        }
+        assert!(store.len() <= 160, "{} keys held", store.len());
+    }
+}

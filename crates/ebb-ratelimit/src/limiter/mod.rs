@@ -1,0 +1,259 @@
+//! The [`Limiter`]: decisions for a key under a [`Policy`], shared through Redis or held in
+//! this process.
+
+mod error_log;
+mod local;
+mod redis;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use deadpool_redis::Pool;
+use metrics::Counter;
+
+use self::error_log::ErrorLog;
+use self::local::{DEFAULT_MAX_KEYS, LocalStore};
+use self::redis::RedisStore;
+use crate::decision::Decision;
+use crate::names::RATELIMIT_DECISIONS_TOTAL;
+use crate::{FailureMode, LimiterError, Policy};
+
+/// Default time a decision may take in Redis before the policy's failure mode applies.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// Default prefix of every Redis key the limiter writes.
+pub const DEFAULT_NAMESPACE: &str = "ebb:rl";
+
+/// Keys longer than this are replaced by their SHA-1, so that a long API key cannot make
+/// Redis keys of any size.
+const MAX_KEY_LEN: usize = 128;
+
+/// What the limiter decided, after the policy's failure mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// The request may proceed.
+    Allowed(Decision),
+    /// The request is over the limit.
+    Limited(Decision),
+    /// The store failed and the policy fails open: proceed, with no limit information.
+    FailedOpen,
+    /// The store failed and the policy fails closed: refuse with 503.
+    FailedClosed,
+}
+
+/// Decides whether a key may proceed under a [`Policy`], with GCRA: smooth spacing at the
+/// policy's rate, plus a burst.
+///
+/// Backed by Redis ([`Limiter::redis`]): one Lua script run atomically per decision, on
+/// Redis' clock, so every replica shares one limit. Or in process ([`Limiter::in_process`]):
+/// the same algorithm for a single replica. Cloning is cheap and shares the store.
+///
+/// Workers use it without HTTP:
+/// ```no_run
+/// # async fn demo(pool: deadpool_redis::Pool) -> Result<(), ebb_ratelimit::LimiterError> {
+/// use ebb_ratelimit::{Limiter, Policy};
+/// let limiter = Limiter::redis(pool);
+/// let policy = Policy::new("emails", "100/1m".parse().expect("valid rate"));
+/// let decision = limiter.check("customer-42", &policy).await?;
+/// if !decision.allowed {
+///     tokio::time::sleep(decision.retry_after).await;
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Limiter {
+    shared: Arc<Shared>,
+    timeout: Duration,
+    namespace: Arc<str>,
+}
+
+struct Shared {
+    redis: Option<RedisStore>,
+    /// The in-process store: the store itself without Redis, the `local` fallback with it.
+    local: LocalStore,
+    errors: ErrorLog,
+    counters: RwLock<HashMap<Arc<str>, [Counter; 3]>>,
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter")
+            .field("store", &if self.is_shared() { "redis" } else { "in-process" })
+            .field("timeout", &self.timeout)
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+impl Limiter {
+    /// A limiter whose decisions live in Redis, shared by every replica using the same
+    /// Redis. Nothing connects until the first decision.
+    pub fn redis(pool: Pool) -> Self {
+        Self::with_store(Some(RedisStore::new(pool)))
+    }
+
+    /// A limiter held in this process: exact for one replica; with N replicas each enforces
+    /// the limit alone. Memory is bounded (100 000 keys; see the crate docs).
+    pub fn in_process() -> Self {
+        Self::with_store(None)
+    }
+
+    fn with_store(redis: Option<RedisStore>) -> Self {
+        let shared = Shared {
+            redis,
+            local: LocalStore::new(DEFAULT_MAX_KEYS),
+            errors: ErrorLog::default(),
+            counters: RwLock::new(HashMap::new()),
+        };
+        Self { shared: Arc::new(shared), timeout: DEFAULT_TIMEOUT, namespace: Arc::from(DEFAULT_NAMESPACE) }
+    }
+
+    /// How long a Redis decision may take before it counts as failed. Default: 50 ms.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Prefix of the Redis keys, `<namespace>:{<policy>:<key>}`; the braces are a Redis
+    /// Cluster hash tag. Default: `ebb:rl`.
+    #[must_use]
+    pub fn with_namespace(mut self, namespace: impl Into<Arc<str>>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// Whether decisions are shared through Redis.
+    pub fn is_shared(&self) -> bool {
+        self.shared.redis.is_some()
+    }
+
+    /// The decision for one request of `key` under `policy`, from the store itself.
+    ///
+    /// # Errors
+    /// When Redis fails or is slower than the timeout; no failure mode is applied (see
+    /// [`decide`](Self::decide) for that).
+    pub async fn check(&self, key: &str, policy: &Policy) -> Result<Decision, LimiterError> {
+        self.check_n(key, policy, 1).await
+    }
+
+    /// Like [`check`](Self::check) for a request that costs `cost` units (a batch of jobs,
+    /// a large upload).
+    ///
+    /// # Errors
+    /// As [`check`](Self::check), and [`LimiterError::CostExceedsBurst`] when `cost` is above
+    /// the burst (it could never be allowed).
+    pub async fn check_n(&self, key: &str, policy: &Policy, cost: u32) -> Result<Decision, LimiterError> {
+        if cost > policy.burst() {
+            return Err(LimiterError::CostExceedsBurst { cost, burst: policy.burst() });
+        }
+        let cost = cost.max(1);
+        let interval = policy.rate().interval_micros();
+        let key = self.redis_key(policy.name(), key);
+        match &self.shared.redis {
+            Some(redis) => match tokio::time::timeout(self.timeout, redis.decide(&key, interval, policy.burst(), cost))
+                .await
+            {
+                Ok(result) => result,
+                Err(_elapsed) => Err(LimiterError::Timeout(self.timeout)),
+            },
+            None => Ok(self.shared.local.decide(&key, interval, policy.burst(), cost)),
+        }
+    }
+
+    /// The verdict for one request: [`check`](Self::check), then the policy's
+    /// [`FailureMode`] when the store fails. Counts every decision in
+    /// `ratelimit_decisions_total{policy,outcome}` and logs store failures at most once per
+    /// 10 s. Never fails.
+    pub async fn decide(&self, key: &str, policy: &Policy, cost: u32) -> Verdict {
+        let [allowed, limited, error] = self.counters(policy);
+        match self.check_n(key, policy, cost).await {
+            Ok(decision) if decision.allowed => {
+                allowed.increment(1);
+                Verdict::Allowed(decision)
+            }
+            Ok(decision) => {
+                limited.increment(1);
+                Verdict::Limited(decision)
+            }
+            Err(LimiterError::CostExceedsBurst { .. }) => {
+                // Not a store failure: the request can never fit.
+                limited.increment(1);
+                Verdict::Limited(Decision {
+                    allowed: false,
+                    limit: policy.burst(),
+                    remaining: 0,
+                    retry_after: Duration::ZERO,
+                    reset: Duration::ZERO,
+                })
+            }
+            Err(store_error) => {
+                error.increment(1);
+                let mode = policy.failure_mode();
+                self.shared.errors.record(policy.name(), &mode.to_string(), &store_error);
+                match mode {
+                    FailureMode::Open => Verdict::FailedOpen,
+                    FailureMode::Closed => Verdict::FailedClosed,
+                    FailureMode::Local => {
+                        let interval = policy.rate().interval_micros();
+                        let key = self.redis_key(policy.name(), key);
+                        let decision = self.shared.local.decide(&key, interval, policy.burst(), cost.max(1));
+                        if decision.allowed { Verdict::Allowed(decision) } else { Verdict::Limited(decision) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the store answers: a PING through the limiter's connection, within the
+    /// timeout. Always `Ok` in process. Meant for a readiness check.
+    ///
+    /// # Errors
+    /// When Redis does not answer PING in time.
+    pub async fn ping(&self) -> Result<(), LimiterError> {
+        let Some(redis) = &self.shared.redis else { return Ok(()) };
+        match tokio::time::timeout(self.timeout.max(Duration::from_millis(250)), redis.ping()).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(LimiterError::Timeout(self.timeout)),
+        }
+    }
+
+    fn redis_key(&self, policy: &str, key: &str) -> String {
+        if key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+            let digest = sha1_smol::Sha1::from(key.as_bytes()).digest();
+            return format!("{}:{{{policy}:sha1:{digest}}}", self.namespace);
+        }
+        format!("{}:{{{policy}:{key}}}", self.namespace)
+    }
+
+    fn counters(&self, policy: &Policy) -> [Counter; 3] {
+        if let Some(counters) = self.shared.counters.read().unwrap_or_else(|e| e.into_inner()).get(policy.name()) {
+            return counters.clone();
+        }
+        let name: Arc<str> = Arc::from(policy.name());
+        let counter = |outcome: &'static str| {
+            metrics::counter!(RATELIMIT_DECISIONS_TOTAL, "policy" => name.to_string(), "outcome" => outcome)
+        };
+        let counters = [counter("allowed"), counter("limited"), counter("error")];
+        let mut map = self.shared.counters.write().unwrap_or_else(|e| e.into_inner());
+        map.entry(name).or_insert(counters).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_namespaced_hash_tagged_and_bounded() {
+        let limiter = Limiter::in_process();
+        assert_eq!(limiter.redis_key("default", "10.0.0.1"), "ebb:rl:{default:10.0.0.1}");
+        let long = "k".repeat(1000);
+        let hashed = limiter.redis_key("default", &long);
+        assert!(hashed.starts_with("ebb:rl:{default:sha1:") && hashed.len() < 80, "{hashed}");
+        assert!(limiter.redis_key("default", "a\nb").contains("sha1:"));
+    }
+}

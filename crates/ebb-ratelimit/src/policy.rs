@@ -1,0 +1,132 @@
+//! A named limit: rate, burst, what to do when Redis fails, and whether to enforce it.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use crate::Rate;
+
+/// What a decision does when the shared store (Redis) is unreachable or slower than the
+/// limiter's timeout. Every such decision is counted as `outcome="error"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureMode {
+    /// Let the request through unlimited (the default): an outage of the limiter is not an
+    /// outage of the service.
+    #[default]
+    Open,
+    /// Refuse the request with 503: for limits that protect something fragile.
+    Closed,
+    /// Decide in this process with the same algorithm: each replica then enforces the
+    /// limit on its own, so the effective limit is multiplied by the replica count.
+    Local,
+}
+
+impl FromStr for FailureMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "open" => Ok(Self::Open),
+            "closed" => Ok(Self::Closed),
+            "local" => Ok(Self::Local),
+            other => Err(format!("`{other}` is not one of open, closed, local")),
+        }
+    }
+}
+
+impl fmt::Display for FailureMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+            Self::Local => "local",
+        })
+    }
+}
+
+/// A named limit. The name appears in metrics (`policy` label), in the `RateLimit` headers
+/// and in the Redis key, so two policies never share counters.
+///
+/// ```
+/// use ebb_ratelimit::{FailureMode, Policy};
+/// let uploads = Policy::new("uploads", "10/1m".parse()?)
+///     .with_burst(3)?
+///     .with_failure_mode(FailureMode::Closed);
+/// assert_eq!(uploads.burst(), 3);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    name: Arc<str>,
+    rate: Rate,
+    burst: u32,
+    failure_mode: FailureMode,
+    shadow: bool,
+}
+
+/// A burst of zero would refuse everything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the burst must be at least 1 (it is how many requests may arrive at once)")]
+pub struct ZeroBurst;
+
+impl Policy {
+    /// A policy allowing `rate`, with a burst equal to the rate's count, failing open,
+    /// enforced.
+    pub fn new(name: impl Into<Arc<str>>, rate: Rate) -> Self {
+        Self { name: name.into(), burst: rate.count(), rate, failure_mode: FailureMode::Open, shadow: false }
+    }
+
+    /// How many requests may arrive at once from an idle client; over any window of length
+    /// `t` a key gets at most `burst + rate x t`. Default: the rate's count.
+    ///
+    /// # Errors
+    /// [`ZeroBurst`] for 0.
+    pub fn with_burst(mut self, burst: u32) -> Result<Self, ZeroBurst> {
+        if burst == 0 {
+            return Err(ZeroBurst);
+        }
+        self.burst = burst;
+        Ok(self)
+    }
+
+    /// What to do when Redis fails. Default: [`FailureMode::Open`].
+    #[must_use]
+    pub fn with_failure_mode(mut self, mode: FailureMode) -> Self {
+        self.failure_mode = mode;
+        self
+    }
+
+    /// Shadow mode decides and counts (`outcome="limited"`) but never rejects, and sends no
+    /// rate-limit headers: for rolling a new limit out safely. Default: off.
+    #[must_use]
+    pub fn with_shadow(mut self, shadow: bool) -> Self {
+        self.shadow = shadow;
+        self
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The steady rate.
+    pub fn rate(&self) -> Rate {
+        self.rate
+    }
+
+    /// The burst.
+    pub fn burst(&self) -> u32 {
+        self.burst
+    }
+
+    /// The failure mode.
+    pub fn failure_mode(&self) -> FailureMode {
+        self.failure_mode
+    }
+
+    /// Whether the policy only observes.
+    pub fn is_shadow(&self) -> bool {
+        self.shadow
+    }
+}
