@@ -95,7 +95,8 @@ impl RateLimitConfig {
         let mut parse = |variable: &'static str, expected: &str, f: &mut dyn FnMut(&str) -> Result<(), String>| {
             if let Some(value) = lookup(variable) {
                 if let Err(reason) = f(value.trim()) {
-                    let expected = if reason.is_empty() { expected.to_owned() } else { format!("{expected} ({reason})") };
+                    let expected =
+                        if reason.is_empty() { expected.to_owned() } else { format!("{expected} ({reason})") };
                     errors.push(ConfigError::InvalidEnv { variable, value, expected });
                 }
             }
@@ -156,7 +157,8 @@ impl RateLimitConfig {
     /// The policy named `default` these settings describe; `None` when the rate is off.
     pub fn default_policy(&self) -> Option<Policy> {
         let rate = self.rate?;
-        let policy = Policy::new(DEFAULT_POLICY_NAME, rate).with_failure_mode(self.failure_mode).with_shadow(self.shadow);
+        let policy =
+            Policy::new(DEFAULT_POLICY_NAME, rate).with_failure_mode(self.failure_mode).with_shadow(self.shadow);
         // A configured burst was checked to be above zero.
         Some(match self.burst {
             Some(burst) => policy.clone().with_burst(burst).unwrap_or(policy),

@@ -44,8 +44,8 @@ mod rate;
 mod response;
 
 pub use config::{
-    DEFAULT_POLICY_NAME, ENV_BURST, ENV_FAILURE_MODE, ENV_KEY, ENV_LEGACY_HEADERS, ENV_RATE, ENV_SHADOW,
-    ENV_TIMEOUT, ENV_TRUSTED_PROXIES, KeyConfig, RateLimitConfig,
+    DEFAULT_POLICY_NAME, ENV_BURST, ENV_FAILURE_MODE, ENV_KEY, ENV_LEGACY_HEADERS, ENV_RATE, ENV_SHADOW, ENV_TIMEOUT,
+    ENV_TRUSTED_PROXIES, KeyConfig, RateLimitConfig,
 };
 pub use decision::Decision;
 pub use error::{ConfigError, LimiterError};

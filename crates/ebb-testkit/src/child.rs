@@ -10,9 +10,17 @@ impl ServerChild {
         self.0 = Some(child);
     }
 
+    /// Sends a signal by name (`STOP`, `CONT`, `TERM`) through `kill`.
+    pub(crate) fn signal(&self, name: &str) {
+        let Some(child) = &self.0 else { return };
+        let status = std::process::Command::new("kill").arg(format!("-{name}")).arg(child.id().to_string()).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{name} {} failed", child.id());
+    }
+
     /// SIGKILL, as a crash would, and reap it.
     pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.0.take() {
+            // A paused process must be killable too; SIGKILL works on stopped processes.
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -59,6 +59,17 @@ impl RedisServer {
         self.child.stop();
     }
 
+    /// Freezes it (SIGSTOP): connections stay open but nothing answers, as with a Redis
+    /// stuck on a slow command or a network that drops packets.
+    pub fn pause(&self) {
+        self.child.signal("STOP");
+    }
+
+    /// Unfreezes it (SIGCONT).
+    pub fn resume(&self) {
+        self.child.signal("CONT");
+    }
+
     /// Starts it again on the same port, empty.
     pub fn restart(&mut self) {
         self.stop();

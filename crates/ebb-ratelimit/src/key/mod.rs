@@ -34,7 +34,8 @@ impl RequestHead<'_> {
             return Some(*addr);
         }
         #[cfg(feature = "axum")]
-        if let Some(axum::extract::ConnectInfo(addr)) = self.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
+        if let Some(axum::extract::ConnectInfo(addr)) = self.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>()
+        {
             return Some(*addr);
         }
         None

@@ -59,7 +59,8 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let head = RequestHead { method: req.method(), uri: req.uri(), headers: req.headers(), extensions: req.extensions() };
+        let head =
+            RequestHead { method: req.method(), uri: req.uri(), headers: req.headers(), extensions: req.extensions() };
         let Some(policy) = self.config.select(&head) else {
             return ResponseFuture::calling(self.inner.call(req), None);
         };

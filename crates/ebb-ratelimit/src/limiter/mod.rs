@@ -154,12 +154,12 @@ impl Limiter {
         let interval = policy.rate().interval_micros();
         let key = self.redis_key(policy.name(), key);
         match &self.shared.redis {
-            Some(redis) => match tokio::time::timeout(self.timeout, redis.decide(&key, interval, policy.burst(), cost))
-                .await
-            {
-                Ok(result) => result,
-                Err(_elapsed) => Err(LimiterError::Timeout(self.timeout)),
-            },
+            Some(redis) => {
+                match tokio::time::timeout(self.timeout, redis.decide(&key, interval, policy.burst(), cost)).await {
+                    Ok(result) => result,
+                    Err(_elapsed) => Err(LimiterError::Timeout(self.timeout)),
+                }
+            }
             None => Ok(self.shared.local.decide(&key, interval, policy.burst(), cost)),
         }
     }
@@ -234,9 +234,7 @@ impl Limiter {
             return counters.clone();
         }
         let name: Arc<str> = Arc::from(policy.name());
-        let counter = |outcome: &'static str| {
-            metrics::counter!(RATELIMIT_DECISIONS_TOTAL, "policy" => name.to_string(), "outcome" => outcome)
-        };
+        let counter = |outcome: &'static str| metrics::counter!(RATELIMIT_DECISIONS_TOTAL, "policy" => name.to_string(), "outcome" => outcome);
         let counters = [counter("allowed"), counter("limited"), counter("error")];
         let mut map = self.shared.counters.write().unwrap_or_else(|e| e.into_inner());
         map.entry(name).or_insert(counters).clone()

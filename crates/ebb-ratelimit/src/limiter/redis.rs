@@ -4,8 +4,8 @@
 //! out, which would double the round trips. So the store checks one connection out for
 //! good and shares it: a multiplexed connection carries any number of concurrent commands
 //! (pipelined on the wire). When it breaks, the next decision takes a fresh one from the
-//! pool; while Redis refuses connections, attempts are spaced by [`RECONNECT_BACKOFF`] and
-//! decisions in between fail at once instead of each paying a connect.
+//! pool (one task dials, the others wait for it); after a failed attempt, decisions fail at
+//! once for [`RECONNECT_BACKOFF`] instead of each paying a connect.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -26,22 +26,34 @@ pub(crate) struct RedisStore {
     pool: Pool,
     script: Script,
     connection: Mutex<Slot>,
+    connecting: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
 struct Slot {
     connection: Option<MultiplexedConnection>,
-    last_attempt: Option<Instant>,
+    last_failure: Option<Instant>,
 }
 
 impl RedisStore {
     pub(crate) fn new(pool: Pool) -> Self {
-        Self { pool, script: Script::new(GCRA_LUA), connection: Mutex::new(Slot::default()) }
+        Self {
+            pool,
+            script: Script::new(GCRA_LUA),
+            connection: Mutex::new(Slot::default()),
+            connecting: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// One decision: EVALSHA, and on NOSCRIPT (a restarted or flushed Redis) SCRIPT LOAD and
     /// EVALSHA again.
-    pub(crate) async fn decide(&self, key: &str, interval: u64, burst: u32, cost: u32) -> Result<Decision, LimiterError> {
+    pub(crate) async fn decide(
+        &self,
+        key: &str,
+        interval: u64,
+        burst: u32,
+        cost: u32,
+    ) -> Result<Decision, LimiterError> {
         let mut connection = self.connection().await?;
         let mut evalsha = redis::cmd("EVALSHA");
         evalsha.arg(self.script.get_hash()).arg(1).arg(key).arg(interval).arg(burst).arg(cost);
@@ -66,26 +78,43 @@ impl RedisStore {
     }
 
     async fn connection(&self) -> Result<MultiplexedConnection, LimiterError> {
-        {
-            let mut slot = self.connection.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(connection) = &slot.connection {
-                return Ok(connection.clone());
-            }
-            if slot.last_attempt.is_some_and(|at| at.elapsed() < RECONNECT_BACKOFF) {
-                return Err(LimiterError::Unavailable);
-            }
-            slot.last_attempt = Some(Instant::now());
+        if let Some(connection) = self.current() {
+            return Ok(connection);
         }
-        let connection = deadpool_redis::Connection::take(self.pool.get().await?);
-        let mut slot = self.connection.lock().unwrap_or_else(|e| e.into_inner());
-        slot.connection = Some(connection.clone());
-        Ok(connection)
+        // One task connects; the others wait for it rather than each dialling Redis.
+        let _connecting = self.connecting.lock().await;
+        if let Some(connection) = self.current() {
+            return Ok(connection);
+        }
+        if self.slot().last_failure.is_some_and(|at| at.elapsed() < RECONNECT_BACKOFF) {
+            return Err(LimiterError::Unavailable);
+        }
+        match self.pool.get().await {
+            Ok(connection) => {
+                let connection = deadpool_redis::Connection::take(connection);
+                let mut slot = self.slot();
+                slot.connection = Some(connection.clone());
+                slot.last_failure = None;
+                Ok(connection)
+            }
+            Err(error) => {
+                self.slot().last_failure = Some(Instant::now());
+                Err(error.into())
+            }
+        }
+    }
+
+    fn current(&self) -> Option<MultiplexedConnection> {
+        self.slot().connection.clone()
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.connection.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn forget_if_broken(&self, error: &redis::RedisError) {
         if error.is_io_error() || error.is_connection_dropped() || error.is_unrecoverable_error() {
-            let mut slot = self.connection.lock().unwrap_or_else(|e| e.into_inner());
-            slot.connection = None;
+            self.slot().connection = None;
         }
     }
 }
