@@ -14,8 +14,8 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(1);
 /// Builds [`Probes`]. Made by [`Probes::builder`].
 #[must_use]
 pub struct ProbesBuilder {
-    readiness: Vec<(String, Arc<dyn Check>)>,
-    liveness: Vec<(String, Arc<dyn Check>)>,
+    readiness: Vec<(String, Arc<dyn Check>, bool)>,
+    liveness: Vec<(String, Arc<dyn Check>, bool)>,
     check_timeout: Duration,
     cache_ttl: Duration,
     shutting_down: Option<CancellationToken>,
@@ -25,8 +25,8 @@ pub struct ProbesBuilder {
 impl std::fmt::Debug for ProbesBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProbesBuilder")
-            .field("readiness", &self.readiness.iter().map(|(name, _)| name).collect::<Vec<_>>())
-            .field("liveness", &self.liveness.iter().map(|(name, _)| name).collect::<Vec<_>>())
+            .field("readiness", &self.readiness.iter().map(|(name, ..)| name).collect::<Vec<_>>())
+            .field("liveness", &self.liveness.iter().map(|(name, ..)| name).collect::<Vec<_>>())
             .field("check_timeout", &self.check_timeout)
             .field("cache_ttl", &self.cache_ttl)
             .finish_non_exhaustive()
@@ -48,7 +48,16 @@ impl ProbesBuilder {
     /// Adds a dependency to `/readyz`: the instance takes no traffic while it fails.
     /// Names should be short and unique (`redis`, `s3`); they are what `?exclude=` takes.
     pub fn with_readiness_check(mut self, name: impl Into<String>, check: impl Check) -> Self {
-        self.readiness.push((name.into(), Arc::new(check)));
+        self.readiness.push((name.into(), Arc::new(check), true));
+        self
+    }
+
+    /// Adds a dependency that `/readyz` reports (`?verbose`, JSON, gRPC) but that never
+    /// fails it: for something the service degrades without, such as a rate limiter that
+    /// fails open. Failing readiness there would take every replica out of its endpoints
+    /// at once, turning a degraded dependency into an outage.
+    pub fn with_advisory_readiness_check(mut self, name: impl Into<String>, check: impl Check) -> Self {
+        self.readiness.push((name.into(), Arc::new(check), false));
         self
     }
 
@@ -56,7 +65,7 @@ impl ProbesBuilder {
     /// container, so such a check must look only inside the process (a stuck event loop, a
     /// poisoned state) and never at an external service. None by default.
     pub fn with_liveness_check(mut self, name: impl Into<String>, check: impl Check) -> Self {
-        self.liveness.push((name.into(), Arc::new(check)));
+        self.liveness.push((name.into(), Arc::new(check), true));
         self
     }
 
@@ -91,8 +100,8 @@ impl ProbesBuilder {
     /// Finishes the probes.
     pub fn build(self) -> Probes {
         let timeout = self.check_timeout;
-        let register = |checks: Vec<(String, Arc<dyn Check>)>| {
-            checks.into_iter().map(|(name, check)| Registered::new(name, check, timeout)).collect()
+        let register = |checks: Vec<(String, Arc<dyn Check>, bool)>| {
+            checks.into_iter().map(|(name, check, critical)| Registered::new(name, check, critical, timeout)).collect()
         };
         Probes {
             inner: Arc::new(Inner {

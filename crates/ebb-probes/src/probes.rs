@@ -46,6 +46,8 @@ pub(crate) struct Inner {
 pub(crate) struct Registered {
     name: String,
     check: Arc<dyn Check>,
+    /// Whether a failure fails the probe; advisory checks are only reported.
+    critical: bool,
     timeout: Duration,
     // Holding the lock while the check runs makes concurrent probes share one run.
     last: Mutex<Option<LastRun>>,
@@ -61,16 +63,16 @@ impl std::fmt::Debug for Registered {
 }
 
 impl Registered {
-    pub(crate) fn new(name: String, check: Arc<dyn Check>, default_timeout: Duration) -> Self {
+    pub(crate) fn new(name: String, check: Arc<dyn Check>, critical: bool, default_timeout: Duration) -> Self {
         let timeout = check.timeout().unwrap_or(default_timeout);
-        Self { name, check, timeout, last: Mutex::new(None) }
+        Self { name, check, critical, timeout, last: Mutex::new(None) }
     }
 
     async fn run(&self, ttl: Duration) -> CheckResult {
         let mut last = self.last.lock().await;
         if let Some((at, outcome, took)) = last.as_ref() {
             if at.elapsed() < ttl {
-                return CheckResult::new(&self.name, outcome.clone(), *took, true);
+                return CheckResult::new(&self.name, outcome.clone(), *took, true).critical(self.critical);
             }
         }
         let start = Instant::now();
@@ -81,7 +83,7 @@ impl Registered {
         };
         let took = start.elapsed();
         *last = Some((Instant::now(), outcome.clone(), took));
-        CheckResult::new(&self.name, outcome, took, false)
+        CheckResult::new(&self.name, outcome, took, false).critical(self.critical)
     }
 }
 

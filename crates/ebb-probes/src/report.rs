@@ -18,11 +18,18 @@ pub struct CheckResult {
     pub duration: Duration,
     /// Whether the result came from the cache.
     pub cached: bool,
+    /// Whether a failure fails the probe (`false` for advisory checks).
+    pub critical: bool,
 }
 
 impl CheckResult {
     pub(crate) fn new(name: &str, outcome: Result<(), String>, duration: Duration, cached: bool) -> Self {
-        Self { name: name.to_owned(), outcome, duration, cached }
+        Self { name: name.to_owned(), outcome, duration, cached, critical: true }
+    }
+
+    pub(crate) fn critical(mut self, critical: bool) -> Self {
+        self.critical = critical;
+        self
     }
 
     pub(crate) fn instant(name: &str, outcome: Result<(), String>) -> Self {
@@ -63,7 +70,7 @@ impl ProbeReport {
     }
 
     pub(crate) fn push(&mut self, result: CheckResult) {
-        self.ok &= result.outcome.is_ok();
+        self.ok &= result.outcome.is_ok() || !result.critical;
         self.checks.push(result);
     }
 
@@ -83,8 +90,11 @@ impl ProbeReport {
                 Ok(()) => {
                     let _ = writeln!(text, "[+]{} ok", check.name);
                 }
-                Err(reason) => {
+                Err(reason) if check.critical => {
                     let _ = writeln!(text, "[-]{} failed: {reason}", check.name);
+                }
+                Err(reason) => {
+                    let _ = writeln!(text, "[!]{} degraded (advisory): {reason}", check.name);
                 }
             }
         }

@@ -189,3 +189,18 @@ async fn liveness_checks_are_separate() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body, "[+]ping ok\n[-]event-loop failed: stalled\nlivez check failed\n");
 }
+
+#[tokio::test]
+async fn advisory_checks_are_reported_but_never_fail_readiness() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let probes = Probes::builder()
+        .with_advisory_readiness_check("redis", counting_check(&calls, Err("connection refused")))
+        .started()
+        .build();
+    assert_eq!(get(&probes, "/readyz", false).await, (StatusCode::OK, "ok\n".to_owned()));
+    let (status, body) = get(&probes, "/readyz?verbose", false).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("[!]redis degraded (advisory): connection refused"), "{body}");
+    let (_, json) = get(&probes, "/readyz", true).await;
+    assert!(json.contains("\"critical\":false") && json.contains("\"ok\":true"), "{json}");
+}

@@ -43,8 +43,10 @@ pub enum KeyConfig {
 /// environment; libraries take this struct.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RateLimitConfig {
-    /// The default rate; `None` is `off`.
+    /// The default rate; `None` when unset or `off`.
     pub rate: Option<Rate>,
+    /// Whether `off` was set explicitly (an application's own default then stays off too).
+    pub disabled: bool,
     /// The default burst; `None` is the rate's count.
     pub burst: Option<u32>,
     /// What decisions do when Redis fails.
@@ -65,6 +67,7 @@ impl Default for RateLimitConfig {
     fn default() -> Self {
         Self {
             rate: None,
+            disabled: false,
             burst: None,
             failure_mode: FailureMode::Open,
             timeout: DEFAULT_TIMEOUT,
@@ -102,7 +105,9 @@ impl RateLimitConfig {
             }
         };
         parse(ENV_RATE, "`off` or <count>/<period> such as `100/1m`", &mut |v| {
-            if !v.eq_ignore_ascii_case("off") {
+            if v.eq_ignore_ascii_case("off") {
+                config.disabled = true;
+            } else {
                 config.rate = Some(v.parse::<Rate>().map_err(|e| e.to_string())?);
             }
             Ok(())

@@ -1,14 +1,19 @@
-//! The server's environment: addresses and shutdown timing, every bad value reported at once.
+//! The server's environment: addresses, shutdown timing, Redis and the default rate limit,
+//! every bad value reported at once.
 
 use std::fmt;
 use std::net::SocketAddr;
 
+use ebb_ratelimit::RateLimitConfig;
+use ebb_ratelimit::deadpool_redis::redis::{ConnectionInfo, IntoConnectionInfo};
 use ebb_shutdown::ShutdownConfig;
 
 /// Address of the application listener (`EBB_HTTP_ADDR`).
 pub const ENV_HTTP_ADDR: &str = "EBB_HTTP_ADDR";
 /// Address of the `/metrics` listener (`EBB_METRICS_ADDR`).
 pub const ENV_METRICS_ADDR: &str = "EBB_METRICS_ADDR";
+/// Redis for rate limits (and sessions, metadata) shared by every replica (`REDIS_URL`).
+pub const ENV_REDIS_URL: &str = "REDIS_URL";
 /// Default application port.
 pub const DEFAULT_HTTP_PORT: u16 = 8080;
 /// Default metrics port.
@@ -23,6 +28,52 @@ pub struct ServerConfig {
     pub metrics_addr: SocketAddr,
     /// Shutdown delay and deadline (`EBB_SHUTDOWN_DELAY`, `EBB_SHUTDOWN_TIMEOUT`).
     pub shutdown: ShutdownConfig,
+    /// Redis shared by the replicas (`REDIS_URL`); `None`: in-process fallbacks.
+    pub redis_url: Option<RedisUrl>,
+    /// The default rate limit (`EBB_RATELIMIT_*`); off unless `EBB_RATELIMIT_RATE` is set.
+    pub rate_limit: RateLimitConfig,
+}
+
+/// A Redis URL, checked at start-up. Never printed whole: it may hold a password.
+#[derive(Clone)]
+pub struct RedisUrl {
+    url: String,
+    info: ConnectionInfo,
+}
+
+impl RedisUrl {
+    /// Parses `redis://[user:password@]host[:port][/db]` (or `rediss://`, `unix://`).
+    ///
+    /// # Errors
+    /// The parser's reason, which never repeats the URL.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let info = url.into_connection_info().map_err(|error| error.to_string())?;
+        Ok(Self { url: url.to_owned(), info })
+    }
+
+    /// The URL, for clients that take one.
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    /// The parsed connection settings.
+    pub fn connection_info(&self) -> &ConnectionInfo {
+        &self.info
+    }
+}
+
+impl PartialEq for RedisUrl {
+    fn eq(&self, other: &Self) -> bool {
+        self.url == other.url
+    }
+}
+
+impl Eq for RedisUrl {}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedisUrl({})", self.info.addr())
+    }
 }
 
 impl Default for ServerConfig {
@@ -31,6 +82,8 @@ impl Default for ServerConfig {
             http_addr: SocketAddr::from(([0, 0, 0, 0], DEFAULT_HTTP_PORT)),
             metrics_addr: SocketAddr::from(([0, 0, 0, 0], DEFAULT_METRICS_PORT)),
             shutdown: ShutdownConfig::new(),
+            redis_url: None,
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -55,6 +108,12 @@ pub enum ConfigError {
     /// A shutdown setting is wrong.
     #[error(transparent)]
     Shutdown(#[from] ebb_shutdown::ConfigError),
+    /// `REDIS_URL` cannot be parsed. The value is not repeated: it may hold a password.
+    #[error("REDIS_URL is invalid ({0}): expected redis://[user:password@]host[:port][/db] (value not shown)")]
+    RedisUrl(String),
+    /// A rate-limit setting is wrong.
+    #[error(transparent)]
+    RateLimit(#[from] ebb_ratelimit::ConfigError),
 }
 
 /// Every bad setting found, in the order of the README's table.
@@ -100,6 +159,16 @@ impl ServerConfig {
             Ok(shutdown) => config.shutdown = shutdown,
             Err(shutdown_errors) => errors.extend(shutdown_errors.into_iter().map(ConfigError::Shutdown)),
         }
+        if let Some(url) = lookup(ENV_REDIS_URL).filter(|url| !url.trim().is_empty()) {
+            match RedisUrl::parse(url.trim()) {
+                Ok(url) => config.redis_url = Some(url),
+                Err(reason) => errors.push(ConfigError::RedisUrl(reason)),
+            }
+        }
+        match RateLimitConfig::from_lookup(&lookup) {
+            Ok(rate_limit) => config.rate_limit = rate_limit,
+            Err(rate_limit_errors) => errors.extend(rate_limit_errors.into_iter().map(ConfigError::RateLimit)),
+        }
         if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
     }
 }
@@ -142,6 +211,24 @@ mod tests {
         for (name, value) in vars {
             assert!(text.contains(&format!("{name}=\"{value}\"")), "{text}");
         }
+    }
+
+    #[test]
+    fn a_bad_redis_url_is_reported_without_its_password() {
+        let lookup = |name: &str| (name == ENV_REDIS_URL).then(|| "http://user:hunter2@redis:6379".to_owned());
+        let errors = ServerConfig::from_lookup(lookup).expect_err("invalid");
+        let text = errors.to_string();
+        assert!(text.contains("REDIS_URL is invalid") && !text.contains("hunter2"), "{text}");
+        let url = RedisUrl::parse("redis://user:hunter2@127.0.0.1:6379/0").expect("valid");
+        assert!(!format!("{url:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn rate_limit_errors_join_the_others() {
+        let vars = [("EBB_HTTP_ADDR", "banana"), ("EBB_RATELIMIT_RATE", "100/banana"), ("EBB_RATELIMIT_BURST", "0")];
+        let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
+        let errors = ServerConfig::from_lookup(lookup).expect_err("invalid");
+        assert_eq!(errors.0.len(), 3, "{errors}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The batteries of ebb: one call serves an axum `Router` the way an orchestrator needs it.
 //!
 //! [`serve`] reads the environment (`EBB_HTTP_ADDR`, `EBB_METRICS_ADDR`,
-//! `EBB_SHUTDOWN_DELAY`, `EBB_SHUTDOWN_TIMEOUT`), reports every bad value at once, binds the
+//! `EBB_SHUTDOWN_DELAY`, `EBB_SHUTDOWN_TIMEOUT`, `REDIS_URL`, `EBB_RATELIMIT_*`), reports
+//! every bad value at once, rate limits by the default policy when one is set, binds the
 //! application and metrics listeners, answers the probes, records RED metrics, and on
 //! SIGTERM runs the phased shutdown: readiness fails, serving goes on for the delay, the
 //! listener closes, requests drain, background tasks stop, and whatever is left at the
@@ -26,11 +27,12 @@ mod tracing_init;
 use std::process::ExitCode;
 
 pub use config::{
-    ConfigError, ConfigErrors, DEFAULT_HTTP_PORT, DEFAULT_METRICS_PORT, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ServerConfig,
+    ConfigError, ConfigErrors, DEFAULT_HTTP_PORT, DEFAULT_METRICS_PORT, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ENV_REDIS_URL,
+    RedisUrl, ServerConfig,
 };
 pub use server::{ServeError, Server};
 pub use tracing_init::init_tracing;
-pub use {ebb_metrics, ebb_probes, ebb_shutdown};
+pub use {ebb_metrics, ebb_probes, ebb_ratelimit, ebb_shutdown};
 
 /// Exit code for a configuration that cannot work (as sysexits' `EX_CONFIG`).
 pub const EXIT_CONFIG: u8 = 78;

@@ -6,11 +6,13 @@ use std::net::SocketAddr;
 use axum::Router;
 use ebb_metrics::{Exporter, ExporterError, HttpMetricsLayer, MetricsHandle, MetricsService};
 use ebb_probes::{Check, Probes, ProbesBuilder};
+use ebb_ratelimit::deadpool_redis::{self, Pool};
+use ebb_ratelimit::{FailureMode, Limiter, Policy, RateLimitLayer};
 use ebb_shutdown::{Shutdown, ShutdownReport};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
-use crate::config::{ConfigErrors, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ServerConfig};
+use crate::config::{ConfigErrors, ENV_HTTP_ADDR, ENV_METRICS_ADDR, RedisUrl, ServerConfig};
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +40,8 @@ pub enum ServeError {
 /// An HTTP service with everything an orchestrator needs, in the order of DESIGN.md:
 ///
 /// ```text
-/// listener -> probes (/livez /readyz /startupz /healthz) -> metrics -> shutdown drain -> your router
+/// listener -> probes (/livez /readyz /startupz /healthz) -> metrics -> shutdown drain
+///          -> rate limit (when configured) -> your router
 /// ```
 /// plus `/metrics` on its own listener, and the phased shutdown of [`ebb_shutdown`].
 ///
@@ -75,6 +78,9 @@ pub struct Server {
     shutdown: Shutdown,
     probes: ProbesBuilder,
     metrics: Option<MetricsHandle>,
+    redis: Option<Pool>,
+    limiter: Limiter,
+    rate_limit: Option<RateLimitLayer>,
 }
 
 impl std::fmt::Debug for Server {
@@ -88,7 +94,14 @@ impl Server {
     pub fn new(config: ServerConfig) -> Self {
         let shutdown = Shutdown::new(config.shutdown);
         let probes = Probes::builder().with_shutdown_signal(shutdown.shutting_down_token());
-        Self { config, shutdown, probes, metrics: None }
+        let redis = config.redis_url.as_ref().and_then(redis_pool);
+        let limiter = match &redis {
+            Some(pool) => Limiter::redis(pool.clone()),
+            None => Limiter::in_process(),
+        };
+        let rate_limit = config.rate_limit.layer(limiter.clone());
+        let limiter = limiter.with_timeout(config.rate_limit.timeout);
+        Self { config, shutdown, probes, metrics: None, redis, limiter, rate_limit }
     }
 
     /// A server configured from the environment ([`ServerConfig::from_env`]).
@@ -108,6 +121,39 @@ impl Server {
     /// shutdown stops and awaits them.
     pub fn shutdown(&self) -> &Shutdown {
         &self.shutdown
+    }
+
+    /// The Redis pool from `REDIS_URL`, shared by everything that keeps state outside the
+    /// process; `None` without it. Nothing connects until first used.
+    pub fn redis(&self) -> Option<&Pool> {
+        self.redis.as_ref()
+    }
+
+    /// The rate limiter: through Redis with `REDIS_URL`, in process without. Use it for
+    /// layers and policies of your own, or in background tasks.
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
+    /// Rate limits the application with `layer` instead of the default policy from
+    /// `EBB_RATELIMIT_*`.
+    pub fn with_rate_limit(mut self, layer: RateLimitLayer) -> Self {
+        self.rate_limit = Some(layer);
+        self
+    }
+
+    /// The default policy when `EBB_RATELIMIT_RATE` is not set (when it is, or is `off`, the
+    /// environment wins). The other `EBB_RATELIMIT_*` settings (key, trusted proxies,
+    /// failure mode, shadow, burst) still apply.
+    pub fn with_default_rate_limit(mut self, policy: Policy) -> Self {
+        let settings = &self.config.rate_limit;
+        if settings.rate.is_none() && !settings.disabled {
+            let mut config = settings.clone();
+            config.rate = Some(policy.rate());
+            config.burst = config.burst.or(Some(policy.burst()));
+            self.rate_limit = config.layer(self.limiter.clone());
+        }
+        self
     }
 
     /// Adds a dependency to `/readyz` (see [`ProbesBuilder::with_readiness_check`]).
@@ -136,7 +182,30 @@ impl Server {
     /// When a listener cannot be bound, the exporter cannot be installed, or the server
     /// fails.
     pub async fn serve(self, router: Router) -> Result<ShutdownReport, ServeError> {
-        let Self { config, shutdown, probes, metrics } = self;
+        let Self { config, shutdown, mut probes, metrics, redis, limiter, rate_limit } = self;
+        if redis.is_some() {
+            // Readiness follows Redis only when the limit fails closed: with fail-open (or
+            // local) limits the service works without Redis, and failing readiness on every
+            // replica at once would turn a degraded limiter into an outage.
+            let closed = rate_limit.is_some() && config.rate_limit.failure_mode == FailureMode::Closed;
+            let ping = {
+                let limiter = limiter.clone();
+                move || {
+                    let limiter = limiter.clone();
+                    async move { limiter.ping().await }
+                }
+            };
+            probes = if closed {
+                probes.with_readiness_check("redis", ping)
+            } else {
+                probes.with_advisory_readiness_check("redis", ping)
+            };
+        } else if rate_limit.is_some() {
+            tracing::warn!(
+                "REDIS_URL is not set: rate limits are kept in this process and apply per replica; \
+                 set REDIS_URL to share them"
+            );
+        }
         let metrics = match metrics {
             Some(handle) => handle,
             None => {
@@ -154,7 +223,11 @@ impl Server {
         // One `Router::layer` call: axum boxes the service and re-boxes the body once per
         // call, so the three layers go in as one stack.
         let layers = ServiceBuilder::new().layer(probes.layer()).layer(HttpMetricsLayer::new()).layer(shutdown.layer());
-        let app = router.layer(layers);
+        let router = match rate_limit {
+            Some(layer) => router.layer(layer),
+            None => router,
+        };
+        let app = router.layer(layers).into_make_service_with_connect_info::<SocketAddr>();
 
         // /metrics keeps answering through the delay and the drain, so that the last
         // scrape sees the final counts; it ends with the process.
@@ -179,6 +252,17 @@ impl Server {
         let report = shutdown.run(serving).await;
         metrics_server.abort();
         Ok(report?)
+    }
+}
+
+fn redis_pool(url: &RedisUrl) -> Option<Pool> {
+    let config = deadpool_redis::Config::from_url(url.as_str());
+    match config.create_pool(Some(deadpool_redis::Runtime::Tokio1)) {
+        Ok(pool) => Some(pool),
+        Err(error) => {
+            tracing::error!("cannot set up the Redis pool ({error}); continuing without Redis");
+            None
+        }
     }
 }
 

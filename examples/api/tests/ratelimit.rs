@@ -1,0 +1,164 @@
+//! The example's rate limit across real processes sharing a real redis-server.
+
+use std::time::{Duration, Instant};
+
+use ebb_testkit::{RedisServer, ServiceProcess};
+
+const BIN: &str = env!("CARGO_BIN_EXE_example-api");
+
+fn start(env: &[(&str, String)]) -> ServiceProcess {
+    let mut env = env.to_vec();
+    env.push(("EBB_SHUTDOWN_DELAY", "0s".to_owned()));
+    ServiceProcess::start(BIN, &env)
+}
+
+async fn status(client: &reqwest::Client, url: &str) -> u16 {
+    client.get(url).send().await.expect("request").status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_one_limit_exactly() {
+    const RATE: f64 = 20.0;
+    const BURST: f64 = 10.0;
+    let redis = RedisServer::start();
+    let env = [
+        ("REDIS_URL", redis.url()),
+        ("EBB_RATELIMIT_RATE", "20/1s".to_owned()),
+        ("EBB_RATELIMIT_BURST", "10".to_owned()),
+    ];
+    let replicas: Vec<ServiceProcess> = (0..3).map(|_| start(&env)).collect();
+    let client = reqwest::Client::new();
+    // Two clients per replica hammer the same key (every request comes from 127.0.0.1).
+    let started = Instant::now();
+    let run_for = Duration::from_millis(2500);
+    let workers: Vec<_> = (0..6)
+        .map(|i| {
+            let (client, url) = (client.clone(), replicas[i % 3].url("/"));
+            tokio::spawn(async move {
+                let (mut allowed, mut limited) = (0_u32, 0_u32);
+                while started.elapsed() < run_for {
+                    match status(&client, &url).await {
+                        200 => allowed += 1,
+                        429 => limited += 1,
+                        other => panic!("unexpected status {other}"),
+                    }
+                }
+                (allowed, limited, Instant::now())
+            })
+        })
+        .collect();
+    let (mut allowed, mut limited, mut last) = (0, 0, started);
+    for worker in workers {
+        let (a, l, finished) = worker.await.expect("worker");
+        allowed += a;
+        limited += l;
+        last = last.max(finished);
+    }
+    let elapsed = last.duration_since(started).as_secs_f64();
+    let expected = BURST + RATE * elapsed;
+    assert!(limited > 100, "the load must exceed the limit to test it ({limited} limited)");
+    // Redis decides within the client's window, so never more than the formula; and the
+    // load is dense, so at most one short of its whole part.
+    let allowed = f64::from(allowed);
+    assert!(
+        allowed <= expected && allowed >= expected.floor() - 1.0,
+        "allowed {allowed}, expected burst + rate x elapsed = {expected:.2} (elapsed {elapsed:.3} s)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_are_never_limited_and_429s_say_when_to_retry() {
+    let service = start(&[("EBB_RATELIMIT_RATE", "1/1h".to_owned()), ("EBB_RATELIMIT_BURST", "1".to_owned())]);
+    let client = reqwest::Client::new();
+    assert_eq!(status(&client, &service.url("/")).await, 200);
+    let limited = client.get(service.url("/")).send().await.expect("request");
+    assert_eq!(limited.status().as_u16(), 429);
+    assert!(limited.headers()["retry-after"].to_str().expect("ascii").parse::<u64>().expect("seconds") > 3000);
+    for probe in ["/readyz", "/livez", "/startupz", "/healthz", "/readyz", "/livez"] {
+        assert_eq!(status(&client, &service.url(probe)).await, 200, "{probe}");
+    }
+    // Unmatched routes are limited too: scanners spend the same budget.
+    assert_eq!(status(&client, &service.url("/wp-admin.php")).await, 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_the_limiter_is_in_process_and_says_so() {
+    let service = start(&[("EBB_RATELIMIT_RATE", "2/1h".to_owned())]);
+    assert!(service.log().contains("REDIS_URL is not set"), "{}", service.log());
+    let client = reqwest::Client::new();
+    let statuses = [
+        status(&client, &service.url("/")).await,
+        status(&client, &service.url("/")).await,
+        status(&client, &service.url("/")).await,
+    ];
+    assert_eq!(statuses, [200, 200, 429]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_open_keeps_serving_closed_refuses_and_both_resume() {
+    let mut redis = RedisServer::start();
+    let base = [("REDIS_URL", redis.url()), ("EBB_RATELIMIT_RATE", "1000/1s".to_owned())];
+    let open = start(&base);
+    let mut closed_env = base.to_vec();
+    closed_env.push(("EBB_RATELIMIT_FAILURE_MODE", "closed".to_owned()));
+    let closed = start(&closed_env);
+    let client = reqwest::Client::new();
+    assert_eq!(status(&client, &closed.url("/readyz")).await, 200);
+
+    redis.stop();
+    assert_eq!(status(&client, &open.url("/")).await, 200, "fail open serves without Redis");
+    assert_eq!(status(&client, &closed.url("/")).await, 503, "fail closed refuses without Redis");
+    // Readiness: advisory for the fail-open service, critical for the fail-closed one.
+    let verbose = client.get(open.url("/readyz?verbose")).send().await.expect("readyz");
+    assert_eq!(verbose.status().as_u16(), 200);
+    assert!(verbose.text().await.expect("body").contains("[!]redis degraded"));
+    eventually(&client, &closed.url("/readyz"), 503).await;
+
+    redis.restart();
+    eventually(&client, &closed.url("/"), 200).await;
+    eventually(&client, &closed.url("/readyz"), 200).await;
+    let response = client.get(open.url("/")).send().await.expect("request");
+    assert!(response.headers().contains_key("ratelimit"), "limiting resumed without a restart");
+    let metrics = client.get(closed.metrics_url()).send().await.expect("scrape").text().await.expect("text");
+    assert!(
+        metrics.lines().any(|line| line.starts_with("ratelimit_decisions_total{")
+            && line.contains("outcome=\"error\"")
+            && !line.ends_with(" 0")),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn bad_configuration_fails_start_up_naming_every_variable() {
+    let env = [
+        ("EBB_RATELIMIT_RATE", "100/banana".to_owned()),
+        ("EBB_RATELIMIT_FAILURE_MODE", "maybe".to_owned()),
+        ("REDIS_URL", "http://user:hunter2@nowhere".to_owned()),
+    ];
+    let (exit, log) = ServiceProcess::run_to_exit(BIN, &env, Duration::from_secs(10));
+    assert_eq!(exit.code, Some(78), "{log}");
+    for needle in ["EBB_RATELIMIT_RATE=\"100/banana\"", "<count>/<period>", "EBB_RATELIMIT_FAILURE_MODE", "REDIS_URL"] {
+        assert!(log.contains(needle), "missing {needle:?} in:\n{log}");
+    }
+    assert!(!log.contains("hunter2"), "a password was printed:\n{log}");
+    let (exit, log) = ServiceProcess::run_to_exit(
+        BIN,
+        &[("EBB_RATELIMIT_RATE", "10/1s".to_owned()), ("EBB_RATELIMIT_BURST", "0".to_owned())],
+        Duration::from_secs(10),
+    );
+    assert_eq!(exit.code, Some(78), "{log}");
+    assert!(log.contains("EBB_RATELIMIT_BURST=\"0\""), "{log}");
+}
+
+/// Polls `url` until it answers `expected`, for at most 10 s.
+async fn eventually(client: &reqwest::Client, url: &str, expected: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = client.get(url).send().await.map(|r| r.status().as_u16()).unwrap_or(0);
+        if got == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{url} answered {got}, never {expected}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
