@@ -10,6 +10,10 @@ impl ServerChild {
         self.0 = Some(child);
     }
 
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.0.as_ref().map(Child::id)
+    }
+
     /// Sends a signal by name (`STOP`, `CONT`, `TERM`) through `kill`.
     pub(crate) fn signal(&self, name: &str) {
         let Some(child) = &self.0 else { return };

@@ -54,6 +54,11 @@ impl RedisServer {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// Its process id, while it runs (to pin it to a core, say).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.pid()
+    }
+
     /// Kills it (SIGKILL), as a crash would. Its data is gone.
     pub fn stop(&mut self) {
         self.child.stop();

@@ -1,14 +1,29 @@
-//! Run by `cargo xtask bench`: `bench-server bare|stack <app-addr> <metrics-addr>`.
+//! Run by `cargo xtask bench`:
 //!
-//! Serves the same handler either with plain `axum::serve` or through `ebb_server` (probes,
-//! metrics, drain), on one Tokio worker thread so that the pinned core is the limit.
+//! ```text
+//! bench-server bare|stack|ratelimit <app-addr> <metrics-addr>   # serve one handler
+//! bench-server limiter <redis-url> <concurrency> <seconds>      # Limiter decisions, no HTTP
+//! ```
+//!
+//! `bare` is plain `axum::serve`; `stack` is `ebb_server` (probes, metrics, drain);
+//! `ratelimit` adds the Redis rate-limit layer (`REDIS_URL`, a limit nobody reaches). All on
+//! one Tokio worker thread, so that the pinned core is the limit.
+
+// A benchmark program: its figures go to stdout.
+#![allow(clippy::print_stdout)]
+
+mod limiter;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use axum::Router;
 use axum::routing::get;
-use ebb_server::{Server, ServerConfig};
+use ebb_server::ebb_ratelimit::RateLimitConfig;
+use ebb_server::{RedisUrl, Server, ServerConfig};
+
+const USAGE: &str = "usage: bench-server bare|stack|ratelimit <app-addr> <metrics-addr>\n       \
+                     bench-server limiter <redis-url> <concurrency> <seconds>";
 
 fn app() -> Router {
     Router::new().route("/", get(|| async { "hello from ebb\n" }))
@@ -16,16 +31,6 @@ fn app() -> Router {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let parsed = match &args[..] {
-        [mode, app_addr, metrics_addr] => {
-            app_addr.parse::<SocketAddr>().ok().zip(metrics_addr.parse().ok()).map(|a| (mode.as_str(), a))
-        }
-        _ => None,
-    };
-    let Some((mode, (app_addr, metrics_addr))) = parsed else {
-        eprintln!("usage: bench-server bare|stack <app-addr> <metrics-addr>");
-        return ExitCode::from(2);
-    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -33,29 +38,46 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
-        match mode {
-            "bare" => match tokio::net::TcpListener::bind(app_addr).await {
-                Ok(listener) => match axum::serve(listener, app()).await {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(error) => {
-                        eprintln!("{error}");
-                        ExitCode::FAILURE
-                    }
-                },
-                Err(error) => {
-                    eprintln!("cannot bind {app_addr}: {error}");
-                    ExitCode::FAILURE
-                }
-            },
-            "stack" => {
-                let config = ServerConfig { http_addr: app_addr, metrics_addr, ..ServerConfig::default() };
-                ebb_server::run(Server::new(config), app()).await
-            }
-            other => {
-                eprintln!("unknown mode `{other}`: bare or stack");
-                ExitCode::from(2)
-            }
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["limiter", url, concurrency, seconds] => match (concurrency.parse(), seconds.parse()) {
+            (Ok(concurrency), Ok(seconds)) => runtime.block_on(limiter::run(url, concurrency, seconds)),
+            _ => Err(USAGE.to_owned()),
+        },
+        [mode, app_addr, metrics_addr] => match (app_addr.parse(), metrics_addr.parse()) {
+            (Ok(app_addr), Ok(metrics_addr)) => runtime.block_on(serve(mode, app_addr, metrics_addr)),
+            _ => Err(USAGE.to_owned()),
+        },
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
         }
-    })
+    }
+}
+
+async fn serve(mode: &str, app_addr: SocketAddr, metrics_addr: SocketAddr) -> Result<(), String> {
+    let mut config = ServerConfig { http_addr: app_addr, metrics_addr, ..ServerConfig::default() };
+    match mode {
+        "bare" => {
+            let listener =
+                tokio::net::TcpListener::bind(app_addr).await.map_err(|e| format!("bind {app_addr}: {e}"))?;
+            return axum::serve(listener, app()).await.map_err(|e| e.to_string());
+        }
+        "stack" => {}
+        "ratelimit" => {
+            let url = std::env::var("REDIS_URL").map_err(|_| "ratelimit mode needs REDIS_URL".to_owned())?;
+            config.redis_url = Some(RedisUrl::parse(&url)?);
+            // A limit nobody reaches: every request pays the decision, none is refused.
+            config.rate_limit = RateLimitConfig {
+                rate: Some("1000000000/1s".parse().map_err(|e| format!("{e}"))?),
+                ..RateLimitConfig::default()
+            };
+        }
+        other => return Err(format!("unknown mode `{other}`\n{USAGE}")),
+    }
+    let code = ebb_server::run(Server::new(config), app()).await;
+    if code == ExitCode::SUCCESS { Ok(()) } else { Err("server failed".to_owned()) }
 }

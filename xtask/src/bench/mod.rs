@@ -6,21 +6,48 @@
 
 mod http;
 mod process;
+mod ratelimit;
 mod report;
 mod wrk;
 
-use xshell::Shell;
+use ebb_testkit::RedisServer;
+use xshell::{Shell, cmd};
 
 pub(crate) use report::Report;
 
+use crate::tools::{self, REDIS, WRK};
+
+/// Benchmarks by name: `cargo xtask bench [http|ratelimit]` runs one; no name runs all.
+const BENCHMARKS: [&str; 2] = ["http", "ratelimit"];
+
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let only = args.first().map(String::as_str);
+    if let Some(name) = only.filter(|name| !BENCHMARKS.contains(name)) {
+        anyhow::bail!("unknown benchmark `{name}`: one of {}", BENCHMARKS.join(", "));
+    }
+    let wanted = |name: &str| only.is_none_or(|only| only == name);
     let sh = Shell::new()?;
     let root = crate::workspace_root();
     sh.change_dir(&root);
+    tools::ensure_apt(&sh, &[WRK, REDIS])?;
+    cmd!(sh, "cargo build --release -q -p bench-server").run()?;
+    let pinned = std::thread::available_parallelism().map_or(1, usize::from) >= 2 && tools::which("taskset").is_some();
+    if !pinned {
+        eprintln!("xtask: fewer than 2 cores or no taskset: servers and clients are not pinned; expect noisy figures");
+    }
+    // One throwaway Redis for every benchmark that needs one, on the server's core.
+    let redis = RedisServer::start();
+    if let (true, Some(pid)) = (pinned, redis.pid()) {
+        let pid = pid.to_string();
+        cmd!(sh, "taskset -p -c 0 {pid}").quiet().ignore_stdout().run()?;
+    }
+
     let mut report = Report::default();
-    if only.is_none_or(|name| name == "http") {
-        http::run(&sh, &root, &mut report)?;
+    if wanted("http") {
+        http::run(&sh, &root, &redis, pinned, &mut report)?;
+    }
+    if wanted("ratelimit") {
+        ratelimit::run(&sh, &root, &redis, pinned, &mut report)?;
     }
     print!("{}", report.table());
     let out = root.join("target/bench");

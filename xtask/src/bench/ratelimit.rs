@@ -1,0 +1,118 @@
+//! The limiter against its ceiling: `Limiter::check` decisions per second at 64-way
+//! concurrency, next to `redis-benchmark` running the same script by EVALSHA at the same
+//! concurrency, against the same local Redis (pinned to core 0; both clients to core 1).
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use ebb_testkit::RedisServer;
+use xshell::{Shell, cmd};
+
+use super::report::{Report, Target};
+
+const CONCURRENCY: &str = "64";
+const LOW_CONCURRENCY: &str = "4";
+const SECONDS: &str = "5";
+/// Requests redis-benchmark sends (about 5 s at the ceiling measured here).
+const REQUESTS: &str = "400000";
+const GCRA_LUA: &str = include_str!("../../../crates/ebb-ratelimit/src/gcra.lua");
+
+pub(super) fn run(
+    sh: &Shell,
+    root: &Path,
+    redis: &RedisServer,
+    pinned: bool,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let server = root.join("target/release/bench-server");
+    let port = redis.addr().port().to_string();
+    let sha = cmd!(sh, "redis-cli -p {port} SCRIPT LOAD {GCRA_LUA}").quiet().read()?.trim().to_owned();
+    // The key and arguments of bench-server's limiter mode: policy "bench", key "k",
+    // 1 us interval, burst 1e9, cost 1.
+    let script_args = [sha.as_str(), "1", "ebb:rl:{bench:k}", "1", "1000000000", "1"];
+    let on_client_core = |program: &Path| {
+        if pinned { cmd!(sh, "taskset -c 1 {program}") } else { cmd!(sh, "{program}") }
+    };
+
+    let output = on_client_core(Path::new("redis-benchmark"))
+        .args(["-p", &port, "-c", CONCURRENCY, "-n", REQUESTS, "--csv", "EVALSHA"])
+        .args(script_args)
+        .quiet()
+        .read()
+        .context("redis-benchmark failed")?;
+    let (ceiling, ceiling_p99_ms) = parse_redis_benchmark(&output)?;
+
+    let url = redis.url();
+    let output = on_client_core(&server).args(["limiter", &url, CONCURRENCY, SECONDS]).quiet().read()?;
+    let limiter = parse_limiter(&output)?;
+    if limiter.errors > 0 {
+        bail!("{} limiter decisions failed: the figures would be meaningless", limiter.errors);
+    }
+    eprintln!(
+        "xtask: redis-benchmark EVALSHA {ceiling:.0}/s p99 {ceiling_p99_ms:.3} ms; Limiter {:.0}/s p99 {} us",
+        limiter.per_second, limiter.p99_us
+    );
+    report.add("redis_benchmark_evalsha", ceiling, "ops/s", Target::None);
+    report.add("redis_benchmark_p99", ceiling_p99_ms, "ms", Target::None);
+    report.add("ratelimit_decisions", limiter.per_second, "ops/s", Target::None);
+    report.add("ratelimit_vs_redis_ceiling", limiter.per_second / ceiling, "ratio", Target::AtLeast(0.8));
+    report.add("ratelimit_p99", f64::from(limiter.p99_us) / 1000.0, "ms", Target::AtMost(1.0));
+
+    // At 64-way saturation latency is queueing (Little's law: 64 / throughput); the cost of
+    // one decision shows at low concurrency.
+    let output = on_client_core(&server).args(["limiter", &url, LOW_CONCURRENCY, SECONDS]).quiet().read()?;
+    let light = parse_limiter(&output)?;
+    report.add(
+        format!("ratelimit_p99_c{LOW_CONCURRENCY}"),
+        f64::from(light.p99_us) / 1000.0,
+        "ms",
+        Target::AtMost(1.0),
+    );
+    Ok(())
+}
+
+/// `"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms",...`
+fn parse_redis_benchmark(csv: &str) -> anyhow::Result<(f64, f64)> {
+    let line =
+        csv.lines().find(|line| line.starts_with("\"EVALSHA")).with_context(|| format!("no EVALSHA row:\n{csv}"))?;
+    let fields: Vec<f64> = line.split(',').skip(1).filter_map(|f| f.trim_matches('"').parse().ok()).collect();
+    match fields[..] {
+        [rps, _avg, _min, _p50, _p95, p99, ..] => Ok((rps, p99)),
+        _ => bail!("unexpected redis-benchmark row: {line}"),
+    }
+}
+
+struct LimiterRun {
+    per_second: f64,
+    p99_us: u32,
+    errors: u64,
+}
+
+fn parse_limiter(output: &str) -> anyhow::Result<LimiterRun> {
+    let field = |name: &str| -> anyhow::Result<f64> {
+        output
+            .split_whitespace()
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+            .with_context(|| format!("no {name} in bench-server output: {output}"))
+    };
+    Ok(LimiterRun {
+        per_second: field("decisions")? / field("seconds")?,
+        p99_us: field("p99_us")? as u32,
+        errors: field("errors")? as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_outputs() {
+        let csv = "\"test\",\"rps\",\"avg_latency_ms\",\"min_latency_ms\",\"p50_latency_ms\",\"p95_latency_ms\",\
+                   \"p99_latency_ms\",\"max_latency_ms\"\n\"EVALSHA abc 1 k 1 2 1\",\"74962.52\",\"0.800\",\"0.088\",\
+                   \"0.791\",\"1.039\",\"1.295\",\"3.071\"\n";
+        assert_eq!(parse_redis_benchmark(csv).expect("csv"), (74962.52, 1.295));
+        let run = parse_limiter("decisions=300000 seconds=5.000 p50_us=700 p99_us=950 errors=0\n").expect("run");
+        assert_eq!((run.per_second, run.p99_us, run.errors), (60000.0, 950, 0));
+    }
+}
