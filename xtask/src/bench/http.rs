@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::Context;
-use ebb_testkit::RedisServer;
 use xshell::Shell;
 
+use super::Bench;
 use super::process::{KillOnDrop, cpu_seconds, free_addr, rss_kib, wait_for};
 use super::report::{Report, Target};
 use super::wrk;
@@ -41,15 +41,9 @@ struct Measurement {
     rss_kib: u64,
 }
 
-pub(super) fn run(
-    sh: &Shell,
-    root: &Path,
-    redis: &RedisServer,
-    pinned: bool,
-    report: &mut Report,
-) -> anyhow::Result<()> {
-    let server = root.join("target/release/bench-server");
-    let redis_url = redis.url();
+pub(super) fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
+    let Bench { sh, server, redis, pinned } = bench;
+    let (pinned, redis_url) = (*pinned, redis.url());
 
     let modes: Vec<&str> = std::iter::once("bare").chain(VARIANTS.iter().map(|v| v.mode)).collect();
     // rounds[r][m]: round r, mode m (in the order of `modes`).
@@ -58,7 +52,7 @@ pub(super) fn run(
         let mut measured: Vec<Option<Measurement>> = vec![None; modes.len()];
         for step in 0..modes.len() {
             let index = (step + round) % modes.len();
-            let m = measure(sh, &server, modes[index], &redis_url, pinned)?;
+            let m = measure(sh, server, modes[index], &redis_url, pinned)?;
             eprintln!(
                 "xtask: round {} {:<10} {:>8.0} rps {:>8.0} rps/cpu-s  p99 {:>6.2} ms  RSS {} KiB",
                 round + 1,
@@ -78,13 +72,13 @@ pub(super) fn run(
         values.sort_by(f64::total_cmp);
         values[values.len() / 2]
     };
-    report.add("bare_rps", median(&|r| r[0].rps), "req/s", Target::None);
-    report.add("bare_p99", median(&|r| r[0].p99_ms), "ms", Target::None);
-    report.add("bare_rss", median(&|r| r[0].rss_kib as f64) / 1024.0, "MiB", Target::None);
+    report.add("http_bare_rps", median(&|r| r[0].rps), "req/s", Target::None);
+    report.add("http_bare_p99", median(&|r| r[0].p99_ms), "ms", Target::None);
+    report.add("http_bare_rss", median(&|r| r[0].rss_kib as f64) / 1024.0, "MiB", Target::None);
     for (i, variant) in VARIANTS.iter().enumerate() {
         let m = i + 1;
-        report.add(format!("{}_rps", variant.mode), median(&|r| r[m].rps), "req/s", Target::None);
-        report.add(format!("{}_p99", variant.mode), median(&|r| r[m].p99_ms), "ms", Target::None);
+        report.add(format!("http_{}_rps", variant.mode), median(&|r| r[m].rps), "req/s", Target::None);
+        report.add(format!("http_{}_p99", variant.mode), median(&|r| r[m].p99_ms), "ms", Target::None);
         report.add(
             format!("{}_vs_bare_rps", variant.figure),
             median(&|r| r[m].rps / r[0].rps),
@@ -98,7 +92,7 @@ pub(super) fn run(
             variant.target,
         );
         report.add(
-            format!("{}_rss_growth", variant.mode),
+            format!("http_{}_rss_growth", variant.mode),
             median(&|r| (r[m].rss_kib as f64 - r[0].rss_kib as f64) / 1024.0),
             "MiB",
             Target::AtMost(10.0),

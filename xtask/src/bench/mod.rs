@@ -15,6 +15,17 @@ use xshell::{Shell, cmd};
 
 pub(crate) use report::Report;
 
+/// What every benchmark runs with.
+pub(super) struct Bench {
+    sh: Shell,
+    /// The bench-server binary (release build).
+    server: std::path::PathBuf,
+    /// One throwaway Redis, on the server's core when pinned.
+    redis: RedisServer,
+    /// Whether servers run on core 0 and load generators on core 1.
+    pinned: bool,
+}
+
 use crate::tools::{self, REDIS, WRK};
 
 /// Benchmarks by name: `cargo xtask bench [http|ratelimit]` runs one; no name runs all.
@@ -42,12 +53,14 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         cmd!(sh, "taskset -p -c 0 {pid}").quiet().ignore_stdout().run()?;
     }
 
+    let bench = Bench { sh, server: root.join("target/release/bench-server"), redis, pinned };
+
     let mut report = Report::default();
     if wanted("http") {
-        http::run(&sh, &root, &redis, pinned, &mut report)?;
+        http::run(&bench, &mut report)?;
     }
     if wanted("ratelimit") {
-        ratelimit::run(&sh, &root, &redis, pinned, &mut report)?;
+        ratelimit::run(&bench, &mut report)?;
     }
     print!("{}", report.table());
     let out = root.join("target/bench");
