@@ -113,12 +113,18 @@ async fn redis_outage_open_keeps_serving_closed_refuses_and_both_resume() {
     assert_eq!(verbose.status().as_u16(), 200);
     assert!(verbose.text().await.expect("body").contains("[!]redis degraded"));
     eventually(&client, &closed.url("/readyz"), 503).await;
+    for _ in 0..20 {
+        assert_eq!(status(&client, &closed.url("/")).await, 503);
+    }
 
     redis.restart();
     eventually(&client, &closed.url("/"), 200).await;
     eventually(&client, &closed.url("/readyz"), 200).await;
     let response = client.get(open.url("/")).send().await.expect("request");
     assert!(response.headers().contains_key("ratelimit"), "limiting resumed without a restart");
+    // More than twenty failed decisions, one log line (at most one per 10 s).
+    let reports = closed.log().matches("rate limiter cannot reach Redis").count();
+    assert_eq!(reports, 1, "{}", closed.log());
     let metrics = client.get(closed.metrics_url()).send().await.expect("scrape").text().await.expect("text");
     assert!(
         metrics.lines().any(|line| line.starts_with("ratelimit_decisions_total{")
