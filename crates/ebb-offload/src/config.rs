@@ -1,0 +1,225 @@
+//! Where objects go, from the environment: object_store's own `AWS_*` variables for S3 (or
+//! MinIO), else a local directory; and the limits of the upload path (`EBB_OFFLOAD_*`).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Directory of the local store used without S3 settings.
+pub const ENV_DIR: &str = "EBB_OFFLOAD_DIR";
+/// Largest object accepted through the service (bytes, or `512MiB`-style).
+pub const ENV_MAX_SIZE: &str = "EBB_OFFLOAD_MAX_SIZE";
+/// Size of one multipart part.
+pub const ENV_PART_SIZE: &str = "EBB_OFFLOAD_PART_SIZE";
+/// Parts uploaded concurrently.
+pub const ENV_PARTS_IN_FLIGHT: &str = "EBB_OFFLOAD_PARTS_IN_FLIGHT";
+/// Lifetime of presigned URLs.
+pub const ENV_URL_EXPIRY: &str = "EBB_OFFLOAD_URL_EXPIRY";
+
+/// Default local directory.
+pub const DEFAULT_DIR: &str = "data/objects";
+/// Default size limit: 5 GiB.
+pub const DEFAULT_MAX_SIZE: u64 = 5 << 30;
+/// Default part size: 8 MiB (S3 needs at least 5 MiB for every part but the last).
+pub const DEFAULT_PART_SIZE: usize = 8 << 20;
+/// Default parts in flight: 4, so an upload holds at most about 4 x 8 MiB.
+pub const DEFAULT_PARTS_IN_FLIGHT: usize = 4;
+/// Default presigned URL lifetime: 15 minutes.
+pub const DEFAULT_URL_EXPIRY: Duration = Duration::from_secs(15 * 60);
+/// S3 needs parts of at least 5 MiB.
+const MIN_PART_SIZE: usize = 5 << 20;
+
+/// The `AWS_*` variables passed on to object_store (its own names; see its docs).
+pub const AWS_VARIABLES: [&str; 11] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT",
+    "AWS_ENDPOINT_URL",
+    "AWS_ALLOW_HTTP",
+    "AWS_BUCKET",
+    "AWS_BUCKET_NAME",
+    "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
+];
+
+/// Where objects are kept.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreConfig {
+    /// S3 or an S3-compatible server, from the `AWS_*` variables given (name, value).
+    S3(Vec<(String, String)>),
+    /// A local directory: for one replica and for development.
+    Local(PathBuf),
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // Names only: values include the secret key.
+            Self::S3(vars) => {
+                f.debug_tuple("S3").field(&vars.iter().map(|(name, _)| name).collect::<Vec<_>>()).finish()
+            }
+            Self::Local(dir) => f.debug_tuple("Local").field(dir).finish(),
+        }
+    }
+}
+
+/// Everything `ebb-offload` reads from the environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffloadConfig {
+    /// Where objects go.
+    pub store: StoreConfig,
+    /// Largest object accepted (413 beyond). Default 5 GiB.
+    pub max_size: u64,
+    /// Multipart part size. Default 8 MiB; at least 5 MiB.
+    pub part_size: usize,
+    /// Parts uploaded at once. Default 4. Memory per upload is about
+    /// `part_size x (parts_in_flight + 1)`.
+    pub parts_in_flight: usize,
+    /// Presigned URL lifetime. Default 15 min; at most 7 days (S3's limit).
+    pub url_expiry: Duration,
+}
+
+impl Default for OffloadConfig {
+    fn default() -> Self {
+        Self {
+            store: StoreConfig::Local(PathBuf::from(DEFAULT_DIR)),
+            max_size: DEFAULT_MAX_SIZE,
+            part_size: DEFAULT_PART_SIZE,
+            parts_in_flight: DEFAULT_PARTS_IN_FLIGHT,
+            url_expiry: DEFAULT_URL_EXPIRY,
+        }
+    }
+}
+
+/// A setting from the environment that cannot work.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A variable holds a value that could not be used.
+    #[error("{variable}={value:?} is invalid: expected {expected}")]
+    InvalidEnv {
+        /// The variable's name.
+        variable: &'static str,
+        /// The value found.
+        value: String,
+        /// What a valid value looks like.
+        expected: String,
+    },
+}
+
+impl OffloadConfig {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// Every bad value at once.
+    pub fn from_env() -> Result<Self, Vec<ConfigError>> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), with variables looked up through `lookup`. S3 is
+    /// used when `AWS_BUCKET` (or `AWS_BUCKET_NAME`) is set.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<ConfigError>> {
+        let mut config = Self::default();
+        let mut errors = Vec::new();
+        let aws: Vec<(String, String)> = AWS_VARIABLES
+            .iter()
+            .filter_map(|name| lookup(name).filter(|v| !v.trim().is_empty()).map(|v| ((*name).to_owned(), v)))
+            .collect();
+        if aws.iter().any(|(name, _)| name == "AWS_BUCKET" || name == "AWS_BUCKET_NAME") {
+            config.store = StoreConfig::S3(aws);
+        } else if let Some(dir) = lookup(ENV_DIR).filter(|v| !v.trim().is_empty()) {
+            config.store = StoreConfig::Local(PathBuf::from(dir));
+        }
+        let mut invalid = |variable: &'static str, value: String, expected: &str| {
+            errors.push(ConfigError::InvalidEnv { variable, value, expected: expected.to_owned() });
+        };
+        if let Some(value) = lookup(ENV_MAX_SIZE) {
+            match parse_size(&value) {
+                Some(size) if size > 0 => config.max_size = size,
+                _ => invalid(ENV_MAX_SIZE, value, "a size above zero such as `512MiB`, `5GiB` or `1048576`"),
+            }
+        }
+        if let Some(value) = lookup(ENV_PART_SIZE) {
+            match parse_size(&value).and_then(|size| usize::try_from(size).ok()) {
+                Some(size) if size >= MIN_PART_SIZE => config.part_size = size,
+                _ => invalid(ENV_PART_SIZE, value, "a size of at least `5MiB` (S3's minimum part)"),
+            }
+        }
+        if let Some(value) = lookup(ENV_PARTS_IN_FLIGHT) {
+            match value.trim().parse::<usize>() {
+                Ok(parts @ 1..=64) => config.parts_in_flight = parts,
+                _ => invalid(ENV_PARTS_IN_FLIGHT, value, "a whole number from 1 to 64"),
+            }
+        }
+        if let Some(value) = lookup(ENV_URL_EXPIRY) {
+            match humantime::parse_duration(value.trim()) {
+                Ok(expiry) if expiry >= Duration::from_secs(1) && expiry <= Duration::from_secs(7 * 24 * 3600) => {
+                    config.url_expiry = expiry;
+                }
+                _ => invalid(ENV_URL_EXPIRY, value, "a duration from `1s` to `7d` such as `15m`"),
+            }
+        }
+        if errors.is_empty() { Ok(config) } else { Err(errors) }
+    }
+}
+
+/// `1048576`, `8MiB`, `8MB`, `5GiB`, `512KiB` (binary and decimal units).
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        _ => return None,
+    };
+    number.checked_mul(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(vars: &[(&str, &str)]) -> Result<OffloadConfig, Vec<ConfigError>> {
+        OffloadConfig::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+    }
+
+    #[test]
+    fn local_without_a_bucket_s3_with_one() {
+        assert_eq!(from(&[]).expect("valid").store, StoreConfig::Local(PathBuf::from(DEFAULT_DIR)));
+        let config = from(&[("AWS_BUCKET", "files"), ("AWS_SECRET_ACCESS_KEY", "hunter2")]).expect("valid");
+        assert!(matches!(&config.store, StoreConfig::S3(vars) if vars.len() == 2));
+        assert!(!format!("{config:?}").contains("hunter2"), "secrets must not reach Debug");
+    }
+
+    #[test]
+    fn sizes_and_bad_values() {
+        assert_eq!(parse_size("8MiB"), Some(8 << 20));
+        assert_eq!(parse_size("5 GB"), Some(5_000_000_000));
+        assert_eq!(parse_size("12"), Some(12));
+        assert_eq!(parse_size("lots"), None);
+        let errors = from(&[
+            (ENV_MAX_SIZE, "huge"),
+            (ENV_PART_SIZE, "1MiB"),
+            (ENV_PARTS_IN_FLIGHT, "0"),
+            (ENV_URL_EXPIRY, "30d"),
+        ])
+        .expect_err("invalid");
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert!(errors[1].to_string().contains("5MiB"));
+    }
+}
