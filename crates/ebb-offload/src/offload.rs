@@ -43,6 +43,9 @@ pub(crate) struct Inner {
     pub(crate) metadata: Arc<dyn MetadataStore>,
     pub(crate) limits: OffloadConfig,
     description: String,
+    /// Whether the store keeps attributes (the content type) with the object; local
+    /// directories do not, and the metadata store has it anyway.
+    pub(crate) keeps_attributes: bool,
 }
 
 impl std::fmt::Debug for Offload {
@@ -95,19 +98,20 @@ impl Offload {
                 let s3 = s3_store(vars)?;
                 let description = format!("s3 ({s3})");
                 let s3 = Arc::new(s3);
-                Ok(Self::with_parts(s3.clone(), Some(s3), metadata, config.clone(), description))
+                Ok(Self::with_parts(s3.clone(), Some(s3), metadata, config.clone(), description, true))
             }
             StoreConfig::Local(dir) => {
                 let local_error = |reason: String| BuildError::Local { dir: dir.display().to_string(), reason };
                 std::fs::create_dir_all(dir).map_err(|e| local_error(e.to_string()))?;
                 let local = LocalFileSystem::new_with_prefix(dir).map_err(|e| local_error(e.to_string()))?;
                 let description = format!("local directory {}", dir.display());
-                Ok(Self::with_parts(Arc::new(local), None, metadata, config.clone(), description))
+                Ok(Self::with_parts(Arc::new(local), None, metadata, config.clone(), description, false))
             }
         }
     }
 
-    /// Any object_store (with its signer, if it signs URLs) and the limits of `config`.
+    /// Any object_store (with its signer, if it signs URLs) and the limits of `config`. The
+    /// content type is kept in the metadata store only.
     pub fn new(
         store: Arc<dyn ObjectStore>,
         signer: Option<Arc<dyn Signer>>,
@@ -115,7 +119,7 @@ impl Offload {
         limits: OffloadConfig,
     ) -> Self {
         let description = store.to_string();
-        Self::with_parts(store, signer, metadata, limits, description)
+        Self::with_parts(store, signer, metadata, limits, description, false)
     }
 
     fn with_parts(
@@ -124,8 +128,9 @@ impl Offload {
         metadata: Arc<dyn MetadataStore>,
         limits: OffloadConfig,
         description: String,
+        keeps_attributes: bool,
     ) -> Self {
-        Self { inner: Arc::new(Inner { store, signer, metadata, limits, description }) }
+        Self { inner: Arc::new(Inner { store, signer, metadata, limits, description, keeps_attributes }) }
     }
 
     /// Whether objects stay on this machine (no S3 configured).

@@ -66,7 +66,9 @@ impl Offload {
         }
         let content_type = content_type.unwrap_or(DEFAULT_CONTENT_TYPE).to_owned();
         let mut attributes = Attributes::new();
-        attributes.insert(Attribute::ContentType, content_type.clone().into());
+        if self.inner.keeps_attributes {
+            attributes.insert(Attribute::ContentType, content_type.clone().into());
+        }
         let path = self.path(key);
         let store_error = |error| OffloadError::from_store(key.as_str(), error);
 

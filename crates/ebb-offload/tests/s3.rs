@@ -208,9 +208,17 @@ async fn the_size_limit_answers_413_and_stores_nothing() {
     let offload = offload(&config);
     let addr = serve(offload.clone()).await;
     let client = reqwest::Client::new();
-    // Declared too large: refused before a byte is stored.
-    let declared = client.put(format!("http://{addr}/files/declared")).body(data(7 * MIB)).send().await.expect("put");
-    assert_eq!(declared.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Declared too large: refused before a byte is sent, as curl does it (Expect: 100-continue).
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "PUT /files/declared HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\nexpect: 100-continue\r\n\r\n",
+        7 * MIB
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    let mut answer = vec![0; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut stream, &mut answer).await.expect("answer");
+    assert_eq!(&answer, b"HTTP/1.1 413", "{}", String::from_utf8_lossy(&answer));
+    drop(stream);
     // Streamed without a length: refused once the limit is crossed (after a part went up).
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..14).map(|_| Ok(data(MIB / 2))).collect();
     let streamed = client

@@ -162,6 +162,14 @@ impl Server {
         self
     }
 
+    /// Adds a dependency that `/readyz` reports but never fails on (see
+    /// [`ProbesBuilder::with_advisory_readiness_check`]): for dependencies every replica shares
+    /// and the service degrades without.
+    pub fn with_advisory_readiness_check(mut self, name: impl Into<String>, check: impl Check) -> Self {
+        self.probes = self.probes.with_advisory_readiness_check(name, check);
+        self
+    }
+
     /// Adds an in-process check to `/livez` (see [`ProbesBuilder::with_liveness_check`]).
     pub fn with_liveness_check(mut self, name: impl Into<String>, check: impl Check) -> Self {
         self.probes = self.probes.with_liveness_check(name, check);

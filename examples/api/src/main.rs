@@ -1,55 +1,81 @@
 //! Run with: `cargo run -p example-api`
 //!
-//! The showcase service on `ebb-server`. Every application route is rate limited by the
-//! default policy, keyed by client IP: `EBB_RATELIMIT_RATE` (here `100/1s` with a burst of
-//! 50 unless the environment says otherwise). Probes are never limited.
+//! The showcase service on `ebb-server`:
+//!
+//! - `GET /` answers text;
+//! - `PUT|GET|HEAD|DELETE /files/{*key}` stream objects to and from S3 (MinIO) or, without
+//!   S3 settings, a local directory; `POST /files/{*key}/upload-url|download-url` hand out
+//!   presigned URLs (see `ebb_offload::http`);
+//! - every application route is rate limited by the default policy, keyed by client IP
+//!   (`EBB_RATELIMIT_RATE`; here `100/1s` with a burst of 50 unless the environment says
+//!   otherwise); probes are never limited.
 //!
 //! ```text
-//! cargo run -p example-api                                   # in-process limiter, one replica
-//! REDIS_URL=redis://127.0.0.1:6379/ cargo run -p example-api # limits shared by every replica
-//! EBB_RATELIMIT_RATE=5/10s EBB_RATELIMIT_BURST=2 cargo run -p example-api
-//! curl -i localhost:8080/                                    # RateLimit-Policy, RateLimit headers
+//! cargo run -p example-api                                   # embedded defaults, one replica
+//! REDIS_URL=redis://127.0.0.1:6379/ AWS_ENDPOINT=http://127.0.0.1:9000 AWS_ALLOW_HTTP=true \
+//!   AWS_ACCESS_KEY_ID=minioadmin AWS_SECRET_ACCESS_KEY=minioadmin AWS_REGION=us-east-1 \
+//!   AWS_BUCKET=files cargo run -p example-api                # state shared by every replica
+//! curl -T report.pdf localhost:8080/files/reports/q3.pdf     # 201 + JSON metadata
+//! curl -r 0-99 localhost:8080/files/reports/q3.pdf           # 206, the first 100 bytes
 //! ```
 
+mod config;
+
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use ebb_offload::{MemoryMetadata, MetadataStore, Offload, RedisMetadata, StoreConfig};
 use ebb_server::Server;
-use ebb_server::ebb_ratelimit::{Policy, Rate};
-
-/// The example's own default, used when `EBB_RATELIMIT_RATE` is unset.
-const DEFAULT_RATE_PER_SECOND: u32 = 100;
-const DEFAULT_BURST: u32 = 50;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     ebb_server::init_tracing();
-    let server = match Server::from_env() {
-        Ok(server) => server,
+    let config = match config::Config::from_env() {
+        Ok(config) => config,
         Err(errors) => {
+            // Printed directly: it must be seen even when no log subscriber is set.
             eprintln!("{errors}");
             return ExitCode::from(ebb_server::EXIT_CONFIG);
         }
     };
-    let server = match default_policy() {
-        Ok(policy) => server.with_default_rate_limit(policy),
-        Err(error) => {
-            eprintln!("the example's default rate limit is invalid: {error}");
-            return ExitCode::FAILURE;
+    let server = Server::new(config.server).with_default_rate_limit(config::default_rate_limit());
+
+    let metadata: Arc<dyn MetadataStore> = match server.redis() {
+        Some(pool) => Arc::new(RedisMetadata::new(pool.clone())),
+        None => {
+            tracing::warn!("REDIS_URL is not set: object metadata is kept in this process (one replica only)");
+            Arc::new(MemoryMetadata::new())
         }
     };
-    ebb_server::run(server, app()).await
+    let offload = match Offload::from_config(&config.offload, metadata) {
+        Ok(offload) => offload,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(ebb_server::EXIT_CONFIG);
+        }
+    };
+    if let StoreConfig::Local(dir) = &config.offload.store {
+        tracing::warn!(
+            dir = %dir.display(),
+            "no S3 settings (AWS_BUCKET): objects are kept in a local directory, on this machine only (one replica only)"
+        );
+    }
+    tracing::info!(store = offload.describe(), "objects");
+
+    // Advisory, like Redis: every replica shares the store, so failing readiness everywhere
+    // would only add an outage of `/` to an outage of `/files`.
+    let check = offload.clone();
+    let server = server.with_advisory_readiness_check("s3", move || {
+        let offload = check.clone();
+        async move { offload.check().await }
+    });
+    ebb_server::run(server, app(offload)).await
 }
 
-fn default_policy() -> Result<Policy, Box<dyn std::error::Error>> {
-    let rate = Rate::new(DEFAULT_RATE_PER_SECOND, Duration::from_secs(1))?;
-    Ok(Policy::new("default", rate).with_burst(DEFAULT_BURST)?)
-}
-
-fn app() -> Router {
-    Router::new().route("/", get(hello))
+fn app(offload: Offload) -> Router {
+    Router::new().route("/", get(hello)).nest("/files", ebb_offload::http::routes(offload))
 }
 
 async fn hello() -> String {

@@ -9,6 +9,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_example-api");
 fn start(env: &[(&str, String)]) -> ServiceProcess {
     let mut env = env.to_vec();
     env.push(("EBB_SHUTDOWN_DELAY", "0s".to_owned()));
+    // Without S3 settings objects go to a local directory: keep it out of the source tree.
+    let objects = std::env::temp_dir().join(format!("ebb-api-tests-{}", std::process::id()));
+    env.push(("EBB_OFFLOAD_DIR", objects.display().to_string()));
     ServiceProcess::start(BIN, &env)
 }
 

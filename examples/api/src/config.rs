@@ -1,0 +1,53 @@
+//! The example's configuration: the server's (addresses, shutdown, Redis, rate limit) and
+//! the object store's, every bad value of both reported at once.
+
+use std::fmt;
+use std::time::Duration;
+
+use ebb_offload::OffloadConfig;
+use ebb_server::ebb_ratelimit::{Policy, Rate};
+use ebb_server::{ConfigErrors, ServerConfig};
+
+/// The example's own default limit, used when `EBB_RATELIMIT_RATE` is unset.
+const DEFAULT_RATE_PER_SECOND: u32 = 100;
+const DEFAULT_BURST: u32 = 50;
+
+pub(crate) struct Config {
+    pub(crate) server: ServerConfig,
+    pub(crate) offload: OffloadConfig,
+}
+
+pub(crate) struct Errors {
+    server: Option<ConfigErrors>,
+    offload: Vec<ebb_offload::ConfigError>,
+}
+
+impl fmt::Display for Errors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.server.as_ref().map_or(0, |e| e.0.len()) + self.offload.len();
+        writeln!(f, "invalid configuration ({count} problem(s)):")?;
+        for error in self.server.iter().flat_map(|errors| errors.0.iter()) {
+            writeln!(f, "  - {error}")?;
+        }
+        for error in &self.offload {
+            writeln!(f, "  - {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    pub(crate) fn from_env() -> Result<Self, Errors> {
+        match (ServerConfig::from_env(), OffloadConfig::from_env()) {
+            (Ok(server), Ok(offload)) => Ok(Self { server, offload }),
+            (server, offload) => Err(Errors { server: server.err(), offload: offload.err().unwrap_or_default() }),
+        }
+    }
+}
+
+pub(crate) fn default_rate_limit() -> Policy {
+    let one_second = Duration::from_secs(1);
+    let rate = Rate::new(DEFAULT_RATE_PER_SECOND, one_second).expect("a positive count per second is a valid rate");
+    let policy = Policy::new("default", rate);
+    policy.clone().with_burst(DEFAULT_BURST).unwrap_or(policy)
+}

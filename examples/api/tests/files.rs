@@ -1,0 +1,97 @@
+//! Files through the example: replicas share S3 and the metadata in Redis.
+
+use std::time::{Duration, Instant};
+
+use ebb_testkit::{RedisServer, S3Server, ServiceProcess, TempDir};
+use reqwest::StatusCode;
+
+const BIN: &str = env!("CARGO_BIN_EXE_example-api");
+
+fn start(env: &[(&str, String)]) -> ServiceProcess {
+    let mut env = env.to_vec();
+    env.push(("EBB_SHUTDOWN_DELAY", "0s".to_owned()));
+    ServiceProcess::start(BIN, &env)
+}
+
+fn data(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+async fn metric(client: &reqwest::Client, service: &ServiceProcess, prefix: &str) -> Option<f64> {
+    let text = client.get(service.metrics_url()).send().await.ok()?.text().await.ok()?;
+    text.lines().find_map(|line| line.strip_prefix(prefix)?.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_uploaded_through_one_replica_is_served_by_another() {
+    let s3 = S3Server::start(&["files"]);
+    let redis = RedisServer::start();
+    let mut env = s3.env("files");
+    env.push(("REDIS_URL", redis.url()));
+    let (a, b) = (start(&env), start(&env));
+    let client = reqwest::Client::new();
+    let body = data(3 << 20);
+
+    let created = client.put(a.url("/files/shared/data.bin")).body(body.clone()).send().await.expect("put");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert!(created.headers().contains_key("ratelimit"), "the rate limiter wraps /files");
+    let meta: serde_json::Value = created.json().await.expect("json");
+
+    let head = client.head(b.url("/files/shared/data.bin")).send().await.expect("head");
+    assert_eq!(head.headers()["x-content-sha256"], meta["sha256"].as_str().expect("sha256"));
+    let got = client.get(b.url("/files/shared/data.bin")).send().await.expect("get");
+    assert!(got.bytes().await.expect("body") == body);
+
+    let routes = format!("http_requests_total{{method=\"PUT\",route=\"/files/{{*key}}\",status=\"201\"}}");
+    assert_eq!(metric(&client, &a, &routes).await, Some(1.0), "metrics use the route template");
+    let uploaded = metric(&client, &a, "offload_bytes_total{direction=\"upload\"}").await;
+    assert_eq!(uploaded, Some(body.len() as f64));
+    let downloads = metric(&client, &b, "offload_operations_total{operation=\"download\",outcome=\"ok\"}").await;
+    assert_eq!(downloads, Some(1.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_s3_objects_go_to_a_local_directory_and_the_example_says_so() {
+    let dir = TempDir::new("ebb-api-local");
+    let service = start(&[("EBB_OFFLOAD_DIR", dir.path().display().to_string())]);
+    assert!(service.log().contains("no S3 settings"), "{}", service.log());
+    assert!(service.log().contains("object metadata is kept in this process"), "{}", service.log());
+    let client = reqwest::Client::new();
+    let put = client.put(service.url("/files/local.txt")).body("on disk").send().await.expect("put");
+    assert_eq!(put.status(), StatusCode::CREATED);
+    assert!(dir.path().join("local.txt").is_file());
+    assert_eq!(
+        client.get(service.url("/files/local.txt")).send().await.expect("get").text().await.expect("body"),
+        "on disk"
+    );
+    let presign = client.post(service.url("/files/local.txt/download-url")).send().await.expect("post");
+    assert_eq!(presign.status(), StatusCode::NOT_IMPLEMENTED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_down_is_reported_by_readiness_and_answered_with_503() {
+    let mut s3 = S3Server::start(&["files"]);
+    let service = start(&s3.env("files"));
+    let client = reqwest::Client::new();
+    s3.stop();
+    let put = client.put(service.url("/files/x.txt")).body("x").send().await.expect("put");
+    assert_eq!(put.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let readyz = client.get(service.url("/readyz?verbose")).send().await.expect("readyz");
+        assert_eq!(readyz.status(), StatusCode::OK, "the s3 check is advisory");
+        if readyz.text().await.expect("body").contains("[!]s3 degraded") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "readiness never reported S3 down");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn offload_settings_join_the_other_configuration_errors() {
+    let env = [("EBB_OFFLOAD_MAX_SIZE", "huge".to_owned()), ("EBB_HTTP_ADDR", "banana".to_owned())];
+    let (exit, log) = ServiceProcess::run_to_exit(BIN, &env, Duration::from_secs(10));
+    assert_eq!(exit.code, Some(78), "{log}");
+    assert!(log.contains("EBB_OFFLOAD_MAX_SIZE=\"huge\"") && log.contains("EBB_HTTP_ADDR=\"banana\""), "{log}");
+}
