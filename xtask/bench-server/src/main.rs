@@ -3,6 +3,7 @@
 //! ```text
 //! bench-server bare|stack|ratelimit <app-addr> <metrics-addr>   # serve one handler
 //! bench-server limiter <redis-url> <concurrency> <seconds>      # Limiter decisions, no HTTP
+//! bench-server s3-put <file>                                    # object_store multipart put
 //! ```
 //!
 //! `bare` is plain `axum::serve`; `stack` is `ebb_server` (probes, metrics, drain);
@@ -13,6 +14,7 @@
 #![allow(clippy::print_stdout)]
 
 mod limiter;
+mod s3_put;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -23,7 +25,8 @@ use ebb_server::ebb_ratelimit::RateLimitConfig;
 use ebb_server::{RedisUrl, Server, ServerConfig};
 
 const USAGE: &str = "usage: bench-server bare|stack|ratelimit <app-addr> <metrics-addr>\n       \
-                     bench-server limiter <redis-url> <concurrency> <seconds>";
+                     bench-server limiter <redis-url> <concurrency> <seconds>\n       \
+                     bench-server s3-put <file>";
 
 fn app() -> Router {
     Router::new().route("/", get(|| async { "hello from ebb\n" }))
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
             (Ok(concurrency), Ok(seconds)) => runtime.block_on(limiter::run(url, concurrency, seconds)),
             _ => Err(USAGE.to_owned()),
         },
+        ["s3-put", file] => runtime.block_on(s3_put::run(file)),
         [mode, app_addr, metrics_addr] => match (app_addr.parse(), metrics_addr.parse()) {
             (Ok(app_addr), Ok(metrics_addr)) => runtime.block_on(serve(mode, app_addr, metrics_addr)),
             _ => Err(USAGE.to_owned()),

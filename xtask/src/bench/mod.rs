@@ -5,6 +5,7 @@
 //! written to `target/bench/report.json`.
 
 mod http;
+mod offload;
 mod process;
 mod ratelimit;
 mod report;
@@ -28,8 +29,8 @@ pub(super) struct Bench {
 
 use crate::tools::{self, REDIS, WRK};
 
-/// Benchmarks by name: `cargo xtask bench [http|ratelimit]` runs one; no name runs all.
-const BENCHMARKS: [&str; 2] = ["http", "ratelimit"];
+/// Benchmarks by name: `cargo xtask bench [http|ratelimit|offload]` runs one; no name runs all.
+const BENCHMARKS: [&str; 3] = ["http", "ratelimit", "offload"];
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let only = args.first().map(String::as_str);
@@ -61,6 +62,9 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     }
     if wanted("ratelimit") {
         ratelimit::run(&bench, &mut report)?;
+    }
+    if wanted("offload") {
+        offload::run(&bench, &root, &mut report)?;
     }
     print!("{}", report.table());
     let out = root.join("target/bench");

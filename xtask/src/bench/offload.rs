@@ -1,0 +1,123 @@
+//! Uploads: a 1 GiB file through example-api (`PUT /files/...`, sent by curl) vs
+//! object_store's own multipart put of the same file to the same S3 server (bench-server
+//! `s3-put`), same part size and parallelism, paired rounds; and the service's peak RSS
+//! growth during its upload.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use ebb_testkit::{S3Server, ServiceProcess};
+use xshell::cmd;
+
+use super::Bench;
+use super::report::{Report, Target};
+use crate::tools;
+
+const SIZE: u64 = 1 << 30;
+const ROUNDS: usize = 3;
+
+pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Result<()> {
+    let sh = &bench.sh;
+    tools::ensure_s3s_fs(sh, root)?;
+    cmd!(sh, "cargo build --release -q -p example-api").run()?;
+    let file = input_file(root)?;
+    let s3 = S3Server::start(&["bench"]);
+    let env = s3.env("bench");
+    let service = ServiceProcess::start(root.join("target/release/example-api"), &env);
+    let pid = service.pid().to_string();
+    let url = service.url("/files/through-service.bin");
+    let server = &bench.server;
+    let write_out = "%{http_code} %{time_total}";
+
+    let mut ratios = Vec::with_capacity(ROUNDS);
+    let mut service_rates = Vec::new();
+    let mut direct_rates = Vec::new();
+    let mut rss_growth_mib: f64 = 0.0;
+    for round in 0..ROUNDS {
+        let direct = || -> anyhow::Result<f64> {
+            let mut command = cmd!(sh, "{server} s3-put {file}");
+            for (name, value) in &env {
+                command = command.env(name, value);
+            }
+            let output = command.quiet().read()?;
+            field(&output, "seconds")
+        };
+        let mut through = || -> anyhow::Result<f64> {
+            let before = rss_kib(&pid, "VmRSS")?;
+            let output = cmd!(sh, "curl -sS -o /dev/null -w {write_out} -T {file} {url}").quiet().read()?;
+            let (code, seconds) = output.split_once(' ').context("curl output")?;
+            if code != "201" {
+                bail!("the upload through the service answered {code}");
+            }
+            let peak = rss_kib(&pid, "VmHWM")?;
+            rss_growth_mib = rss_growth_mib.max((peak as f64 - before as f64) / 1024.0);
+            Ok(seconds.parse()?)
+        };
+        // Alternate which goes first, so that neither always meets a warm (or cold) server.
+        let (direct_s, service_s) = if round % 2 == 0 {
+            let d = direct()?;
+            (d, through()?)
+        } else {
+            let s = through()?;
+            (direct()?, s)
+        };
+        let mib = SIZE as f64 / (1 << 20) as f64;
+        eprintln!(
+            "xtask: round {} upload 1 GiB: direct {:.0} MiB/s, through the service {:.0} MiB/s",
+            round + 1,
+            mib / direct_s,
+            mib / service_s
+        );
+        ratios.push(direct_s / service_s);
+        direct_rates.push(mib / direct_s);
+        service_rates.push(mib / service_s);
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    report.add("offload_direct_upload", median(&mut direct_rates), "MiB/s", Target::None);
+    report.add("offload_service_upload", median(&mut service_rates), "MiB/s", Target::None);
+    report.add("offload_vs_direct_throughput", median(&mut ratios), "ratio", Target::AtLeast(0.8));
+    report.add("offload_peak_rss_growth", rss_growth_mib, "MiB", Target::AtMost(64.0));
+    Ok(())
+}
+
+/// A 1 GiB file of varied bytes under `target/bench`, made once.
+fn input_file(root: &Path) -> anyhow::Result<PathBuf> {
+    let path = root.join("target/bench/upload-1GiB.bin");
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == SIZE) {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(path.parent().context("a parent")?)?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    let mut block = vec![0_u8; 1 << 20];
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..(SIZE >> 20) {
+        for byte in &mut block {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *byte = state as u8;
+        }
+        out.write_all(&block)?;
+    }
+    out.flush()?;
+    Ok(path)
+}
+
+fn field(output: &str, name: &str) -> anyhow::Result<f64> {
+    output
+        .split_whitespace()
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+        .with_context(|| format!("no {name} in: {output}"))
+}
+
+fn rss_kib(pid: &str, field: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.trim_start_matches(':').split_whitespace().next()?.parse().ok())
+        .with_context(|| format!("no {field} for pid {pid}"))
+}
