@@ -40,7 +40,7 @@ impl Offload {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        let result = self.upload_inner(key, content_type, declared_len, body).await;
+        let result = self.stream_to_store(key, content_type, declared_len, body).await;
         names::record("upload", result.as_ref().map(|_| ()));
         if let Ok(meta) = &result {
             names::bytes("upload", meta.size);
@@ -48,17 +48,13 @@ impl Offload {
         result
     }
 
-    async fn upload_inner<S, E>(
+    async fn stream_to_store<E: std::fmt::Display>(
         &self,
         key: &ObjectKey,
         content_type: Option<&str>,
         declared_len: Option<u64>,
-        body: S,
-    ) -> Result<Metadata, OffloadError>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Send,
-        E: std::fmt::Display,
-    {
+        body: impl Stream<Item = Result<Bytes, E>> + Send,
+    ) -> Result<Metadata, OffloadError> {
         let limits = &self.inner.limits;
         let limit = limits.max_size;
         if declared_len.is_some_and(|len| len > limit) {
