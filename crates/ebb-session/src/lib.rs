@@ -1,0 +1,46 @@
+//! Sessions with no state in the process: server-side sessions in Redis, or stateless
+//! bearer tokens (JWT). Any replica serves any request; a replica that dies takes no user
+//! state with it.
+//!
+//! - **Sessions**: `tower-sessions` with [`RedisSessionStore`] on the shared deadpool-redis
+//!   pool. The id is 128 random bits from a CSPRNG, in an `HttpOnly`, `SameSite=Lax`,
+//!   `Secure` (unless turned off for local HTTP) cookie; data in Redis with a sliding TTL.
+//!   Rotate the id at login with `session.cycle_id()`; `session.flush()` logs out.
+//!   Without Redis, `tower_sessions::MemoryStore` — one replica only.
+//! - **Tokens**: [`JwtLayer`] verifies `Authorization: Bearer` with HS256 or RS256 / ES256 /
+//!   EdDSA public keys, checking `exp`/`nbf` with a small leeway, issuer and audience;
+//!   handlers take [`Claims`]. Failures are 401 with `WWW-Authenticate`; nothing panics on
+//!   malformed input, and `alg: none` never verifies.
+//!
+//! ```no_run
+//! # fn demo(pool: deadpool_redis::Pool) -> Result<(), Box<dyn std::error::Error>> {
+//! use axum::{Router, routing::get};
+//! use ebb_session::{AuthConfig, Claims, JwtLayer, RedisSessionStore};
+//!
+//! let config = AuthConfig::from_env().map_err(|errors| format!("{errors:?}"))?;
+//! let jwt = match &config.jwt {
+//!     Some(jwt) => JwtLayer::new(jwt.verifier()?),
+//!     None => JwtLayer::refuse_all(),
+//! };
+//! let app: Router = Router::new()
+//!     .route("/whoami", get(|claims: Claims| async move { claims.subject().unwrap_or("?").to_owned() }))
+//!     .layer(jwt)
+//!     .layer(config.session.layer(RedisSessionStore::new(pool)));
+//! # Ok(())
+//! # }
+//! ```
+
+mod config;
+pub mod jwt;
+mod store;
+
+pub use config::{
+    AuthConfig, ConfigError, DEFAULT_JWT_LEEWAY, DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_TTL, ENV_JWT_ALGORITHM,
+    ENV_JWT_AUDIENCE, ENV_JWT_ISSUER, ENV_JWT_LEEWAY, ENV_JWT_PUBLIC_KEY, ENV_JWT_PUBLIC_KEY_FILE, ENV_JWT_SECRET,
+    ENV_JWT_SECRET_FILE, ENV_SESSION_COOKIE, ENV_SESSION_COOKIE_SECURE, ENV_SESSION_TTL, JwtConfig, MIN_SECRET_LEN,
+    SessionConfig,
+};
+pub use jwt::{Claims, InvalidToken, JwtLayer, JwtVerifier};
+pub use store::RedisSessionStore;
+pub use tower_sessions::{MemoryStore, Session};
+pub use {jsonwebtoken, tower_sessions};
