@@ -6,6 +6,9 @@
 //! - `PUT|GET|HEAD|DELETE /files/{*key}` stream objects to and from S3 (MinIO) or, without
 //!   S3 settings, a local directory; `POST /files/{*key}/upload-url|download-url` hand out
 //!   presigned URLs (see `ebb_offload::http`);
+//! - `POST /login` (`{"username","password"}`, checked against `EBB_DEMO_USERNAME` /
+//!   `EBB_DEMO_PASSWORD`), `GET /me` (a session cookie or `Authorization: Bearer <JWT>`),
+//!   `POST /logout` — sessions live in Redis, so any replica serves any user;
 //! - every application route is rate limited by the default policy, keyed by client IP
 //!   (`EBB_RATELIMIT_RATE`; here `100/1s` with a burst of 50 unless the environment says
 //!   otherwise); probes are never limited.
@@ -19,6 +22,7 @@
 //! curl -r 0-99 localhost:8080/files/reports/q3.pdf           # 206, the first 100 bytes
 //! ```
 
+mod auth;
 mod config;
 
 use std::process::ExitCode;
@@ -28,6 +32,7 @@ use axum::Router;
 use axum::routing::get;
 use ebb_offload::{MemoryMetadata, MetadataStore, Offload, RedisMetadata, StoreConfig};
 use ebb_server::Server;
+use ebb_session::{JwtLayer, MemoryStore, RedisSessionStore};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -63,6 +68,26 @@ async fn main() -> ExitCode {
         );
     }
     tracing::info!(store = offload.describe(), "objects");
+    if config.default_demo_user {
+        tracing::warn!("EBB_DEMO_USERNAME/EBB_DEMO_PASSWORD are not set: POST /login accepts the built-in demo user");
+    }
+    let jwt = match config.auth.jwt.as_ref().map(ebb_session::JwtConfig::verifier) {
+        Some(Ok(verifier)) => JwtLayer::new(verifier),
+        Some(Err(error)) => {
+            eprintln!("{error}");
+            return ExitCode::from(ebb_server::EXIT_CONFIG);
+        }
+        None => JwtLayer::refuse_all(),
+    };
+    let sessions = &config.auth.session;
+    let app = app(offload.clone(), config.demo_user.clone());
+    let app = match server.redis() {
+        Some(pool) => app.layer(jwt).layer(sessions.layer(RedisSessionStore::new(pool.clone()))),
+        None => {
+            tracing::warn!("REDIS_URL is not set: sessions are kept in this process (one replica only)");
+            app.layer(jwt).layer(sessions.layer(MemoryStore::default()))
+        }
+    };
 
     // Advisory, like Redis: every replica shares the store, so failing readiness everywhere
     // would only add an outage of `/` to an outage of `/files`.
@@ -71,11 +96,14 @@ async fn main() -> ExitCode {
         let offload = check.clone();
         async move { offload.check().await }
     });
-    ebb_server::run(server, app(offload)).await
+    ebb_server::run(server, app).await
 }
 
-fn app(offload: Offload) -> Router {
-    Router::new().route("/", get(hello)).nest("/files", ebb_offload::http::routes(offload))
+fn app(offload: Offload, demo_user: auth::DemoUser) -> Router {
+    Router::new()
+        .route("/", get(hello))
+        .nest("/files", ebb_offload::http::routes(offload))
+        .merge(auth::routes(demo_user))
 }
 
 async fn hello() -> String {

@@ -1,0 +1,96 @@
+//! `POST /login`, `GET /me`, `POST /logout`: a session in Redis (or, without `REDIS_URL`, in
+//! this process), or a bearer token instead.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Json, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use ebb_session::{Claims, Session};
+use serde::Deserialize;
+
+/// Demo credentials (`EBB_DEMO_USERNAME`, `EBB_DEMO_PASSWORD`).
+#[derive(Clone)]
+pub(crate) struct DemoUser {
+    pub(crate) username: String,
+    pub(crate) password: String,
+}
+
+const USER_KEY: &str = "user";
+
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+pub(crate) fn routes(user: DemoUser) -> Router {
+    Router::new()
+        .route("/login", post(login))
+        .route("/me", get(me))
+        .route("/logout", post(logout))
+        .with_state(Arc::new(user))
+}
+
+async fn login(State(user): State<Arc<DemoUser>>, session: Session, Json(credentials): Json<Credentials>) -> Response {
+    let known = same(&credentials.username, &user.username) & same(&credentials.password, &user.password);
+    if !known {
+        return (StatusCode::UNAUTHORIZED, "unknown username or wrong password\n").into_response();
+    }
+    // A new session id at login, so that an id planted before it (fixation) is worthless.
+    if let Err(error) = session.cycle_id().await {
+        return store_error(&error);
+    }
+    if let Err(error) = session.insert(USER_KEY, &credentials.username).await {
+        return store_error(&error);
+    }
+    Json(serde_json::json!({ "user": credentials.username })).into_response()
+}
+
+async fn me(session: Session, claims: Option<Claims>) -> Response {
+    if let Some(claims) = claims {
+        let user = claims.subject().unwrap_or_default().to_owned();
+        return Json(serde_json::json!({ "user": user, "via": "token" })).into_response();
+    }
+    match session.get::<String>(USER_KEY).await {
+        Ok(Some(user)) => Json(serde_json::json!({ "user": user, "via": "session" })).into_response(),
+        Ok(None) => {
+            let mut response =
+                (StatusCode::UNAUTHORIZED, "log in (POST /login) or send a bearer token\n").into_response();
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+        Err(error) => store_error(&error),
+    }
+}
+
+async fn logout(session: Session) -> Response {
+    match session.flush().await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => store_error(&error),
+    }
+}
+
+fn store_error(error: &dyn std::fmt::Display) -> Response {
+    tracing::warn!("session store: {error}");
+    (StatusCode::SERVICE_UNAVAILABLE, "the session store is unavailable; retry later\n").into_response()
+}
+
+/// Equality in time that does not depend on where the first difference is.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same;
+
+    #[test]
+    fn compares_whole_strings() {
+        assert!(same("demo", "demo"));
+        assert!(!same("demo", "demp"));
+        assert!(!same("demo", "demo!"));
+    }
+}
