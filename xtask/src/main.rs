@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod image;
 mod test;
 mod tools;
 
@@ -16,6 +17,7 @@ usage: cargo xtask <command>
 commands:
   test     install what the tests need (redis-server, s3s-fs, prometheus), then run every test
   bench    benchmarks as ratios against baselines measured in the same run
+  image    a small reproducible OCI image of a binary [--bin NAME] [--out DIR] [--load] [--push REGISTRY/REPO[:TAG]]
 ";
 
 fn main() -> anyhow::Result<()> {
@@ -27,6 +29,7 @@ fn main() -> anyhow::Result<()> {
     match command.as_str() {
         "test" => test::run(rest),
         "bench" => bench::run(rest),
+        "image" => image::run(rest),
         "help" | "--help" | "-h" => {
             eprint!("{USAGE}");
             Ok(())

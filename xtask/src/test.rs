@@ -2,14 +2,14 @@
 
 use xshell::{Shell, cmd};
 
-use crate::tools::{self, PROMETHEUS, PROMTOOL, REDIS};
+use crate::tools::{self, DOCKER_REGISTRY, PROMETHEUS, PROMTOOL, REDIS};
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let sh = Shell::new()?;
     let root = crate::workspace_root();
     sh.change_dir(&root);
 
-    tools::ensure_apt(&sh, &[REDIS, PROMETHEUS, PROMTOOL])?;
+    tools::ensure_apt(&sh, &[REDIS, PROMETHEUS, PROMTOOL, DOCKER_REGISTRY])?;
     let s3s_fs = tools::ensure_s3s_fs(&sh, &root)?;
     // The harness finds them itself; the variables make the choice explicit in CI logs.
     let _redis = sh.push_env("EBB_REDIS_SERVER", tools::which(REDIS.binary).unwrap_or_default());

@@ -1,0 +1,164 @@
+//! `cargo xtask image` for real: reproducible digests, a real registry, a real container
+//! engine. Uses example-minimal (the smallest service) to keep the release build short.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use ebb_testkit::{RegistryServer, TempDir, poll_until};
+
+const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
+const BIN: &str = "example-minimal";
+
+fn image(out: &Path, extra: &[&str]) -> Output {
+    let output = Command::new(XTASK)
+        .args(["image", "--bin", BIN, "--out"])
+        .arg(out)
+        .args(extra)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run xtask");
+    assert!(output.status.success(), "xtask image failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+fn last_line(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn the_same_sources_give_the_same_digest_and_an_sbom() {
+    let (first, second) = (TempDir::new("ebb-image-a"), TempDir::new("ebb-image-b"));
+    let digest = last_line(&image(first.path(), &[]));
+    assert!(digest.starts_with("sha256:") && digest.len() == 71, "{digest}");
+    assert_eq!(last_line(&image(second.path(), &[])), digest, "two builds, two digests");
+    let archive = format!("{BIN}.oci.tar");
+    let bytes = |dir: &TempDir| std::fs::read(dir.path().join(&archive)).expect("archive");
+    assert!(bytes(&first) == bytes(&second), "the archives differ");
+
+    let layout = first.path().join("oci");
+    assert!(layout.join("oci-layout").is_file() && layout.join("index.json").is_file());
+    let blob = layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(blob).expect("manifest")).expect("json");
+    assert_eq!(manifest["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+    assert!(manifest["annotations"]["org.opencontainers.image.revision"].as_str().is_some());
+
+    let sbom = std::fs::read_to_string(first.path().join("sbom.spdx.json")).expect("sbom");
+    let sbom: serde_json::Value = serde_json::from_str(&sbom).expect("json");
+    assert_eq!(sbom["spdxVersion"], "SPDX-2.3");
+    let purls: Vec<&str> = sbom["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str())
+        .collect();
+    assert!(purls.iter().any(|p| p.starts_with("pkg:cargo/axum@")), "{purls:?}");
+    assert!(!purls.iter().any(|p| p.starts_with("pkg:cargo/reqwest@")), "dev-dependencies are not in the image");
+}
+
+#[test]
+fn push_goes_to_a_real_registry_and_refusals_are_clear() {
+    let registry = RegistryServer::start();
+    let out = TempDir::new("ebb-image-push");
+    let target = format!("{}/ebb/{BIN}:test", registry.addr());
+    let pushed = last_line(&image(out.path(), &["--push", &target]));
+    let digest = std::fs::read_to_string(out.path().join("digest")).expect("digest");
+    assert_eq!(pushed, format!("{}/ebb/{BIN}@{}", registry.addr(), digest.trim()));
+
+    // The registry serves the manifest under the tag, with the same digest.
+    let url = format!("http://{}/v2/ebb/{BIN}/manifests/test", registry.addr());
+    let response = reqwest::blocking::Client::new()
+        .get(url)
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .expect("manifest");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["docker-content-digest"], digest.trim());
+
+    // Nobody listening: a clear error, not a hang.
+    let dead = format!("127.0.0.1:{}/ebb/{BIN}", ebb_testkit::free_port());
+    let output =
+        Command::new(XTASK).args(["image", "--bin", BIN, "--out"]).arg(out.path()).args(["--push", &dead]).output();
+    let output = output.expect("run xtask");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("cannot reach"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_binary_that_does_not_exist_is_a_clear_error() {
+    let output = Command::new(XTASK).args(["image", "--bin", "no-such-binary"]).output().expect("run xtask");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("release build of no-such-binary failed"), "{stderr}");
+}
+
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker").args(args).output().expect("docker")
+}
+
+#[test]
+fn the_image_runs_as_nonroot_on_a_read_only_root_and_stops_cleanly() {
+    if !docker(&["info"]).status.success() {
+        eprintln!("SKIPPED: no Docker engine answers here");
+        return;
+    }
+    let out = TempDir::new("ebb-image-run");
+    image(out.path(), &["--load"]);
+    let name = format!("ebb-image-test-{}", std::process::id());
+    let started = Instant::now();
+    let run = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--read-only",
+        "-p",
+        "127.0.0.1::8080",
+        "-e",
+        "EBB_SHUTDOWN_DELAY=1s",
+        "-e",
+        "EBB_SHUTDOWN_TIMEOUT=10s",
+        &format!("ebb/{BIN}:0.1.0"),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let _cleanup = Cleanup(name.clone());
+    let port = String::from_utf8_lossy(&docker(&["port", &name, "8080/tcp"]).stdout).trim().to_owned();
+    let ready_url = format!("http://{}/readyz", port.lines().next().expect("a published port"));
+    poll_until("/readyz through the published port", Duration::from_secs(20), || {
+        reqwest::blocking::get(&ready_url).ok().filter(|r| r.status() == 200).map(|_| ())
+    });
+    eprintln!("start to ready (docker run included): {:?}", started.elapsed());
+
+    let pid =
+        String::from_utf8_lossy(&docker(&["inspect", "--format", "{{.State.Pid}}", &name]).stdout).trim().to_owned();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("process status");
+    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:")).expect("uid line");
+    assert_eq!(uid.split_whitespace().next(), Some("65532"), "{uid}");
+
+    let stopping = Instant::now();
+    assert!(docker(&["stop", "-t", "15", &name]).status.success());
+    let took = stopping.elapsed();
+    let exit = String::from_utf8_lossy(&docker(&["inspect", "--format", "{{.State.ExitCode}}", &name]).stdout)
+        .trim()
+        .to_owned();
+    assert_eq!(exit, "0", "SIGTERM to PID 1 must drain and exit 0");
+    assert!(took < Duration::from_secs(10), "docker stop took {took:?}");
+    let logs = docker(&["logs", &name]);
+    assert!(
+        String::from_utf8_lossy(&logs.stderr).contains("shutdown complete"),
+        "{}",
+        String::from_utf8_lossy(&logs.stderr)
+    );
+}
+
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
