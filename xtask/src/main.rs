@@ -6,6 +6,7 @@
 
 mod bench;
 mod image;
+mod manifests;
 mod test;
 mod tools;
 
@@ -17,6 +18,7 @@ usage: cargo xtask <command>
 commands:
   test     install what the tests need (redis-server, s3s-fs, prometheus), then run every test
   bench    benchmarks as ratios against baselines measured in the same run
+  manifests  render deploy/base/ from the service definitions [--check: fail when stale or inconsistent]
   image    a small reproducible OCI image of a binary [--bin NAME] [--out DIR] [--load] [--push REGISTRY/REPO[:TAG]]
 ";
 
@@ -30,6 +32,7 @@ fn main() -> anyhow::Result<()> {
         "test" => test::run(rest),
         "bench" => bench::run(rest),
         "image" => image::run(rest),
+        "manifests" => manifests::run(rest),
         "help" | "--help" | "-h" => {
             eprint!("{USAGE}");
             Ok(())

@@ -1,0 +1,73 @@
+//! The one definition of each deployable service: what the code, the image and the
+//! Kubernetes objects must agree on. Defaults are the crates' own constants, not copies.
+
+use std::time::Duration;
+
+use ebb_metrics::names::{HTTP_REQUESTS_TOTAL, REQUESTS_PER_SECOND};
+use ebb_server::{DEFAULT_HTTP_PORT, DEFAULT_METRICS_PORT};
+use ebb_shutdown::{DEFAULT_DELAY, DEFAULT_TIMEOUT};
+
+/// CPU and memory for one container.
+pub(crate) struct Resources {
+    pub(crate) cpu_request: &'static str,
+    pub(crate) cpu_limit: Option<&'static str>,
+    pub(crate) memory_request: &'static str,
+    pub(crate) memory_limit: &'static str,
+}
+
+/// How the HorizontalPodAutoscaler scales the service.
+pub(crate) struct Scaling {
+    pub(crate) min_replicas: i32,
+    pub(crate) max_replicas: i32,
+    /// Average CPU utilisation target, percent of the request.
+    pub(crate) cpu_percent: i32,
+    /// Requests per second per pod (the `requests_per_second` Pods metric).
+    pub(crate) requests_per_second: &'static str,
+}
+
+/// A deployable service.
+pub(crate) struct Service {
+    pub(crate) name: &'static str,
+    /// The image without tag or digest; `cargo xtask deploy` pins the digest.
+    pub(crate) image: &'static str,
+    pub(crate) http_port: u16,
+    pub(crate) metrics_port: u16,
+    pub(crate) resources: Resources,
+    pub(crate) scaling: Scaling,
+    pub(crate) shutdown_delay: Duration,
+    pub(crate) shutdown_timeout: Duration,
+    /// Plain settings, rendered into a ConfigMap.
+    pub(crate) env: &'static [(&'static str, &'static str)],
+    /// Settings from a Secret: (variable, secret name, key). Never inlined.
+    pub(crate) secret_env: &'static [(&'static str, &'static str, &'static str)],
+    /// The metric the service exports that the scaling query reads.
+    pub(crate) request_counter: &'static str,
+    /// The custom metric the HPA scales on.
+    pub(crate) custom_metric: &'static str,
+}
+
+/// Seconds added to the shutdown timeout for `terminationGracePeriodSeconds`, so that the
+/// kubelet's SIGKILL never comes before the service's own deadline.
+pub(crate) const GRACE_MARGIN: Duration = Duration::from_secs(5);
+
+pub(crate) fn services() -> Vec<Service> {
+    vec![Service {
+        name: "example-api",
+        image: "ebb/example-api",
+        http_port: DEFAULT_HTTP_PORT,
+        metrics_port: DEFAULT_METRICS_PORT,
+        resources: Resources { cpu_request: "250m", cpu_limit: None, memory_request: "64Mi", memory_limit: "256Mi" },
+        scaling: Scaling { min_replicas: 2, max_replicas: 10, cpu_percent: 70, requests_per_second: "100" },
+        shutdown_delay: DEFAULT_DELAY,
+        shutdown_timeout: DEFAULT_TIMEOUT,
+        env: &[("EBB_RATELIMIT_RATE", "100/1s"), ("AWS_REGION", "us-east-1"), ("AWS_BUCKET", "files")],
+        secret_env: &[
+            ("REDIS_URL", "example-api", "redis-url"),
+            ("AWS_ACCESS_KEY_ID", "example-api", "aws-access-key-id"),
+            ("AWS_SECRET_ACCESS_KEY", "example-api", "aws-secret-access-key"),
+            ("EBB_JWT_SECRET", "example-api", "jwt-secret"),
+        ],
+        request_counter: HTTP_REQUESTS_TOTAL,
+        custom_metric: REQUESTS_PER_SECOND,
+    }]
+}

@@ -1,0 +1,324 @@
+//! The Kubernetes objects of one [`Service`], from k8s-openapi's typed structs (and, for
+//! the Prometheus Operator's ServiceMonitor, a JSON value of its published shape).
+
+use std::collections::BTreeMap;
+
+use ebb_probes::{LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscaler,
+    HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec, MetricIdentifier, MetricSpec, MetricTarget,
+    PodsMetricSource, ResourceMetricSource,
+};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar,
+    EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service as KubeService, ServicePort,
+    ServiceSpec, SleepAction, TopologySpreadConstraint, Volume, VolumeMount,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::{Value, json};
+
+use super::definition::{GRACE_MARGIN, Service};
+use crate::image::NONROOT;
+
+/// One rendered file: its name under `deploy/base/<service>/` and its objects.
+pub(crate) struct File {
+    pub(crate) name: &'static str,
+    pub(crate) object: Value,
+}
+
+pub(crate) fn render(service: &Service) -> anyhow::Result<Vec<File>> {
+    Ok(vec![
+        File { name: "configmap.yaml", object: serde_json::to_value(config_map(service))? },
+        File { name: "deployment.yaml", object: serde_json::to_value(deployment(service))? },
+        File { name: "service.yaml", object: serde_json::to_value(kube_service(service))? },
+        File { name: "pdb.yaml", object: serde_json::to_value(pdb(service))? },
+        File { name: "hpa.yaml", object: serde_json::to_value(hpa(service))? },
+        File { name: "servicemonitor.yaml", object: service_monitor(service) },
+    ])
+}
+
+fn labels(service: &Service) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), service.name.to_owned()),
+        ("app.kubernetes.io/part-of".to_owned(), "ebb".to_owned()),
+    ])
+}
+
+fn selector(service: &Service) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(BTreeMap::from([("app.kubernetes.io/name".to_owned(), service.name.to_owned())])),
+        ..LabelSelector::default()
+    }
+}
+
+fn meta(service: &Service, name: String) -> ObjectMeta {
+    ObjectMeta { name: Some(name), labels: Some(labels(service)), ..ObjectMeta::default() }
+}
+
+fn config_map_name(service: &Service) -> String {
+    format!("{}-env", service.name)
+}
+
+/// The plain settings. The delay is the preStop sleep's job in Kubernetes (endpoints drop a
+/// terminating pod by themselves), so the service's own delay is zero there.
+fn config_map(service: &Service) -> ConfigMap {
+    let mut data: BTreeMap<String, String> =
+        service.env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    data.insert("EBB_HTTP_ADDR".to_owned(), format!("0.0.0.0:{}", service.http_port));
+    data.insert("EBB_METRICS_ADDR".to_owned(), format!("0.0.0.0:{}", service.metrics_port));
+    data.insert("EBB_SHUTDOWN_DELAY".to_owned(), "0s".to_owned());
+    data.insert("EBB_SHUTDOWN_TIMEOUT".to_owned(), format!("{}s", service.shutdown_timeout.as_secs()));
+    ConfigMap { metadata: meta(service, config_map_name(service)), data: Some(data), ..ConfigMap::default() }
+}
+
+/// `terminationGracePeriodSeconds`: the preStop sleep (the delay), then the service's own
+/// deadline (the timeout, from SIGTERM), then a margin before the kubelet's SIGKILL.
+pub(crate) fn grace_seconds(service: &Service) -> i64 {
+    (service.shutdown_delay + service.shutdown_timeout + GRACE_MARGIN).as_secs() as i64
+}
+
+fn probe(path: &str, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::String("http".to_owned()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        timeout_seconds: Some(2),
+        ..Probe::default()
+    }
+}
+
+fn quantity(value: &str) -> Quantity {
+    Quantity(value.to_owned())
+}
+
+fn deployment(service: &Service) -> Deployment {
+    let resources = &service.resources;
+    let mut limits = BTreeMap::from([("memory".to_owned(), quantity(resources.memory_limit))]);
+    if let Some(cpu) = resources.cpu_limit {
+        limits.insert("cpu".to_owned(), quantity(cpu));
+    }
+    let secret_env = service
+        .secret_env
+        .iter()
+        .map(|(variable, secret, key)| EnvVar {
+            name: (*variable).to_owned(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: (*secret).to_owned(),
+                    key: (*key).to_owned(),
+                    optional: Some(false),
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        })
+        .collect();
+    let container = Container {
+        name: service.name.to_owned(),
+        image: Some(service.image.to_owned()),
+        ports: Some(vec![
+            ContainerPort {
+                name: Some("http".to_owned()),
+                container_port: i32::from(service.http_port),
+                ..ContainerPort::default()
+            },
+            ContainerPort {
+                name: Some("metrics".to_owned()),
+                container_port: i32::from(service.metrics_port),
+                ..ContainerPort::default()
+            },
+        ]),
+        env_from: Some(vec![EnvFromSource {
+            config_map_ref: Some(ConfigMapEnvSource { name: config_map_name(service), optional: Some(false) }),
+            ..EnvFromSource::default()
+        }]),
+        env: Some(secret_env),
+        resources: Some(ResourceRequirements {
+            requests: Some(BTreeMap::from([
+                ("cpu".to_owned(), quantity(resources.cpu_request)),
+                ("memory".to_owned(), quantity(resources.memory_request)),
+            ])),
+            limits: Some(limits),
+            ..ResourceRequirements::default()
+        }),
+        startup_probe: Some(probe(STARTUPZ_PATH, 1, 30)),
+        liveness_probe: Some(probe(LIVEZ_PATH, 10, 3)),
+        readiness_probe: Some(probe(READYZ_PATH, 2, 1)),
+        lifecycle: Some(Lifecycle {
+            pre_stop: Some(LifecycleHandler {
+                sleep: Some(SleepAction { seconds: service.shutdown_delay.as_secs() as i64 }),
+                ..LifecycleHandler::default()
+            }),
+            ..Lifecycle::default()
+        }),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            capabilities: Some(Capabilities { drop: Some(vec!["ALL".to_owned()]), ..Capabilities::default() }),
+            ..SecurityContext::default()
+        }),
+        volume_mounts: Some(vec![VolumeMount {
+            name: "tmp".to_owned(),
+            mount_path: "/tmp".to_owned(),
+            ..VolumeMount::default()
+        }]),
+        ..Container::default()
+    };
+    let pod = PodSpec {
+        containers: vec![container],
+        termination_grace_period_seconds: Some(grace_seconds(service)),
+        security_context: Some(PodSecurityContext {
+            run_as_non_root: Some(true),
+            run_as_user: Some(i64::from(NONROOT)),
+            run_as_group: Some(i64::from(NONROOT)),
+            seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_owned(), ..SeccompProfile::default() }),
+            ..PodSecurityContext::default()
+        }),
+        topology_spread_constraints: Some(vec![TopologySpreadConstraint {
+            max_skew: 1,
+            topology_key: "kubernetes.io/hostname".to_owned(),
+            when_unsatisfiable: "ScheduleAnyway".to_owned(),
+            label_selector: Some(selector(service)),
+            ..TopologySpreadConstraint::default()
+        }]),
+        volumes: Some(vec![Volume {
+            name: "tmp".to_owned(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        }]),
+        automount_service_account_token: Some(false),
+        ..PodSpec::default()
+    };
+    Deployment {
+        metadata: meta(service, service.name.to_owned()),
+        spec: Some(DeploymentSpec {
+            replicas: Some(service.scaling.min_replicas),
+            selector: selector(service),
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".to_owned()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_unavailable: Some(IntOrString::Int(0)),
+                    max_surge: Some(IntOrString::Int(1)),
+                }),
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels(service)), ..ObjectMeta::default() }),
+                spec: Some(pod),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+fn kube_service(service: &Service) -> KubeService {
+    let port = |name: &str, number: u16| ServicePort {
+        name: Some(name.to_owned()),
+        port: i32::from(number),
+        target_port: Some(IntOrString::String(name.to_owned())),
+        ..ServicePort::default()
+    };
+    KubeService {
+        metadata: meta(service, service.name.to_owned()),
+        spec: Some(ServiceSpec {
+            selector: selector(service).match_labels,
+            ports: Some(vec![port("http", service.http_port), port("metrics", service.metrics_port)]),
+            ..ServiceSpec::default()
+        }),
+        ..KubeService::default()
+    }
+}
+
+fn pdb(service: &Service) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: meta(service, service.name.to_owned()),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(selector(service)),
+            ..PodDisruptionBudgetSpec::default()
+        }),
+        ..PodDisruptionBudget::default()
+    }
+}
+
+fn hpa(service: &Service) -> HorizontalPodAutoscaler {
+    let scaling = &service.scaling;
+    let rules = |window: i32, policies: Vec<HPAScalingPolicy>| HPAScalingRules {
+        stabilization_window_seconds: Some(window),
+        select_policy: Some("Max".to_owned()),
+        policies: Some(policies),
+        ..HPAScalingRules::default()
+    };
+    let policy = |type_: &str, value: i32, period: i32| HPAScalingPolicy {
+        type_: type_.to_owned(),
+        value,
+        period_seconds: period,
+    };
+    HorizontalPodAutoscaler {
+        metadata: meta(service, service.name.to_owned()),
+        spec: Some(HorizontalPodAutoscalerSpec {
+            scale_target_ref: CrossVersionObjectReference {
+                api_version: Some("apps/v1".to_owned()),
+                kind: "Deployment".to_owned(),
+                name: service.name.to_owned(),
+            },
+            min_replicas: Some(scaling.min_replicas),
+            max_replicas: scaling.max_replicas,
+            metrics: Some(vec![
+                MetricSpec {
+                    type_: "Resource".to_owned(),
+                    resource: Some(ResourceMetricSource {
+                        name: "cpu".to_owned(),
+                        target: MetricTarget {
+                            type_: "Utilization".to_owned(),
+                            average_utilization: Some(scaling.cpu_percent),
+                            ..MetricTarget::default()
+                        },
+                    }),
+                    ..MetricSpec::default()
+                },
+                MetricSpec {
+                    type_: "Pods".to_owned(),
+                    pods: Some(PodsMetricSource {
+                        metric: MetricIdentifier { name: service.custom_metric.to_owned(), selector: None },
+                        target: MetricTarget {
+                            type_: "AverageValue".to_owned(),
+                            average_value: Some(quantity(scaling.requests_per_second)),
+                            ..MetricTarget::default()
+                        },
+                    }),
+                    ..MetricSpec::default()
+                },
+            ]),
+            // Up fast (double, or +4 pods, every 15 s); down slowly, after 5 stable minutes.
+            behavior: Some(HorizontalPodAutoscalerBehavior {
+                scale_up: Some(rules(0, vec![policy("Percent", 100, 15), policy("Pods", 4, 15)])),
+                scale_down: Some(rules(300, vec![policy("Percent", 50, 60)])),
+            }),
+        }),
+        ..HorizontalPodAutoscaler::default()
+    }
+}
+
+/// Prometheus Operator's ServiceMonitor (monitoring.coreos.com/v1) for the metrics port.
+fn service_monitor(service: &Service) -> Value {
+    json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": { "name": service.name, "labels": labels(service) },
+        "spec": {
+            "selector": { "matchLabels": { "app.kubernetes.io/name": service.name } },
+            "endpoints": [{ "port": "metrics", "path": "/metrics", "interval": "15s" }],
+        },
+    })
+}
