@@ -11,6 +11,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
 
     tools::ensure_apt(&sh, &[REDIS, PROMETHEUS, PROMTOOL, DOCKER_REGISTRY])?;
     let s3s_fs = tools::ensure_s3s_fs(&sh, &root)?;
+    tools::ensure_kubernetes_validate(&sh, &root)?;
     // The harness finds them itself; the variables make the choice explicit in CI logs.
     let _redis = sh.push_env("EBB_REDIS_SERVER", tools::which(REDIS.binary).unwrap_or_default());
     let _s3 = sh.push_env("EBB_S3S_FS", &s3s_fs);

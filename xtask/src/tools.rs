@@ -47,6 +47,28 @@ pub(crate) fn ensure_apt(sh: &Shell, tools: &[AptTool]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// PyPI's kubernetes-validate, pinned: the newest schemas it carries are Kubernetes 1.37.
+const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
+
+/// The kubernetes-validate script in `.tools/kubernetes-validate`, if installed.
+pub(crate) fn kubernetes_validate(root: &Path) -> Option<PathBuf> {
+    let script = root.join(".tools/kubernetes-validate/bin/kubernetes-validate");
+    script.is_file().then_some(script)
+}
+
+/// Installs kubernetes-validate into a virtual environment under `.tools/` (once).
+pub(crate) fn ensure_kubernetes_validate(sh: &Shell, root: &Path) -> anyhow::Result<PathBuf> {
+    if let Some(script) = kubernetes_validate(root) {
+        return Ok(script);
+    }
+    let venv = root.join(".tools/kubernetes-validate");
+    eprintln!("xtask: installing {KUBERNETES_VALIDATE} into {}", venv.display());
+    cmd!(sh, "python3 -m venv {venv}").run().context("python3 -m venv failed: install python3 and python3-venv")?;
+    let pip = venv.join("bin/pip");
+    cmd!(sh, "{pip} install --quiet {KUBERNETES_VALIDATE}").run().context("pip install kubernetes-validate failed")?;
+    kubernetes_validate(root).context("kubernetes-validate is still missing after pip install")
+}
+
 /// The s3s-fs binary under `.tools/s3s-fs/bin`, installed through cargo if absent (~3 min).
 pub(crate) fn ensure_s3s_fs(sh: &Shell, root: &Path) -> anyhow::Result<PathBuf> {
     let install_root = root.join(".tools/s3s-fs");

@@ -10,6 +10,7 @@
 //! ```
 
 mod checks;
+mod crds;
 mod definition;
 mod overlays;
 mod render;
@@ -90,8 +91,15 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             std::fs::write(&path, &output.text)?;
         }
     }
+    for output in &outputs {
+        for document in serde_yaml::Deserializer::from_str(&output.text) {
+            let object: Value = serde::Deserialize::deserialize(document)?;
+            problems.extend(crds::check(&object).unwrap_or_default());
+        }
+    }
     if check {
         problems.extend(check_overlays(&root)?);
+        problems.extend(validate_schemas(&root, &outputs)?);
     } else {
         eprintln!("xtask: rendered {} files under deploy/", outputs.len());
     }
@@ -102,6 +110,41 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         eprintln!("xtask: manifests are current and consistent");
     }
     Ok(())
+}
+
+/// Kubernetes versions whose official schemas every core object must pass: the oldest we
+/// support and the newest the validator knows.
+const KUBERNETES_VERSIONS: [&str; 2] = ["1.30.0", "1.37.0"];
+
+/// Validates every core object offline and strictly against the official schemas with
+/// PyPI's `kubernetes-validate` (installed by `cargo xtask test`). Custom resources are
+/// left to the typed models of `crds.rs`; any other warning fails.
+fn validate_schemas(root: &Path, outputs: &[Output]) -> anyhow::Result<Vec<String>> {
+    let Some(validator) = crate::tools::kubernetes_validate(root) else {
+        eprintln!("xtask: kubernetes-validate is not installed: schemas not checked (`cargo xtask test` installs it)");
+        return Ok(Vec::new());
+    };
+    let core: Vec<PathBuf> = outputs
+        .iter()
+        .filter(|o| !o.path.ends_with("kustomization.yaml"))
+        .filter(|o| !o.text.contains("\nkind: ServiceMonitor\n") && !o.text.contains("\nkind: ScaledObject\n"))
+        .map(|o| root.join(&o.path))
+        .collect();
+    let sh = Shell::new()?;
+    let mut problems = Vec::new();
+    for version in KUBERNETES_VERSIONS {
+        let core = &core;
+        let output =
+            cmd!(sh, "{validator} --strict --quiet -k {version} {core...}").quiet().ignore_status().output()?;
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        for line in text.lines().filter(|line| line.starts_with("ERROR") || line.starts_with("WARN")) {
+            problems.push(format!("schema {version}: {line}"));
+        }
+        if !output.status.success() && problems.is_empty() {
+            problems.push(format!("schema {version}: kubernetes-validate failed:\n{text}"));
+        }
+    }
+    Ok(problems)
 }
 
 /// Builds every overlay with `kubectl kustomize` (where a kubectl is installed) and refuses
