@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod deploy;
 mod image;
 mod manifests;
 mod test;
@@ -19,6 +20,7 @@ commands:
   test     install what the tests need (redis-server, s3s-fs, prometheus), then run every test
   bench    benchmarks as ratios against baselines measured in the same run
   manifests  render deploy/base/ from the service definitions [--check: fail when stale or inconsistent]
+  deploy     image -> push -> manifests pinned by digest -> kubectl apply --registry HOST/PATH [--overlay dev|prod|keda] [--dry-run]
   image    a small reproducible OCI image of a binary [--bin NAME] [--out DIR] [--load] [--push REGISTRY/REPO[:TAG]]
 ";
 
@@ -33,6 +35,7 @@ fn main() -> anyhow::Result<()> {
         "bench" => bench::run(rest),
         "image" => image::run(rest),
         "manifests" => manifests::run(rest),
+        "deploy" => deploy::run(rest),
         "help" | "--help" | "-h" => {
             eprint!("{USAGE}");
             Ok(())

@@ -12,7 +12,7 @@
 mod elf;
 mod layer;
 mod oci;
-mod push;
+pub(crate) mod push;
 mod sbom;
 
 use std::path::{Path, PathBuf};
@@ -57,8 +57,23 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let sh = Shell::new()?;
     let root = crate::workspace_root();
     sh.change_dir(&root);
-    let bin = args.bin.as_str();
+    let out = args.out.clone().unwrap_or_else(|| root.join("target/image").join(&args.bin));
+    let image = build(&sh, &root, &args.bin, &out)?;
+    if args.load {
+        eprintln!("xtask: loading into the container engine");
+        let archive = out.join(format!("{}.oci.tar", args.bin));
+        cmd!(sh, "docker load -i {archive}").run().context("docker load failed: is a Docker engine running?")?;
+    }
+    let mut last = image.digest.clone();
+    if let Some(target) = &args.push {
+        last = push::push(&image, target)?;
+    }
+    println!("{last}");
+    Ok(())
+}
 
+/// Builds `bin` in release mode and writes its image (layout, archive, SBOM, digest) to `out`.
+pub(crate) fn build(sh: &Shell, root: &Path, bin: &str, out: &Path) -> anyhow::Result<oci::Image> {
     eprintln!("xtask: building {bin} (release)");
     cmd!(sh, "cargo build --release --locked -p {bin} --bin {bin}")
         .run()
@@ -68,20 +83,20 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         bail!("{} is missing after the build: is `{bin}` a binary of this workspace?", binary.display());
     }
 
-    let epoch = source_date_epoch(&sh);
+    let epoch = source_date_epoch(sh);
     let created = rfc3339(epoch);
     let (tree, binary_size) = rootfs(bin, &binary)?;
     eprintln!("xtask: assembling the layer ({} entries, {:.1} MiB)", tree.len(), mib(tree.content_size()));
     let content_size = tree.content_size();
     let layer = layer::build(tree, epoch)?;
 
-    let version = workspace_field(&root, "version").unwrap_or_else(|| "0.0.0".to_owned());
+    let version = workspace_field(root, "version").unwrap_or_else(|| "0.0.0".to_owned());
     let revision = cmd!(sh, "git rev-parse HEAD").quiet().ignore_stderr().read().unwrap_or_default();
     let labels = [
         ("org.opencontainers.image.title", bin.to_owned()),
         ("org.opencontainers.image.version", version.clone()),
         ("org.opencontainers.image.revision", revision),
-        ("org.opencontainers.image.source", workspace_field(&root, "repository").unwrap_or_default()),
+        ("org.opencontainers.image.source", workspace_field(root, "repository").unwrap_or_default()),
         ("org.opencontainers.image.created", created.clone()),
     ];
     let entrypoint = format!("/app/{bin}");
@@ -102,12 +117,11 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     };
     let image = oci::assemble(layer, &settings)?;
 
-    let out = args.out.clone().unwrap_or_else(|| root.join("target/image").join(bin));
-    std::fs::create_dir_all(&out)?;
+    std::fs::create_dir_all(out)?;
     let layout = out.join("oci");
     let archive = out.join(format!("{bin}.oci.tar"));
     image.write(&layout, &archive)?;
-    std::fs::write(out.join("sbom.spdx.json"), sbom::spdx(&sh, bin, &version, &created)?)?;
+    std::fs::write(out.join("sbom.spdx.json"), sbom::spdx(sh, bin, &version, &created)?)?;
     std::fs::write(out.join("digest"), format!("{}\n", image.digest))?;
 
     let compressed = image.layer.gzip.len();
@@ -120,17 +134,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         content_size as f64 / binary_size as f64
     );
     eprintln!("xtask: wrote {} (OCI layout), {} and the SBOM beside them", layout.display(), archive.display());
-
-    if args.load {
-        eprintln!("xtask: loading into the container engine");
-        cmd!(sh, "docker load -i {archive}").run().context("docker load failed: is a Docker engine running?")?;
-    }
-    let mut last = image.digest.clone();
-    if let Some(target) = &args.push {
-        last = push::push(&image, target)?;
-    }
-    println!("{last}");
-    Ok(())
+    Ok(image)
 }
 
 /// The binary and what it needs, with the user, certificates and writable /tmp.

@@ -11,7 +11,7 @@
 
 mod checks;
 mod crds;
-mod definition;
+pub(crate) mod definition;
 mod overlays;
 mod render;
 mod scaling;
