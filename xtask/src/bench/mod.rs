@@ -9,6 +9,7 @@ mod offload;
 mod process;
 mod ratelimit;
 mod report;
+mod startup;
 mod wrk;
 
 use ebb_testkit::RedisServer;
@@ -29,8 +30,9 @@ pub(super) struct Bench {
 
 use crate::tools::{self, REDIS, WRK};
 
-/// Benchmarks by name: `cargo xtask bench [http|ratelimit|offload]` runs one; no name runs all.
-const BENCHMARKS: [&str; 3] = ["http", "ratelimit", "offload"];
+/// Benchmarks by name: `cargo xtask bench [http|ratelimit|offload|startup]` runs one; no name
+/// runs all.
+const BENCHMARKS: [&str; 4] = ["http", "ratelimit", "offload", "startup"];
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let only = args.first().map(String::as_str);
@@ -65,6 +67,9 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     }
     if wanted("offload") {
         offload::run(&bench, &root, &mut report)?;
+    }
+    if wanted("startup") {
+        startup::run(&bench, &root, &mut report)?;
     }
     print!("{}", report.table());
     let out = root.join("target/bench");
