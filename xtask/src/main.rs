@@ -6,6 +6,7 @@
 
 mod bench;
 mod deploy;
+mod e2e;
 mod image;
 mod manifests;
 mod test;
@@ -21,6 +22,7 @@ commands:
   bench    benchmarks as ratios against baselines measured in the same run
   manifests  render deploy/base/ from the service definitions [--check: fail when stale or inconsistent]
   deploy     image -> push -> manifests pinned by digest -> kubectl apply --registry HOST/PATH [--overlay dev|prod|keda] [--dry-run]
+  e2e        3 replicas behind HAProxy: rolling restart and 1->3->1 scaling under load; 0 errors expected
   image    a small reproducible OCI image of a binary [--bin NAME] [--out DIR] [--load] [--push REGISTRY/REPO[:TAG]]
 ";
 
@@ -36,6 +38,7 @@ fn main() -> anyhow::Result<()> {
         "image" => image::run(rest),
         "manifests" => manifests::run(rest),
         "deploy" => deploy::run(rest),
+        "e2e" => e2e::run(rest),
         "help" | "--help" | "-h" => {
             eprint!("{USAGE}");
             Ok(())

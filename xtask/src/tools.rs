@@ -19,6 +19,7 @@ pub(crate) const REDIS: AptTool = AptTool { binary: "redis-server", package: "re
 pub(crate) const PROMETHEUS: AptTool = AptTool { binary: "prometheus", package: "prometheus" };
 pub(crate) const PROMTOOL: AptTool = AptTool { binary: "promtool", package: "prometheus" };
 pub(crate) const DOCKER_REGISTRY: AptTool = AptTool { binary: "docker-registry", package: "docker-registry" };
+pub(crate) const HAPROXY: AptTool = AptTool { binary: "haproxy", package: "haproxy" };
 pub(crate) const WRK: AptTool = AptTool { binary: "wrk", package: "wrk" };
 
 /// Makes sure every tool in `tools` is on PATH, installing the missing ones with one

@@ -1,0 +1,268 @@
+//! `cargo xtask e2e`: elasticity end to end. Three example-api replicas (processes) share one
+//! Redis and one S3 server behind HAProxy, which health-checks `/readyz` the way Kubernetes
+//! endpoints do. Under a bounded wrk load, and while uploads run, every replica is replaced
+//! one by one (SIGTERM, exit, start, ready); then the service scales 1 → 3 → 1. Prints
+//! requests, errors, lost uploads and p99 (steady vs during changes); writes
+//! `target/e2e/report.json`. Target: 0 failed requests, 0 lost uploads.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use ebb_testkit::{RedisServer, S3Server, ServiceProcess, TempDir, free_port, poll_until};
+use xshell::{Shell, cmd};
+
+use crate::tools::{self, HAPROXY, REDIS, WRK};
+
+const REPLICAS: usize = 3;
+
+struct Cluster {
+    binary: std::path::PathBuf,
+    env: Vec<(&'static str, String)>,
+    ports: Vec<u16>,
+    replicas: Vec<Option<ServiceProcess>>,
+}
+
+impl Cluster {
+    fn start(&mut self, slot: usize) {
+        let mut env = self.env.clone();
+        env.push(("EBB_HTTP_ADDR", format!("127.0.0.1:{}", self.ports[slot])));
+        let replica = ServiceProcess::start(&self.binary, &env);
+        let ready = replica.url("/readyz");
+        poll_until("a new replica to be ready", Duration::from_secs(10), || {
+            reqwest::blocking::get(&ready).ok().filter(|r| r.status() == 200).map(|_| ())
+        });
+        self.replicas[slot] = Some(replica);
+        // Twice HAProxy's check interval, so that it has seen the replica up.
+        thread::sleep(Duration::from_millis(300));
+    }
+
+    fn stop(&mut self, slot: usize) -> anyhow::Result<()> {
+        if let Some(mut replica) = self.replicas[slot].take() {
+            replica.signal("TERM");
+            let exit = replica.wait_exit(Duration::from_secs(20));
+            if exit.code != Some(0) {
+                bail!("replica {slot} exited with {exit:?} after SIGTERM; log:\n{}", replica.log());
+            }
+        }
+        Ok(())
+    }
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Load {
+    requests: f64,
+    errors: f64,
+    p99_ms: f64,
+}
+
+pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
+    let sh = Shell::new()?;
+    let root = crate::workspace_root();
+    sh.change_dir(&root);
+    tools::ensure_apt(&sh, &[REDIS, WRK, HAPROXY])?;
+    tools::ensure_s3s_fs(&sh, &root)?;
+    cmd!(sh, "cargo build --release -q -p example-api").run()?;
+
+    let redis = RedisServer::start();
+    let s3 = S3Server::start(&["files"]);
+    let mut env = s3.env("files");
+    env.push(("REDIS_URL", redis.url()));
+    env.push(("EBB_RATELIMIT_RATE", "off".to_owned()));
+    env.push(("EBB_SHUTDOWN_DELAY", "1s".to_owned()));
+    env.push(("EBB_SHUTDOWN_TIMEOUT", "15s".to_owned()));
+    let ports: Vec<u16> = (0..REPLICAS).map(|_| free_port()).collect();
+    let mut cluster =
+        Cluster { binary: root.join("target/release/example-api"), env, ports: ports.clone(), replicas: Vec::new() };
+    cluster.replicas = (0..REPLICAS).map(|_| None).collect();
+    for slot in 0..REPLICAS {
+        cluster.start(slot);
+    }
+
+    let balancer = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let dir = TempDir::new("ebb-e2e");
+    let _haproxy = haproxy(&dir.path().join("haproxy.cfg"), balancer, &ports)?;
+    poll_until("HAProxy to forward", Duration::from_secs(10), || {
+        reqwest::blocking::get(format!("http://{balancer}/")).ok().filter(|r| r.status() == 200).map(|_| ())
+    });
+
+    let steady = load(&sh, balancer, "5s")?;
+    eprintln!("xtask: steady: {} requests, {} errors, p99 {:.2} ms", steady.requests, steady.errors, steady.p99_ms);
+
+    // Rolling restart under load, with uploads.
+    let uploads = Uploads::start(balancer);
+    let restart = {
+        let handle = {
+            let sh = sh.clone();
+            thread::spawn(move || load(&sh, balancer, "12s"))
+        };
+        thread::sleep(Duration::from_millis(500));
+        for slot in 0..REPLICAS {
+            cluster.stop(slot)?;
+            cluster.start(slot);
+            eprintln!("xtask: replaced replica {slot}");
+        }
+        handle.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))??
+    };
+    let (sent, lost) = uploads.finish()?;
+    eprintln!(
+        "xtask: rolling restart: {} requests, {} errors, p99 {:.2} ms; uploads {sent}, lost {lost}",
+        restart.requests, restart.errors, restart.p99_ms
+    );
+
+    // Scale 1 -> 3 -> 1 under load.
+    for slot in 1..REPLICAS {
+        cluster.stop(slot)?;
+    }
+    let scaling = {
+        let handle = {
+            let sh = sh.clone();
+            thread::spawn(move || load(&sh, balancer, "8s"))
+        };
+        thread::sleep(Duration::from_secs(1));
+        for slot in 1..REPLICAS {
+            cluster.start(slot);
+        }
+        thread::sleep(Duration::from_secs(1));
+        for slot in 1..REPLICAS {
+            cluster.stop(slot)?;
+        }
+        handle.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))??
+    };
+    eprintln!(
+        "xtask: scale 1->3->1: {} requests, {} errors, p99 {:.2} ms",
+        scaling.requests, scaling.errors, scaling.p99_ms
+    );
+
+    let report = format!(
+        "{{\n  \"steady\": {{ \"requests\": {}, \"errors\": {}, \"p99_ms\": {:.3} }},\n  \
+         \"rolling_restart\": {{ \"requests\": {}, \"errors\": {}, \"p99_ms\": {:.3}, \"uploads\": {sent}, \"lost_uploads\": {lost} }},\n  \
+         \"scale_1_3_1\": {{ \"requests\": {}, \"errors\": {}, \"p99_ms\": {:.3} }}\n}}\n",
+        steady.requests,
+        steady.errors,
+        steady.p99_ms,
+        restart.requests,
+        restart.errors,
+        restart.p99_ms,
+        scaling.requests,
+        scaling.errors,
+        scaling.p99_ms
+    );
+    let out = root.join("target/e2e");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("report.json"), &report)?;
+    println!("{report}");
+    let failed = steady.errors + restart.errors + scaling.errors;
+    if failed > 0.0 || lost > 0 {
+        bail!("{failed} failed requests and {lost} lost uploads (target: 0 and 0)");
+    }
+    Ok(())
+}
+
+fn haproxy(config: &Path, balancer: SocketAddr, ports: &[u16]) -> anyhow::Result<KillOnDrop> {
+    let mut text = format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n  \
+         retries 3\n  option redispatch\n  retry-on conn-failure empty-response\n\n\
+         frontend web\n  bind {balancer}\n  default_backend api\n\n\
+         backend api\n  balance roundrobin\n  option httpchk GET /readyz\n  http-check expect status 200\n  \
+         default-server inter 100ms fall 1 rise 1\n"
+    );
+    for (i, port) in ports.iter().enumerate() {
+        text.push_str(&format!("  server r{i} 127.0.0.1:{port} check\n"));
+    }
+    std::fs::write(config, text)?;
+    let binary = tools::which(HAPROXY.binary).context("haproxy is not installed")?;
+    let child =
+        Command::new(binary).arg("-db").arg("-f").arg(config).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
+    Ok(KillOnDrop(child))
+}
+
+fn load(sh: &Shell, balancer: SocketAddr, duration: &str) -> anyhow::Result<Load> {
+    let url = format!("http://{balancer}/");
+    let output = cmd!(sh, "wrk -t1 -c16 -d {duration} --latency {url}").quiet().read()?;
+    let number = |prefix: &str| -> f64 {
+        output.lines().find_map(|l| l.trim().strip_prefix(prefix)?.trim().parse().ok()).unwrap_or(0.0)
+    };
+    let requests: f64 =
+        output.lines().find_map(|l| l.trim().split_once(" requests in ")?.0.trim().parse().ok()).unwrap_or(0.0);
+    // "Socket errors: connect 0, read 0, write 0, timeout 0"
+    let socket_errors: f64 = output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Socket errors:"))
+        .map(|l| l.split(',').filter_map(|part| part.split_whitespace().last()?.parse::<f64>().ok()).sum())
+        .unwrap_or(0.0);
+    let p99 = output.lines().find_map(|l| l.trim().strip_prefix("99%").map(str::trim)).unwrap_or("0ms");
+    let split = p99.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(p99.len());
+    let (value, unit) = p99.split_at(split);
+    let value: f64 = value.parse().unwrap_or(0.0);
+    let p99_ms = match unit {
+        "us" => value / 1000.0,
+        "s" => value * 1000.0,
+        _ => value,
+    };
+    Ok(Load { requests, errors: number("Non-2xx or 3xx responses:") + socket_errors, p99_ms })
+}
+
+/// 256 KiB uploads through the balancer, one after another, until finished; then each is
+/// read back.
+struct Uploads {
+    stop: Arc<AtomicBool>,
+    handle: thread::JoinHandle<anyhow::Result<Vec<String>>>,
+    balancer: SocketAddr,
+    failed: Arc<AtomicU64>,
+}
+
+impl Uploads {
+    fn start(balancer: SocketAddr) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let failed = Arc::new(AtomicU64::new(0));
+        let (flag, failures) = (stop.clone(), failed.clone());
+        let handle = thread::spawn(move || {
+            let client = reqwest::blocking::Client::new();
+            let body = vec![7_u8; 256 << 10];
+            let mut stored = Vec::new();
+            let started = Instant::now();
+            let mut n = 0;
+            while !flag.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(60) {
+                let key = format!("e2e/upload-{n}");
+                n += 1;
+                match client.put(format!("http://{balancer}/files/{key}")).body(body.clone()).send() {
+                    Ok(response) if response.status() == 201 => stored.push(key),
+                    _ => {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            Ok(stored)
+        });
+        Self { stop, handle, balancer, failed }
+    }
+
+    /// (uploads answered 201, uploads that failed or cannot be read back).
+    fn finish(self) -> anyhow::Result<(usize, u64)> {
+        self.stop.store(true, Ordering::Relaxed);
+        let stored = self.handle.join().map_err(|_| anyhow::anyhow!("the upload thread panicked"))??;
+        let client = reqwest::blocking::Client::new();
+        let mut lost = self.failed.load(Ordering::Relaxed);
+        for key in &stored {
+            let response = client.get(format!("http://{}/files/{key}", self.balancer)).send()?;
+            if response.status() != 200 || response.bytes()?.len() != 256 << 10 {
+                lost += 1;
+            }
+        }
+        Ok((stored.len(), lost))
+    }
+}
