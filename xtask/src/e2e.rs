@@ -20,6 +20,12 @@ use xshell::{Shell, cmd};
 use crate::tools::{self, HAPROXY, REDIS, WRK};
 
 const REPLICAS: usize = 3;
+/// The rate limit every replica shares, per client address.
+const CHECK_RATE: u32 = 5;
+const CHECK_BURST: u32 = 5;
+/// wrk sends each request as another client (`X-Forwarded-For: 10.x.y.z`), so that the load
+/// itself is never limited.
+const LOAD_SCRIPT: &str = "request = function()\n  local ip = \"10.\" .. math.random(0, 255) .. \".\" .. math.random(0, 255) .. \".\" .. math.random(0, 255)\n  return wrk.format(nil, nil, { [\"X-Forwarded-For\"] = ip })\nend\n";
 
 struct Cluster {
     binary: std::path::PathBuf,
@@ -81,7 +87,11 @@ pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
     let s3 = S3Server::start(&["files"]);
     let mut env = s3.env("files");
     env.push(("REDIS_URL", redis.url()));
-    env.push(("EBB_RATELIMIT_RATE", "off".to_owned()));
+    // One limit for every replica. HAProxy is the trusted proxy that appends the client's
+    // address; the load spreads over many client addresses (see LOAD_SCRIPT), the checker is one.
+    env.push(("EBB_RATELIMIT_RATE", format!("{CHECK_RATE}/1s")));
+    env.push(("EBB_RATELIMIT_BURST", CHECK_BURST.to_string()));
+    env.push(("EBB_RATELIMIT_TRUSTED_PROXIES", "127.0.0.0/8".to_owned()));
     env.push(("EBB_SHUTDOWN_DELAY", "1s".to_owned()));
     env.push(("EBB_SHUTDOWN_TIMEOUT", "15s".to_owned()));
     let ports: Vec<u16> = (0..REPLICAS).map(|_| free_port()).collect();
@@ -99,15 +109,19 @@ pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
         reqwest::blocking::get(format!("http://{balancer}/")).ok().filter(|r| r.status() == 200).map(|_| ())
     });
 
-    let steady = load(&sh, balancer, "5s")?;
+    let script = dir.path().join("load.lua");
+    std::fs::write(&script, LOAD_SCRIPT)?;
+    let script = script.display().to_string();
+    let steady = load(&sh, balancer, "5s", &script)?;
     eprintln!("xtask: steady: {} requests, {} errors, p99 {:.2} ms", steady.requests, steady.errors, steady.p99_ms);
 
     // Rolling restart under load, with uploads.
     let uploads = Uploads::start(balancer);
+    let checker = thread::spawn(move || check_limit(balancer, Duration::from_secs(8)));
     let restart = {
         let handle = {
-            let sh = sh.clone();
-            thread::spawn(move || load(&sh, balancer, "12s"))
+            let (sh, script) = (sh.clone(), script.clone());
+            thread::spawn(move || load(&sh, balancer, "12s", &script))
         };
         thread::sleep(Duration::from_millis(500));
         for slot in 0..REPLICAS {
@@ -118,6 +132,8 @@ pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
         handle.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))??
     };
     let (sent, lost) = uploads.finish()?;
+    let (allowed, expected) = checker.join().map_err(|_| anyhow::anyhow!("the checker panicked"))??;
+    eprintln!("xtask: rate limit through the restarts: {allowed} allowed, burst + rate x elapsed = {expected:.1}");
     eprintln!(
         "xtask: rolling restart: {} requests, {} errors, p99 {:.2} ms; uploads {sent}, lost {lost}",
         restart.requests, restart.errors, restart.p99_ms
@@ -130,7 +146,8 @@ pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
     let scaling = {
         let handle = {
             let sh = sh.clone();
-            thread::spawn(move || load(&sh, balancer, "8s"))
+            let script = script.clone();
+            thread::spawn(move || load(&sh, balancer, "8s", &script))
         };
         thread::sleep(Duration::from_secs(1));
         for slot in 1..REPLICAS {
@@ -150,7 +167,8 @@ pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
     let report = format!(
         "{{\n  \"steady\": {{ \"requests\": {}, \"errors\": {}, \"p99_ms\": {:.3} }},\n  \
          \"rolling_restart\": {{ \"requests\": {}, \"errors\": {}, \"p99_ms\": {:.3}, \"uploads\": {sent}, \"lost_uploads\": {lost} }},\n  \
-         \"scale_1_3_1\": {{ \"requests\": {}, \"errors\": {}, \"p99_ms\": {:.3} }}\n}}\n",
+         \"scale_1_3_1\": {{ \"requests\": {}, \"errors\": {}, \"p99_ms\": {:.3} }},\n  \
+         \"rate_limit\": {{ \"allowed\": {allowed}, \"expected\": {expected:.1} }}\n}}\n",
         steady.requests,
         steady.errors,
         steady.p99_ms,
@@ -169,13 +187,16 @@ pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
     if failed > 0.0 || lost > 0 {
         bail!("{failed} failed requests and {lost} lost uploads (target: 0 and 0)");
     }
+    if f64::from(allowed) > expected + 1.0 {
+        bail!("the rate limit did not hold across replicas: {allowed} allowed, at most {expected:.1} expected");
+    }
     Ok(())
 }
 
 fn haproxy(config: &Path, balancer: SocketAddr, ports: &[u16]) -> anyhow::Result<KillOnDrop> {
     let mut text = format!(
         "defaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n  \
-         retries 3\n  option redispatch\n  retry-on conn-failure empty-response\n\n\
+         retries 3\n  option redispatch\n  option forwardfor\n  retry-on conn-failure empty-response\n\n\
          frontend web\n  bind {balancer}\n  default_backend api\n\n\
          backend api\n  balance roundrobin\n  option httpchk GET /readyz\n  http-check expect status 200\n  \
          default-server inter 100ms fall 1 rise 1\n"
@@ -190,9 +211,27 @@ fn haproxy(config: &Path, balancer: SocketAddr, ports: &[u16]) -> anyhow::Result
     Ok(KillOnDrop(child))
 }
 
-fn load(sh: &Shell, balancer: SocketAddr, duration: &str) -> anyhow::Result<Load> {
+/// One client (`X-Forwarded-For: 198.51.100.7`) asks as fast as it can for `period` while
+/// replicas come and go; returns (allowed, burst + rate x elapsed).
+fn check_limit(balancer: SocketAddr, period: Duration) -> anyhow::Result<(u32, f64)> {
+    let client = reqwest::blocking::Client::new();
+    let started = Instant::now();
+    let mut allowed = 0;
+    while started.elapsed() < period {
+        let response = client.get(format!("http://{balancer}/")).header("x-forwarded-for", "198.51.100.7").send()?;
+        match response.status().as_u16() {
+            200 => allowed += 1,
+            429 => {}
+            other => bail!("the rate-limit checker got {other}"),
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    Ok((allowed, f64::from(CHECK_BURST) + f64::from(CHECK_RATE) * started.elapsed().as_secs_f64()))
+}
+
+fn load(sh: &Shell, balancer: SocketAddr, duration: &str, script: &str) -> anyhow::Result<Load> {
     let url = format!("http://{balancer}/");
-    let output = cmd!(sh, "wrk -t1 -c16 -d {duration} --latency {url}").quiet().read()?;
+    let output = cmd!(sh, "wrk -t1 -c16 -d {duration} --latency -s {script} {url}").quiet().read()?;
     let number = |prefix: &str| -> f64 {
         output.lines().find_map(|l| l.trim().strip_prefix(prefix)?.trim().parse().ok()).unwrap_or(0.0)
     };
@@ -239,7 +278,10 @@ impl Uploads {
             while !flag.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(60) {
                 let key = format!("e2e/upload-{n}");
                 n += 1;
-                match client.put(format!("http://{balancer}/files/{key}")).body(body.clone()).send() {
+                // Each upload as another client, so that the rate limit is not what stops it.
+                let client_ip = format!("192.0.{}.{}", (n / 250) % 250, n % 250);
+                let request = client.put(format!("http://{balancer}/files/{key}")).header("x-forwarded-for", client_ip);
+                match request.body(body.clone()).send() {
                     Ok(response) if response.status() == 201 => stored.push(key),
                     _ => {
                         failures.fetch_add(1, Ordering::Relaxed);
@@ -257,9 +299,19 @@ impl Uploads {
         let stored = self.handle.join().map_err(|_| anyhow::anyhow!("the upload thread panicked"))??;
         let client = reqwest::blocking::Client::new();
         let mut lost = self.failed.load(Ordering::Relaxed);
-        for key in &stored {
-            let response = client.get(format!("http://{}/files/{key}", self.balancer)).send()?;
-            if response.status() != 200 || response.bytes()?.len() != 256 << 10 {
+        for (i, key) in stored.iter().enumerate() {
+            // Each read as another client too.
+            let client_ip = format!("198.18.{}.{}", (i / 250) % 250, i % 250);
+            let response = client
+                .get(format!("http://{}/files/{key}", self.balancer))
+                .header("x-forwarded-for", client_ip)
+                .send()?;
+            let status = response.status();
+            let length = response.bytes()?.len();
+            if status != 200 || length != 256 << 10 {
+                if lost == self.failed.load(Ordering::Relaxed) {
+                    eprintln!("xtask: upload {key} cannot be read back: {status}, {length} bytes");
+                }
                 lost += 1;
             }
         }
