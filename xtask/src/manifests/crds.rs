@@ -59,7 +59,7 @@ struct Fallback {
 struct Trigger {
     #[serde(rename = "type")]
     type_: String,
-    metadata: PrometheusTrigger,
+    metadata: Value,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +69,15 @@ struct PrometheusTrigger {
     query: String,
     threshold: String,
     activation_threshold: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RedisTrigger {
+    address: String,
+    list_name: String,
+    list_length: String,
+    activation_list_length: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -112,10 +121,27 @@ pub(crate) fn check(object: &Value) -> Option<Vec<String>> {
                     ));
                 }
                 for trigger in &spec.triggers {
-                    if trigger.type_ != "prometheus" || trigger.metadata.threshold.parse::<f64>().is_err() {
-                        problems.push(format!(
-                            "ScaledObject/{name}: triggers need type prometheus and a numeric threshold"
-                        ));
+                    let checked = match trigger.type_.as_str() {
+                        "prometheus" => {
+                            PrometheusTrigger::deserialize(&trigger.metadata).map_err(|e| e.to_string()).and_then(|t| {
+                                t.threshold
+                                    .parse::<f64>()
+                                    .map(|_| ())
+                                    .map_err(|_| "threshold must be a number".to_owned())
+                            })
+                        }
+                        "redis" => {
+                            RedisTrigger::deserialize(&trigger.metadata).map_err(|e| e.to_string()).and_then(|t| {
+                                t.list_length
+                                    .parse::<u64>()
+                                    .map(|_| ())
+                                    .map_err(|_| "listLength must be a whole number".to_owned())
+                            })
+                        }
+                        other => Err(format!("trigger type `{other}` is not modelled (prometheus, redis)")),
+                    };
+                    if let Err(reason) = checked {
+                        problems.push(format!("ScaledObject/{name}: trigger {}: {reason}", trigger.type_));
                     }
                 }
             }

@@ -25,6 +25,21 @@ pub(crate) struct Scaling {
     pub(crate) requests_per_second: &'static str,
 }
 
+/// What scales the service.
+pub(crate) enum Scaler {
+    /// An HPA on CPU and `requests_per_second` (prometheus-adapter), or KEDA on the same
+    /// rate in the `keda` overlay.
+    Requests,
+    /// KEDA on the length of a Redis list (a queue consumer); no HPA of ours.
+    RedisList {
+        /// `host:port` of Redis as KEDA reaches it.
+        address: &'static str,
+        list: &'static str,
+        /// Jobs per replica.
+        per_replica: &'static str,
+    },
+}
+
 /// A deployable service.
 pub(crate) struct Service {
     pub(crate) name: &'static str,
@@ -44,6 +59,7 @@ pub(crate) struct Service {
     pub(crate) request_counter: &'static str,
     /// The custom metric the HPA scales on.
     pub(crate) custom_metric: &'static str,
+    pub(crate) scaler: Scaler,
 }
 
 /// Seconds added to the shutdown timeout for `terminationGracePeriodSeconds`, so that the
@@ -51,23 +67,51 @@ pub(crate) struct Service {
 pub(crate) const GRACE_MARGIN: Duration = Duration::from_secs(5);
 
 pub(crate) fn services() -> Vec<Service> {
-    vec![Service {
-        name: "example-api",
-        image: "ebb/example-api",
-        http_port: DEFAULT_HTTP_PORT,
-        metrics_port: DEFAULT_METRICS_PORT,
-        resources: Resources { cpu_request: "250m", cpu_limit: None, memory_request: "64Mi", memory_limit: "256Mi" },
-        scaling: Scaling { min_replicas: 2, max_replicas: 10, cpu_percent: 70, requests_per_second: "100" },
-        shutdown_delay: DEFAULT_DELAY,
-        shutdown_timeout: DEFAULT_TIMEOUT,
-        env: &[("EBB_RATELIMIT_RATE", "100/1s"), ("AWS_REGION", "us-east-1"), ("AWS_BUCKET", "files")],
-        secret_env: &[
-            ("REDIS_URL", "example-api", "redis-url"),
-            ("AWS_ACCESS_KEY_ID", "example-api", "aws-access-key-id"),
-            ("AWS_SECRET_ACCESS_KEY", "example-api", "aws-secret-access-key"),
-            ("EBB_JWT_SECRET", "example-api", "jwt-secret"),
-        ],
-        request_counter: HTTP_REQUESTS_TOTAL,
-        custom_metric: REQUESTS_PER_SECOND,
-    }]
+    vec![
+        Service {
+            name: "example-api",
+            image: "ebb/example-api",
+            http_port: DEFAULT_HTTP_PORT,
+            metrics_port: DEFAULT_METRICS_PORT,
+            resources: Resources {
+                cpu_request: "250m",
+                cpu_limit: None,
+                memory_request: "64Mi",
+                memory_limit: "256Mi",
+            },
+            scaling: Scaling { min_replicas: 2, max_replicas: 10, cpu_percent: 70, requests_per_second: "100" },
+            shutdown_delay: DEFAULT_DELAY,
+            shutdown_timeout: DEFAULT_TIMEOUT,
+            env: &[("EBB_RATELIMIT_RATE", "100/1s"), ("AWS_REGION", "us-east-1"), ("AWS_BUCKET", "files")],
+            secret_env: &[
+                ("REDIS_URL", "example-api", "redis-url"),
+                ("AWS_ACCESS_KEY_ID", "example-api", "aws-access-key-id"),
+                ("AWS_SECRET_ACCESS_KEY", "example-api", "aws-secret-access-key"),
+                ("EBB_JWT_SECRET", "example-api", "jwt-secret"),
+            ],
+            request_counter: HTTP_REQUESTS_TOTAL,
+            custom_metric: REQUESTS_PER_SECOND,
+            scaler: Scaler::Requests,
+        },
+        Service {
+            name: "example-worker",
+            image: "ebb/example-worker",
+            http_port: DEFAULT_HTTP_PORT,
+            metrics_port: DEFAULT_METRICS_PORT,
+            resources: Resources {
+                cpu_request: "100m",
+                cpu_limit: None,
+                memory_request: "32Mi",
+                memory_limit: "128Mi",
+            },
+            scaling: Scaling { min_replicas: 1, max_replicas: 20, cpu_percent: 80, requests_per_second: "0" },
+            shutdown_delay: DEFAULT_DELAY,
+            shutdown_timeout: DEFAULT_TIMEOUT,
+            env: &[("EBB_WORKER_QUEUE", "ebb:jobs")],
+            secret_env: &[("REDIS_URL", "example-worker", "redis-url")],
+            request_counter: HTTP_REQUESTS_TOTAL,
+            custom_metric: REQUESTS_PER_SECOND,
+            scaler: Scaler::RedisList { address: "redis.default.svc:6379", list: "ebb:jobs", per_replica: "20" },
+        },
+    ]
 }

@@ -46,28 +46,30 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let root = crate::workspace_root();
     let mut outputs = Vec::new();
     let mut problems = Vec::new();
+    let services = definition::services();
+    let mut behaviors = std::collections::BTreeMap::new();
     let mut adapter = None;
-    for service in definition::services() {
-        let files = render::render(&service)?;
-        problems.extend(checks::check(&service, &files));
+    for service in &services {
+        let files = render::render(service)?;
+        problems.extend(checks::check(service, &files));
         let base = PathBuf::from("deploy/base").join(service.name);
         for file in &files {
             outputs.push(Output { path: base.join(file.name), text: yaml(&file.object)? });
         }
         let names: Vec<&str> = files.iter().map(|f| f.name).collect();
         outputs.push(Output { path: base.join("kustomization.yaml"), text: yaml(&kustomization(&names))? });
-
-        let hpa = files.iter().find(|f| f.object["kind"] == "HorizontalPodAutoscaler").map(|f| &f.object);
-        let behavior = hpa.map(|hpa| hpa["spec"]["behavior"].clone()).unwrap_or(Value::Null);
-        let scaled_object = scaling::scaled_object(&service, &behavior);
-        for overlay in overlays::overlays(&service, scaled_object) {
-            let dir = PathBuf::from("deploy/overlays").join(overlay.name);
-            outputs.push(Output { path: dir.join("kustomization.yaml"), text: yaml(&overlay.kustomization)? });
-            for (name, object) in overlay.files {
-                outputs.push(Output { path: dir.join(name), text: yaml(&object)? });
-            }
+        if let Some(hpa) = files.iter().find(|f| f.object["kind"] == "HorizontalPodAutoscaler") {
+            behaviors.insert(service.name, hpa.object["spec"]["behavior"].clone());
+            adapter = Some(scaling::adapter_rules(service)?);
         }
-        adapter = Some(scaling::adapter_rules(&service)?);
+    }
+    let behavior = |service: &definition::Service| behaviors.get(service.name).cloned().unwrap_or(Value::Null);
+    for overlay in overlays::overlays(&services, behavior) {
+        let dir = PathBuf::from("deploy/overlays").join(overlay.name);
+        outputs.push(Output { path: dir.join("kustomization.yaml"), text: yaml(&overlay.kustomization)? });
+        for (name, object) in overlay.files {
+            outputs.push(Output { path: dir.join(name), text: yaml(&object)? });
+        }
     }
     if let Some(adapter) = adapter {
         let dir = PathBuf::from("deploy/base/monitoring");

@@ -1,25 +1,38 @@
-//! Kustomize overlays over the base: `dev` (one replica), `prod` (three at least) and `keda`
-//! (the KEDA ScaledObject instead of the HPA — never both on one Deployment: KEDA makes its
-//! own HPA).
+//! Kustomize overlays over every service's base: `dev` (one replica each), `prod` (three at
+//! least) and `keda` (request-driven services scaled by a KEDA ScaledObject instead of the
+//! HPA — never both on one Deployment: KEDA makes its own HPA). Queue consumers are scaled
+//! by KEDA in every overlay (their ScaledObject is in their base).
 
 use serde_json::{Value, json};
 
-use super::definition::Service;
+use super::definition::{Scaler, Service};
+use super::scaling;
 
-fn replicas_patch(service: &Service, replicas: i32) -> Value {
-    json!([
-        {
-            "target": { "kind": "Deployment", "name": service.name },
-            "patch": format!("- op: replace\n  path: /spec/replicas\n  value: {replicas}\n"),
-        },
-        {
-            "target": { "kind": "HorizontalPodAutoscaler", "name": service.name },
-            "patch": format!("- op: replace\n  path: /spec/minReplicas\n  value: {replicas}\n"),
-        },
-    ])
+/// One overlay: its directory name, its kustomization and the files beside it.
+pub(crate) struct Overlay {
+    pub(crate) name: &'static str,
+    pub(crate) kustomization: Value,
+    pub(crate) files: Vec<(String, Value)>,
 }
 
-fn kustomization(resources: &[String], patches: Value) -> Value {
+fn replicas_patches(services: &[Service], replicas: i32) -> Vec<Value> {
+    let mut patches = Vec::new();
+    for service in services {
+        patches.push(json!({
+            "target": { "kind": "Deployment", "name": service.name },
+            "patch": format!("- op: replace\n  path: /spec/replicas\n  value: {replicas}\n"),
+        }));
+        if matches!(service.scaler, Scaler::Requests) {
+            patches.push(json!({
+                "target": { "kind": "HorizontalPodAutoscaler", "name": service.name },
+                "patch": format!("- op: replace\n  path: /spec/minReplicas\n  value: {replicas}\n"),
+            }));
+        }
+    }
+    patches
+}
+
+fn kustomization(resources: &[String], patches: Vec<Value>) -> Value {
     json!({
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
@@ -28,38 +41,38 @@ fn kustomization(resources: &[String], patches: Value) -> Value {
     })
 }
 
-/// One overlay: its directory name, its kustomization and the files beside it.
-pub(crate) struct Overlay {
-    pub(crate) name: &'static str,
-    pub(crate) kustomization: Value,
-    pub(crate) files: Vec<(&'static str, Value)>,
-}
+/// `hpa_behavior(service)` gives the behavior of a service's HPA, for its KEDA twin.
+pub(crate) fn overlays(services: &[Service], hpa_behavior: impl Fn(&Service) -> Value) -> Vec<Overlay> {
+    let bases: Vec<String> = services.iter().map(|s| format!("../../base/{}", s.name)).collect();
+    let mut with_monitoring = bases.clone();
+    with_monitoring.push("../../base/monitoring".to_owned());
 
-pub(crate) fn overlays(service: &Service, scaled_object: Value) -> Vec<Overlay> {
-    let base = format!("../../base/{}", service.name);
-    let monitoring = "../../base/monitoring".to_owned();
-    let delete_hpa = json!([{
-        "target": { "kind": "HorizontalPodAutoscaler", "name": service.name },
-        "patch": format!(
-            "$patch: delete\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {}\n",
-            service.name
-        ),
-    }]);
+    let mut keda_resources = bases;
+    let mut keda_patches = Vec::new();
+    let mut keda_files = Vec::new();
+    for service in services.iter().filter(|s| matches!(s.scaler, Scaler::Requests)) {
+        let file = format!("scaledobject-{}.yaml", service.name);
+        keda_resources.push(file.clone());
+        keda_files.push((file, scaling::scaled_object(service, &hpa_behavior(service))));
+        keda_patches.push(json!({
+            "target": { "kind": "HorizontalPodAutoscaler", "name": service.name },
+            "patch": format!(
+                "$patch: delete\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {}\n",
+                service.name
+            ),
+        }));
+    }
     vec![
         Overlay {
             name: "dev",
-            kustomization: kustomization(&[base.clone(), monitoring.clone()], replicas_patch(service, 1)),
+            kustomization: kustomization(&with_monitoring, replicas_patches(services, 1)),
             files: Vec::new(),
         },
         Overlay {
             name: "prod",
-            kustomization: kustomization(&[base.clone(), monitoring], replicas_patch(service, 3)),
+            kustomization: kustomization(&with_monitoring, replicas_patches(services, 3)),
             files: Vec::new(),
         },
-        Overlay {
-            name: "keda",
-            kustomization: kustomization(&[base, "scaledobject.yaml".to_owned()], delete_hpa),
-            files: vec![("scaledobject.yaml", scaled_object)],
-        },
+        Overlay { name: "keda", kustomization: kustomization(&keda_resources, keda_patches), files: keda_files },
     ]
 }

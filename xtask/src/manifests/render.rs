@@ -22,7 +22,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
-use super::definition::{GRACE_MARGIN, Service};
+use super::definition::{GRACE_MARGIN, Scaler, Service};
 use crate::image::NONROOT;
 
 /// One rendered file: its name under `deploy/base/<service>/` and its objects.
@@ -32,14 +32,21 @@ pub(crate) struct File {
 }
 
 pub(crate) fn render(service: &Service) -> anyhow::Result<Vec<File>> {
-    Ok(vec![
+    let mut files = vec![
         File { name: "configmap.yaml", object: serde_json::to_value(config_map(service))? },
         File { name: "deployment.yaml", object: serde_json::to_value(deployment(service))? },
         File { name: "service.yaml", object: serde_json::to_value(kube_service(service))? },
         File { name: "pdb.yaml", object: serde_json::to_value(pdb(service))? },
-        File { name: "hpa.yaml", object: serde_json::to_value(hpa(service))? },
         File { name: "servicemonitor.yaml", object: service_monitor(service) },
-    ])
+    ];
+    match &service.scaler {
+        Scaler::Requests => files.push(File { name: "hpa.yaml", object: serde_json::to_value(hpa(service))? }),
+        Scaler::RedisList { .. } => files.push(File {
+            name: "scaledobject.yaml",
+            object: super::scaling::scaled_object(service, &serde_json::Value::Null),
+        }),
+    }
+    Ok(files)
 }
 
 fn labels(service: &Service) -> BTreeMap<String, String> {

@@ -5,7 +5,7 @@
 use ebb_metrics::names::REQUESTS_PER_SECOND_QUERY;
 use serde_json::{Value, json};
 
-use super::definition::Service;
+use super::definition::{Scaler, Service};
 
 /// prometheus-adapter's rules for `custom.metrics.k8s.io`, as a ConfigMap for the adapter
 /// (`--config=/etc/adapter/config.yaml`). The rate window and grouping are those of
@@ -34,10 +34,37 @@ pub(crate) fn adapter_rules(service: &Service) -> anyhow::Result<Value> {
 /// Prometheus as the operator deploys it (`prometheus-operated`); overlays may patch it.
 pub(crate) const PROMETHEUS_ADDRESS: &str = "http://prometheus-operated.monitoring.svc:9090";
 
-/// The KEDA alternative to the HPA: the same rate, the same bounds, a fallback so that a
-/// metrics outage never scales to zero, and an activation threshold.
+/// A KEDA ScaledObject: for request-driven services the alternative to the HPA (the same
+/// rate and bounds), for queue consumers the length of their list. Always a fallback, so that
+/// a metrics outage never scales to zero, and an activation threshold.
 pub(crate) fn scaled_object(service: &Service, behavior: &Value) -> Value {
     let scaling = &service.scaling;
+    let trigger = match &service.scaler {
+        Scaler::Requests => json!({
+            "type": "prometheus",
+            "metadata": {
+                "serverAddress": PROMETHEUS_ADDRESS,
+                // The ServiceMonitor's job label is the Service's name.
+                "query": format!("sum(rate({}{{job=\"{}\"}}[1m]))", service.request_counter, service.name),
+                "threshold": scaling.requests_per_second,
+                "activationThreshold": "1",
+            },
+        }),
+        Scaler::RedisList { address, list, per_replica } => json!({
+            "type": "redis",
+            "metadata": {
+                "address": address,
+                "listName": list,
+                "listLength": per_replica,
+                "activationListLength": "1",
+            },
+        }),
+    };
+    let advanced = if behavior.is_null() {
+        json!({})
+    } else {
+        json!({ "horizontalPodAutoscalerConfig": { "behavior": behavior } })
+    };
     json!({
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
@@ -47,17 +74,8 @@ pub(crate) fn scaled_object(service: &Service, behavior: &Value) -> Value {
             "minReplicaCount": scaling.min_replicas,
             "maxReplicaCount": scaling.max_replicas,
             "fallback": { "failureThreshold": 3, "replicas": scaling.min_replicas },
-            "advanced": { "horizontalPodAutoscalerConfig": { "behavior": behavior } },
-            "triggers": [{
-                "type": "prometheus",
-                "metadata": {
-                    "serverAddress": PROMETHEUS_ADDRESS,
-                    // The ServiceMonitor's job label is the Service's name.
-                    "query": format!("sum(rate({}{{job=\"{}\"}}[1m]))", service.request_counter, service.name),
-                    "threshold": scaling.requests_per_second,
-                    "activationThreshold": "1",
-                },
-            }],
+            "advanced": advanced,
+            "triggers": [trigger],
         },
     })
 }
