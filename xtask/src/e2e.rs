@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
@@ -17,6 +17,8 @@ use anyhow::{Context, bail};
 use ebb_testkit::{RedisServer, S3Server, ServiceProcess, TempDir, free_port, poll_until};
 use xshell::{Shell, cmd};
 
+use crate::bench::process::KillOnDrop;
+use crate::bench::wrk;
 use crate::tools::{self, HAPROXY, REDIS, WRK};
 
 const REPLICAS: usize = 3;
@@ -57,15 +59,6 @@ impl Cluster {
             }
         }
         Ok(())
-    }
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -232,27 +225,8 @@ fn check_limit(balancer: SocketAddr, period: Duration) -> anyhow::Result<(u32, f
 fn load(sh: &Shell, balancer: SocketAddr, duration: &str, script: &str) -> anyhow::Result<Load> {
     let url = format!("http://{balancer}/");
     let output = cmd!(sh, "wrk -t1 -c16 -d {duration} --latency -s {script} {url}").quiet().read()?;
-    let number = |prefix: &str| -> f64 {
-        output.lines().find_map(|l| l.trim().strip_prefix(prefix)?.trim().parse().ok()).unwrap_or(0.0)
-    };
-    let requests: f64 =
-        output.lines().find_map(|l| l.trim().split_once(" requests in ")?.0.trim().parse().ok()).unwrap_or(0.0);
-    // "Socket errors: connect 0, read 0, write 0, timeout 0"
-    let socket_errors: f64 = output
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Socket errors:"))
-        .map(|l| l.split(',').filter_map(|part| part.split_whitespace().last()?.parse::<f64>().ok()).sum())
-        .unwrap_or(0.0);
-    let p99 = output.lines().find_map(|l| l.trim().strip_prefix("99%").map(str::trim)).unwrap_or("0ms");
-    let split = p99.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(p99.len());
-    let (value, unit) = p99.split_at(split);
-    let value: f64 = value.parse().unwrap_or(0.0);
-    let p99_ms = match unit {
-        "us" => value / 1000.0,
-        "s" => value * 1000.0,
-        _ => value,
-    };
-    Ok(Load { requests, errors: number("Non-2xx or 3xx responses:") + socket_errors, p99_ms })
+    let result = wrk::parse(&output)?;
+    Ok(Load { requests: result.requests, errors: result.non_2xx + result.socket_errors, p99_ms: result.p99_ms })
 }
 
 /// 256 KiB uploads through the balancer, one after another, until finished; then each is

@@ -6,11 +6,11 @@
 
 mod http;
 mod offload;
-mod process;
+pub(crate) mod process;
 mod ratelimit;
 mod report;
 mod startup;
-mod wrk;
+pub(crate) mod wrk;
 
 use ebb_testkit::RedisServer;
 use xshell::{Shell, cmd};

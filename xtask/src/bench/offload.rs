@@ -11,6 +11,7 @@ use ebb_testkit::{S3Server, ServiceProcess};
 use xshell::cmd;
 
 use super::Bench;
+use super::process::status_kib;
 use super::report::{Report, Target};
 use crate::tools;
 
@@ -25,7 +26,7 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
     let s3 = S3Server::start(&["bench"]);
     let env = s3.env("bench");
     let service = ServiceProcess::start(root.join("target/release/example-api"), &env);
-    let pid = service.pid().to_string();
+    let pid = service.pid();
     let url = service.url("/files/through-service.bin");
     let server = &bench.server;
     let write_out = "%{http_code} %{time_total}";
@@ -44,13 +45,13 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
             field(&output, "seconds")
         };
         let mut through = || -> anyhow::Result<f64> {
-            let before = rss_kib(&pid, "VmRSS")?;
+            let before = status_kib(pid, "VmRSS").context("no VmRSS for the service")?;
             let output = cmd!(sh, "curl -sS -o /dev/null -w {write_out} -T {file} {url}").quiet().read()?;
             let (code, seconds) = output.split_once(' ').context("curl output")?;
             if code != "201" {
                 bail!("the upload through the service answered {code}");
             }
-            let peak = rss_kib(&pid, "VmHWM")?;
+            let peak = status_kib(pid, "VmHWM").context("no VmHWM for the service")?;
             rss_growth_mib = rss_growth_mib.max((peak as f64 - before as f64) / 1024.0);
             Ok(seconds.parse()?)
         };
@@ -112,12 +113,4 @@ fn field(output: &str, name: &str) -> anyhow::Result<f64> {
         .split_whitespace()
         .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
         .with_context(|| format!("no {name} in: {output}"))
-}
-
-fn rss_kib(pid: &str, field: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.trim_start_matches(':').split_whitespace().next()?.parse().ok())
-        .with_context(|| format!("no {field} for pid {pid}"))
 }

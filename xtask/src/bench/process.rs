@@ -32,8 +32,13 @@ pub(crate) fn wait_for(addr: SocketAddr) -> anyhow::Result<()> {
 }
 
 pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS")
+}
+
+/// A KiB field of `/proc/<pid>/status`: `VmRSS`, `VmHWM` (peak RSS), ...
+pub(crate) fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|line| line.strip_prefix("VmRSS:")?.split_whitespace().next()?.parse().ok())
+    status.lines().find_map(|line| line.strip_prefix(field)?.strip_prefix(':')?.split_whitespace().next()?.parse().ok())
 }
 
 /// User plus system CPU time of a process, from `/proc/<pid>/stat` (fields 14 and 15, in

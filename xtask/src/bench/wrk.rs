@@ -13,6 +13,8 @@ pub(crate) struct WrkResult {
     pub(crate) p99_ms: f64,
     /// Responses other than 2xx/3xx (wrk's "Non-2xx or 3xx responses").
     pub(crate) non_2xx: f64,
+    /// Connect, read, write and timeout errors (wrk's "Socket errors").
+    pub(crate) socket_errors: f64,
 }
 
 pub(crate) fn run(sh: &Shell, url: &str, duration: &str, pinned: bool) -> anyhow::Result<WrkResult> {
@@ -25,17 +27,22 @@ pub(crate) fn run(sh: &Shell, url: &str, duration: &str, pinned: bool) -> anyhow
     parse(&output)
 }
 
-fn parse(wrk: &str) -> anyhow::Result<WrkResult> {
+pub(crate) fn parse(wrk: &str) -> anyhow::Result<WrkResult> {
     let line_value = |prefix: &str| wrk.lines().find_map(|line| line.trim().strip_prefix(prefix).map(str::trim));
     let rps = line_value("Requests/sec:").and_then(|v| v.parse().ok());
     let requests = wrk.lines().find_map(|line| line.trim().split_once(" requests in ")?.0.trim().parse().ok());
     let non_2xx = line_value("Non-2xx or 3xx responses:").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    // "Socket errors: connect 0, read 0, write 0, timeout 0"
+    let socket_errors = line_value("Socket errors:")
+        .map(|l| l.split(',').filter_map(|part| part.split_whitespace().last()?.parse::<f64>().ok()).sum())
+        .unwrap_or(0.0);
     let p99 = line_value("99%").context("no 99% latency")?;
     Ok(WrkResult {
         requests: requests.with_context(|| format!("no request count in wrk output:\n{wrk}"))?,
         rps: rps.with_context(|| format!("no Requests/sec in wrk output:\n{wrk}"))?,
         p99_ms: parse_latency_ms(p99)?,
         non_2xx,
+        socket_errors,
     })
 }
 
