@@ -113,8 +113,9 @@ impl Probes {
         self.inner.shutting_down.as_ref().is_some_and(CancellationToken::is_cancelled)
     }
 
-    /// Evaluates one probe, skipping the checks named in `exclude`. Registered checks run
-    /// concurrently (or come from the cache).
+    /// Evaluates one probe, skipping the registered checks named in `exclude`. The built-in
+    /// checks (`ping`, `started`, `shutdown`) always run: no caller can make a shutting-down
+    /// replica look ready. Registered checks run concurrently (or come from the cache).
     pub async fn evaluate(&self, probe: Probe, exclude: &[String]) -> ProbeReport {
         let mut report = ProbeReport::new(probe);
         let included = |name: &str| !exclude.iter().any(|excluded| excluded == name);
@@ -127,11 +128,7 @@ impl Probes {
             }
         };
         for result in builtin {
-            if included(&result.name) {
-                report.push(result);
-            } else {
-                report.exclude(result.name);
-            }
+            report.push(result);
         }
         let runs = registered.iter().filter(|check| included(&check.name)).map(|check| check.run(self.inner.cache_ttl));
         for result in futures_util::future::join_all(runs).await {

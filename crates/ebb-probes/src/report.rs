@@ -78,11 +78,12 @@ impl ProbeReport {
         self.excluded.push(name);
     }
 
-    /// Plain text in the Kubernetes API server's style: `ok` when passing and not verbose,
-    /// otherwise one `[+]name ok` / `[-]name failed: reason` line per check.
+    /// Plain text in the Kubernetes API server's style. Not verbose: `ok`, or
+    /// `readyz check failed` without naming any check. Verbose: one `[+]name ok` /
+    /// `[-]name failed: reason` line per check, then the verdict.
     pub fn to_text(&self, verbose: bool) -> String {
-        if self.ok && !verbose {
-            return "ok\n".to_owned();
+        if !verbose {
+            return if self.ok { "ok\n".to_owned() } else { format!("{} check failed\n", self.probe.name()) };
         }
         let mut text = String::new();
         for check in &self.checks {
@@ -106,9 +107,15 @@ impl ProbeReport {
         text
     }
 
-    /// JSON: `{"probe":"readyz","ok":false,"checks":[{"name":..,"status":{"ok":..,"error":..},
-    /// "duration_ms":..,"cached":..}],"excluded":[..]}`.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
+    /// JSON. Verbose: `{"probe":"readyz","ok":false,"checks":[{"name":..,"status":{"ok":..,
+    /// "error":..},"duration_ms":..,"cached":..}],"excluded":[..]}`; otherwise only
+    /// `{"probe":"readyz","ok":false}`.
+    pub fn to_json(&self, verbose: bool) -> String {
+        let json = if verbose {
+            serde_json::to_string(self)
+        } else {
+            serde_json::to_string(&serde_json::json!({ "probe": self.probe, "ok": self.ok }))
+        };
+        json.unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
     }
 }

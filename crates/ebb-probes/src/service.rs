@@ -16,12 +16,20 @@ use crate::{Probe, Probes, ProbesLayer};
 pub struct ProbesService<S> {
     inner: S,
     probes: Probes,
+    details: bool,
 }
 
 impl<S> ProbesService<S> {
     /// Wraps `inner`.
     pub fn new(inner: S, probes: Probes) -> Self {
-        Self { inner, probes }
+        Self { inner, probes, details: false }
+    }
+
+    /// See [`ProbesLayer::with_details`].
+    #[must_use]
+    pub fn with_details(mut self, details: bool) -> Self {
+        self.details = details;
+        self
     }
 
     /// A layer for this middleware.
@@ -62,16 +70,17 @@ where
             return ResponseFuture::ready(response);
         }
         let query = ProbeQuery::parse(req.uri().query(), req.headers());
+        let verbose = query.verbose || self.details;
         let probes = self.probes.clone();
         ResponseFuture::probe(Box::pin(async move {
             let report = probes.evaluate(probe, &query.exclude).await;
             let status = if report.ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
             let mut response = if query.json {
-                let mut response = text_response(status, report.to_json());
+                let mut response = text_response(status, report.to_json(verbose));
                 response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 response
             } else {
-                text_response(status, report.to_text(query.verbose))
+                text_response(status, report.to_text(verbose))
             };
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response

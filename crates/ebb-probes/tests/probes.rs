@@ -44,7 +44,7 @@ async fn readiness_waits_for_start_and_fails_on_shutdown() {
     assert_eq!(get(&probes, "/readyz", false).await, (StatusCode::OK, "ok\n".to_owned()));
     assert_eq!(get(&probes, "/startupz", false).await.0, StatusCode::OK);
     shutdown.cancel();
-    let (status, body) = get(&probes, "/readyz", false).await;
+    let (status, body) = get(&probes, "/readyz?verbose", false).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body.contains("[-]shutdown failed: shutting down"), "{body}");
     // Liveness never follows shutdown or dependencies.
@@ -66,9 +66,44 @@ async fn verbose_lists_every_check_like_the_api_server() {
         body,
         "[+]started ok\n[+]shutdown ok\n[+]redis ok\n[-]s3 failed: connection refused\nreadyz check failed\n"
     );
-    // A failing probe explains itself even without ?verbose.
-    let (_, body) = get(&probes, "/readyz", false).await;
-    assert!(body.contains("[-]s3 failed"), "{body}");
+    // Without ?verbose a failing probe names no check and no reason: on a public port
+    // those can describe internal hosts.
+    let (status, body) = get(&probes, "/readyz", false).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body, "readyz check failed\n");
+    let (_, json) = get(&probes, "/readyz", true).await;
+    assert_eq!(json, r#"{"ok":false,"probe":"readyz"}"#);
+}
+
+#[tokio::test]
+async fn a_listener_for_operators_shows_details_without_asking() {
+    let probes = Probes::builder().with_readiness_check("s3", || async { Err::<(), _>("down") }).started().build();
+    let app = ServiceBuilder::new()
+        .layer(probes.layer().with_details(true))
+        .service_fn(|_req: Request<Body>| async { Ok::<_, Infallible>(http::Response::new(Body::from("app"))) });
+    let response =
+        app.oneshot(Request::get("/readyz").body(Body::empty()).expect("request")).await.expect("infallible");
+    let body = response.into_body().collect().await.expect("body").to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("[-]s3 failed: down"));
+}
+
+#[tokio::test]
+async fn built_in_checks_cannot_be_excluded() {
+    let probes = Probes::builder().with_shutdown_signal(ebb_shutdown_token()).started().build();
+    for query in ["exclude=shutdown", "exclude=started&exclude=shutdown", "exclude=shutdown&verbose"] {
+        let (status, body) = get(&probes, &format!("/readyz?{query}"), false).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "?{query} overrode readiness: {body}");
+    }
+    let (_, json) = get(&probes, "/readyz?exclude=shutdown&verbose", true).await;
+    let json: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(json["excluded"], serde_json::json!([]));
+}
+
+/// A shutdown signal that has already fired.
+fn ebb_shutdown_token() -> CancellationToken {
+    let token = CancellationToken::new();
+    token.cancel();
+    token
 }
 
 #[tokio::test]
@@ -88,12 +123,12 @@ async fn exclude_skips_a_check() {
 #[tokio::test]
 async fn json_output() {
     let probes = Probes::builder().with_readiness_check("db", || async { Err::<(), _>("no route") }).started().build();
-    let (status, body) = get(&probes, "/readyz?exclude=shutdown", true).await;
+    let (status, body) = get(&probes, "/readyz?exclude=other&verbose", true).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let json: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(json["probe"], "readyz");
     assert_eq!(json["ok"], false);
-    assert_eq!(json["excluded"], serde_json::json!(["shutdown"]));
+    assert_eq!(json["excluded"], serde_json::json!([]));
     let db = json["checks"].as_array().expect("checks").iter().find(|c| c["name"] == "db").expect("db");
     assert_eq!(db["status"], serde_json::json!({"ok": false, "error": "no route"}));
 }
@@ -144,7 +179,7 @@ async fn results_are_cached_and_concurrent_probes_share_one_run() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1, "a probe storm must not become a dependency storm");
 
-    let (_, json) = get(&probes, "/readyz", true).await;
+    let (_, json) = get(&probes, "/readyz?verbose", true).await;
     assert!(json.contains("\"cached\":true"), "{json}");
 }
 
@@ -201,6 +236,6 @@ async fn advisory_checks_are_reported_but_never_fail_readiness() {
     let (status, body) = get(&probes, "/readyz?verbose", false).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("[!]redis degraded (advisory): connection refused"), "{body}");
-    let (_, json) = get(&probes, "/readyz", true).await;
+    let (_, json) = get(&probes, "/readyz?verbose", true).await;
     assert!(json.contains("\"critical\":false") && json.contains("\"ok\":true"), "{json}");
 }

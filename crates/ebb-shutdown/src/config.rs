@@ -11,6 +11,13 @@ pub const DEFAULT_DELAY: Duration = Duration::from_secs(5);
 /// Default hard deadline, counted from the signal (`EBB_SHUTDOWN_TIMEOUT`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The longest delay accepted by [`ShutdownConfig::validate`]: 10 minutes.
+pub const MAX_DELAY: Duration = Duration::from_secs(10 * 60);
+
+/// The longest timeout accepted by [`ShutdownConfig::validate`]: 1 hour. Longer budgets
+/// are a mistake in practice (and must never overflow the clock arithmetic).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
 /// Environment variable for [`ShutdownConfig::with_delay`].
 pub const ENV_DELAY: &str = "EBB_SHUTDOWN_DELAY";
 
@@ -80,11 +87,19 @@ impl ShutdownConfig {
         self.exit_on_second_signal
     }
 
-    /// Checks the invariant `delay < timeout`.
+    /// Checks the bounds (`delay <= MAX_DELAY`, `timeout <= MAX_TIMEOUT`) and the invariant
+    /// `delay < timeout`.
     ///
     /// # Errors
+    /// [`ConfigError::OutOfRange`] for a value beyond its bound;
     /// [`ConfigError::DelayNotBeforeTimeout`] when the delay uses up the whole budget.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.delay > MAX_DELAY {
+            return Err(ConfigError::OutOfRange { variable: ENV_DELAY, value: self.delay, max: MAX_DELAY });
+        }
+        if self.timeout > MAX_TIMEOUT {
+            return Err(ConfigError::OutOfRange { variable: ENV_TIMEOUT, value: self.timeout, max: MAX_TIMEOUT });
+        }
         if self.delay >= self.timeout {
             return Err(ConfigError::DelayNotBeforeTimeout { delay: self.delay, timeout: self.timeout });
         }
@@ -112,6 +127,12 @@ impl ShutdownConfig {
         }
         if let Some(timeout) = parse_duration(&lookup, ENV_TIMEOUT, &mut errors) {
             config.timeout = timeout;
+        }
+        for (variable, value, max) in [(ENV_DELAY, config.delay, MAX_DELAY), (ENV_TIMEOUT, config.timeout, MAX_TIMEOUT)]
+        {
+            if value > max {
+                errors.push(ConfigError::OutOfRange { variable, value, max });
+            }
         }
         if errors.is_empty() {
             if let Err(error) = config.validate() {
@@ -171,6 +192,17 @@ mod tests {
         let text = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
         assert!(text.contains("EBB_SHUTDOWN_DELAY") && text.contains("soon"), "{text}");
         assert!(text.contains("EBB_SHUTDOWN_TIMEOUT") && text.contains("-3"), "{text}");
+    }
+
+    #[test]
+    fn huge_durations_are_refused_naming_the_variable() {
+        let vars = [(ENV_DELAY, "500000000000y"), (ENV_TIMEOUT, "2h")];
+        let errors = ShutdownConfig::from_lookup(lookup(&vars)).expect_err("out of range");
+        let text = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+        assert_eq!(errors.len(), 2, "{text}");
+        assert!(text.contains("EBB_SHUTDOWN_DELAY") && text.contains("EBB_SHUTDOWN_TIMEOUT"), "{text}");
+        let far = ShutdownConfig::new().with_timeout(Duration::MAX);
+        assert!(matches!(far.validate(), Err(ConfigError::OutOfRange { variable: ENV_TIMEOUT, .. })));
     }
 
     #[test]

@@ -14,6 +14,21 @@ pub enum ConfigError {
         /// What a valid value looks like.
         expected: String,
     },
+    /// A duration beyond its bound (such values are mistakes, and must never overflow the
+    /// clock arithmetic later).
+    #[error(
+        "{variable}={} is out of range: at most {}",
+        humantime::format_duration(*value),
+        humantime::format_duration(*max)
+    )]
+    OutOfRange {
+        /// The variable's name.
+        variable: &'static str,
+        /// The value found.
+        value: Duration,
+        /// The largest value accepted.
+        max: Duration,
+    },
     /// The delay is not shorter than the timeout, which would leave no time to drain.
     #[error(
         "EBB_SHUTDOWN_DELAY ({}) must be shorter than EBB_SHUTDOWN_TIMEOUT ({}): \

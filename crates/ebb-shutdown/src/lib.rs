@@ -46,11 +46,11 @@ mod run;
 mod shutdown;
 mod signal;
 
-pub use config::{DEFAULT_DELAY, DEFAULT_TIMEOUT, ENV_DELAY, ENV_TIMEOUT, ShutdownConfig};
+pub use config::{DEFAULT_DELAY, DEFAULT_TIMEOUT, ENV_DELAY, ENV_TIMEOUT, MAX_DELAY, MAX_TIMEOUT, ShutdownConfig};
 pub use drain::DrainLayer;
 pub use error::ConfigError;
 pub use report::{ShutdownCause, ShutdownReport};
-pub use shutdown::Shutdown;
+pub use shutdown::{ConnectionGuard, Shutdown};
 pub use signal::Signals;
 /// Re-exported so that callers need not depend on tokio-util to hold the tokens.
 pub use tokio_util::sync::CancellationToken;

@@ -10,6 +10,10 @@ pub struct ShutdownReport {
     pub cut_requests: usize,
     /// Background tasks still running at the deadline.
     pub cut_tasks: usize,
+    /// Connections the server had to close with work unanswered: a request head still
+    /// arriving when the listener closed, or any connection still open at the deadline
+    /// (a slow body, an upgraded WebSocket that ignored the shutdown signal).
+    pub cut_connections: usize,
     /// From the signal to the end of the shutdown.
     pub elapsed: Duration,
     /// What started the shutdown.
@@ -31,7 +35,7 @@ pub enum ShutdownCause {
 impl ShutdownReport {
     /// True when nothing was cut.
     pub fn is_clean(&self) -> bool {
-        self.cut_requests == 0 && self.cut_tasks == 0
+        self.cut_requests == 0 && self.cut_tasks == 0 && self.cut_connections == 0
     }
 
     /// `0` for a clean shutdown, `1` when something was cut.
@@ -44,8 +48,8 @@ impl fmt::Display for ShutdownReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "shutdown after {:?} ({:?}): {} request(s) and {} task(s) cut at the deadline",
-            self.elapsed, self.cause, self.cut_requests, self.cut_tasks
+            "shutdown after {:?} ({:?}): cut {} request(s), {} connection(s) and {} task(s)",
+            self.elapsed, self.cause, self.cut_requests, self.cut_connections, self.cut_tasks
         )
     }
 }

@@ -9,8 +9,12 @@ use tokio::time::{Instant, sleep_until};
 use crate::{Shutdown, ShutdownCause, ShutdownReport, Signals};
 
 /// How long the server gets, after the deadline, to send the drain layer's 503s and
-/// aborts before it is dropped. A bound, not a wait: it usually ends in microseconds.
-const CUT_GRACE: Duration = Duration::from_secs(1);
+/// aborts before it is dropped. A bound, not a wait: it usually ends in microseconds. Kept
+/// well under a second so that the process never outlives the deadline by more than one.
+const CUT_GRACE: Duration = Duration::from_millis(500);
+
+/// Far enough to mean "never" without overflowing `Instant` arithmetic.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 impl Shutdown {
     /// Runs `server` through the whole shutdown sequence and reports what was cut.
@@ -62,14 +66,16 @@ impl Shutdown {
         self.trigger();
         let start = self.signalled_at().map_or_else(Instant::now, Instant::from_std);
         let config = *self.config();
-        let deadline = start + config.timeout();
+        // Validated configs stay far below overflow; hand-built ones must not panic here.
+        let later = |after: Duration| start.checked_add(after).unwrap_or_else(|| Instant::now() + FAR_FUTURE);
+        let deadline = later(config.timeout());
         if !config.exit_on_second_signal() {
             signals = None;
         }
         tracing::info!(?cause, delay = ?config.delay(), timeout = ?config.timeout(), "shutdown started: readiness now fails");
 
         // Phase 2: keep serving while the platform takes us out of its endpoints.
-        serve_until(server.as_mut(), &mut outcome, start + config.delay(), &mut signals).await;
+        serve_until(server.as_mut(), &mut outcome, later(config.delay()), &mut signals).await;
 
         // Phase 3: stop accepting and drain.
         self.begin_stop_accepting();
@@ -89,7 +95,13 @@ impl Shutdown {
         }
 
         // Phase 5: the deadline cuts whatever is left.
-        let mut report = ShutdownReport { cut_requests: 0, cut_tasks: tracker.len(), elapsed: Duration::ZERO, cause };
+        let mut report = ShutdownReport {
+            cut_requests: 0,
+            cut_tasks: tracker.len(),
+            cut_connections: 0,
+            elapsed: Duration::ZERO,
+            cause,
+        };
         if outcome.is_none() {
             report.cut_requests = self.in_flight();
             self.begin_cut();
@@ -98,16 +110,21 @@ impl Shutdown {
                 () = tokio::time::sleep(CUT_GRACE) => {}
             }
         }
+        // Whatever is still open now (a stalled body, an upgraded connection that ignored
+        // the signal) is closed when the server future is dropped on return.
+        report.cut_connections = self.recorded_cut_connections() + self.open_connections();
         report.elapsed = start.elapsed();
         if report.is_clean() {
             tracing::info!(elapsed = ?report.elapsed, "shutdown complete: nothing was cut");
         } else {
             tracing::warn!(
                 cut_requests = report.cut_requests,
+                cut_connections = report.cut_connections,
                 cut_tasks = report.cut_tasks,
                 elapsed = ?report.elapsed,
-                "shutdown deadline reached: cut {} request(s) and {} background task(s)",
+                "shutdown cut {} request(s), {} connection(s) and {} background task(s)",
                 report.cut_requests,
+                report.cut_connections,
                 report.cut_tasks,
             );
         }

@@ -57,6 +57,8 @@ pub(crate) struct Inner {
     tasks: TaskTracker,
     tasks_token: CancellationToken,
     in_flight: AtomicUsize,
+    connections: TaskTracker,
+    cut_connections: AtomicUsize,
 }
 
 impl Shutdown {
@@ -74,6 +76,8 @@ impl Shutdown {
                 tasks: TaskTracker::new(),
                 tasks_token: CancellationToken::new(),
                 in_flight: AtomicUsize::new(0),
+                connections: TaskTracker::new(),
+                cut_connections: AtomicUsize::new(0),
             }),
         }
     }
@@ -173,10 +177,48 @@ impl Shutdown {
         self.inner.tasks.close();
     }
 
+    /// Counts one connection as open until the returned guard is dropped. A server that
+    /// serves connections itself (as `ebb-server` does) holds one per connection, upgraded
+    /// ones (WebSocket) included, so that the drain waits for them and the deadline counts
+    /// those it has to cut.
+    #[must_use = "the connection counts as open only while the guard lives"]
+    pub fn track_connection(&self) -> ConnectionGuard {
+        ConnectionGuard { _token: self.inner.connections.token() }
+    }
+
+    /// Connections currently tracked by [`track_connection`](Self::track_connection).
+    pub fn open_connections(&self) -> usize {
+        self.inner.connections.len()
+    }
+
+    /// Completes once no tracked connection is open. Call after the listener has stopped
+    /// accepting; it completes at once when none is open.
+    pub async fn connections_closed(&self) {
+        self.inner.connections.close();
+        self.inner.connections.wait().await;
+    }
+
+    /// Records that the server closed a connection with work it never answered (a request
+    /// head that was still arriving when the listener closed). Counted in
+    /// [`ShutdownReport::cut_connections`](crate::ShutdownReport::cut_connections).
+    pub fn record_cut_connection(&self) {
+        self.inner.cut_connections.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn recorded_cut_connections(&self) -> usize {
+        self.inner.cut_connections.load(Ordering::Acquire)
+    }
+
     pub(crate) fn enter(&self) -> InFlightGuard {
         self.inner.in_flight.fetch_add(1, Ordering::AcqRel);
         InFlightGuard { shutdown: self.inner.clone() }
     }
+}
+
+/// One open connection, counted by [`Shutdown::track_connection`] until dropped.
+#[derive(Debug)]
+pub struct ConnectionGuard {
+    _token: tokio_util::task::task_tracker::TaskTrackerToken,
 }
 
 /// Counts one request (and its response body) as in flight until dropped.
@@ -188,6 +230,10 @@ pub(crate) struct InFlightGuard {
 impl InFlightGuard {
     pub(crate) fn deadline(&self) -> &CancellationToken {
         &self.shutdown.deadline
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutdown.signalled.is_cancelled()
     }
 }
 

@@ -16,6 +16,7 @@ pin_project! {
         #[pin]
         inner: F,
         guard: Option<InFlightGuard>,
+        http1: bool,
         // Registered only once the inner future is pending, so that a request answered on
         // its first poll never touches the deadline's waiter list.
         #[pin]
@@ -24,8 +25,8 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, guard: InFlightGuard) -> Self {
-        Self { inner, guard: Some(guard), deadline: None }
+    pub(crate) fn new(inner: F, guard: InFlightGuard, http1: bool) -> Self {
+        Self { inner, guard: Some(guard), http1, deadline: None }
     }
 }
 
@@ -41,7 +42,15 @@ where
         let mut this = self.project();
         if let Poll::Ready(result) = this.inner.poll(cx) {
             let guard = this.guard.take();
-            return Poll::Ready(result.map(|response| response.map(|body| DrainBody::new(body, guard))));
+            // Once shutdown began, HTTP/1 clients are told to take their next request
+            // elsewhere: behind an L4 balancer (kube-proxy) nothing else moves them.
+            let close = *this.http1 && guard.as_ref().is_some_and(InFlightGuard::is_shutting_down);
+            return Poll::Ready(result.map(|mut response| {
+                if close {
+                    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                response.map(|body| DrainBody::new(body, guard))
+            }));
         }
         if this.deadline.is_none() {
             let Some(guard) = this.guard.as_ref() else { return Poll::Pending };

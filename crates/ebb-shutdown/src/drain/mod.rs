@@ -1,6 +1,9 @@
 //! The drain layer: counts requests in flight and cuts them at the shutdown deadline.
 //!
-//! Put it outermost, so that it sees every request the server accepted. A request counts
+//! Put it outermost, so that it sees every request the server accepted. From the signal on,
+//! every HTTP/1 response it passes carries `Connection: close`, so that keep-alive clients
+//! (and L4 balancers such as kube-proxy, which never move a connection) open their next
+//! connection to another replica during the delay. A request counts
 //! as in flight from the call until its response body ends, so a download or an SSE
 //! stream holds the drain as long as it runs — but never past the deadline: then a
 //! response not yet produced becomes `503 Service Unavailable` with `Connection: close`,

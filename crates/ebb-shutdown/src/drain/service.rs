@@ -52,6 +52,7 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let guard = self.shutdown.enter();
-        ResponseFuture::new(self.inner.call(req), guard)
+        let http1 = req.version() <= http::Version::HTTP_11;
+        ResponseFuture::new(self.inner.call(req), guard, http1)
     }
 }
