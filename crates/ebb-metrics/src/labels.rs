@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use http::{Method, Request, StatusCode, header};
+use http::{HeaderMap, Method, Request, StatusCode, header};
 use metrics::{Counter, Histogram};
 
 use crate::names::{
@@ -20,16 +20,35 @@ pub(crate) enum Route {
     #[cfg(feature = "axum")]
     Matched(axum::extract::MatchedPath),
     Shared(Arc<str>),
+    /// A gRPC method path, not yet a label: it becomes one only when the response shows
+    /// that the service serves it (see [`Route::settle`]), so that made-up paths sent
+    /// with a gRPC content type cannot add series.
+    GrpcCandidate(Arc<str>),
 }
 
 impl Route {
-    pub(crate) fn as_str(&self) -> &str {
+    /// The label, once the response is known. A gRPC candidate keeps its path only when
+    /// the answer is a gRPC response that is not `UNIMPLEMENTED` (code 12: what tonic
+    /// answers for a service or method it does not have); otherwise it is `unmatched`.
+    pub(crate) fn settle<'a>(&'a self, response: Option<&HeaderMap>, unmatched: &'a Route) -> &'a str {
         match self {
             #[cfg(feature = "axum")]
             Self::Matched(matched) => matched.as_str(),
             Self::Shared(route) => route,
+            Self::GrpcCandidate(path) if response.is_some_and(serves_grpc_method) => path,
+            Self::GrpcCandidate(_) => unmatched.settle(None, unmatched),
         }
     }
+}
+
+const GRPC_UNIMPLEMENTED: &[u8] = b"12";
+
+fn is_grpc(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"))
+}
+
+fn serves_grpc_method(headers: &HeaderMap) -> bool {
+    is_grpc(headers) && headers.get("grpc-status").is_none_or(|status| status.as_bytes() != GRPC_UNIMPLEMENTED)
 }
 
 const METHODS: [&str; 10] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "OTHER"];
@@ -50,17 +69,20 @@ pub(crate) fn method_index(method: &Method) -> u8 {
     }
 }
 
-/// The route template of a request: axum's `MatchedPath`; for gRPC the method path
-/// (`/package.Service/Method`, bounded by the service definition and by the cap); else
-/// [`ROUTE_UNMATCHED`].
+/// The route template of a request: axum's `MatchedPath`; for gRPC a candidate method path
+/// (`/package.Service/Method`) that the response must confirm; else [`ROUTE_UNMATCHED`].
+/// Only routes the service really has can become labels: the set is bounded by the
+/// router and the service definitions, whatever clients send.
 pub(crate) fn route_of<B>(req: &Request<B>, unmatched: &Route) -> Route {
+    let grpc = is_grpc(req.headers());
     #[cfg(feature = "axum")]
     if let Some(matched) = req.extensions().get::<axum::extract::MatchedPath>() {
-        return Route::Matched(matched.clone());
+        // tonic routes a whole service through one wildcard route: the method is the path.
+        if !(grpc && matched.as_str().contains("{*")) {
+            return Route::Matched(matched.clone());
+        }
     }
-    let grpc =
-        req.headers().get(header::CONTENT_TYPE).is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
-    if grpc { Route::Shared(Arc::from(req.uri().path())) } else { unmatched.clone() }
+    if grpc { Route::GrpcCandidate(Arc::from(req.uri().path())) } else { unmatched.clone() }
 }
 
 pub(crate) struct Handles {
@@ -151,14 +173,25 @@ mod tests {
     }
 
     #[test]
-    fn grpc_paths_are_routes_and_plain_paths_are_unmatched() {
+    fn grpc_paths_are_routes_only_when_served_and_plain_paths_are_unmatched() {
         let unmatched = Route::Shared(Arc::from(ROUTE_UNMATCHED));
         let grpc = Request::post("/grpc.health.v1.Health/Check")
             .header(header::CONTENT_TYPE, "application/grpc")
             .body(())
             .expect("request");
-        assert_eq!(route_of(&grpc, &unmatched).as_str(), "/grpc.health.v1.Health/Check");
+        let route = route_of(&grpc, &unmatched);
+        let mut served = HeaderMap::new();
+        served.insert(header::CONTENT_TYPE, "application/grpc".parse().expect("value"));
+        assert_eq!(route.settle(Some(&served), &unmatched), "/grpc.health.v1.Health/Check");
+        served.insert("grpc-status", "5".parse().expect("value"));
+        assert_eq!(route.settle(Some(&served), &unmatched), "/grpc.health.v1.Health/Check", "NOT_FOUND is served");
+        served.insert("grpc-status", "12".parse().expect("value"));
+        assert_eq!(route.settle(Some(&served), &unmatched), ROUTE_UNMATCHED, "UNIMPLEMENTED is not");
+        let mut limited = HeaderMap::new();
+        limited.insert(header::CONTENT_TYPE, "text/plain".parse().expect("value"));
+        assert_eq!(route.settle(Some(&limited), &unmatched), ROUTE_UNMATCHED, "a 429 proves nothing");
+        assert_eq!(route.settle(None, &unmatched), ROUTE_UNMATCHED, "nor does a dropped request");
         let plain = Request::get("/wp-admin.php").body(()).expect("request");
-        assert_eq!(route_of(&plain, &unmatched).as_str(), ROUTE_UNMATCHED);
+        assert_eq!(route_of(&plain, &unmatched).settle(None, &unmatched), ROUTE_UNMATCHED);
     }
 }

@@ -68,9 +68,13 @@ async fn a_scanner_cannot_grow_the_label_sets() {
 async fn the_label_set_cap_folds_the_rest_into_overflow() {
     let handle = handle();
     let overflow_before = sum(&handle.render(), "http_requests_label_overflow_total", &[]);
-    // gRPC routes come from the path, so random gRPC paths are the worst case.
+    // A (broken) gRPC service that claims to serve every path is the worst case.
     let app = tower::ServiceBuilder::new().layer(HttpMetricsLayer::with_max_label_sets(5)).service_fn(
-        |_req: Request<Body>| async { Ok::<_, std::convert::Infallible>(http::Response::new(Body::empty())) },
+        |_req: Request<Body>| async {
+            let mut response = http::Response::new(Body::empty());
+            response.headers_mut().insert("content-type", http::HeaderValue::from_static("application/grpc"));
+            Ok::<_, std::convert::Infallible>(response)
+        },
     );
     for i in 0..200 {
         let request = Request::post(format!("/cap.Svc{i}/Method"))
@@ -134,6 +138,73 @@ async fn output_passes_promtool() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[tokio::test]
+async fn made_up_grpc_paths_add_no_series() {
+    let handle = handle();
+    let before = handle.render();
+    let ours = |text: &str| text.lines().filter(|l| l.starts_with("http_requests_total{")).count();
+    // An axum app without gRPC: a 404 for every made-up path, gRPC content type or not.
+    let app = Router::new().route("/flood/ok", get(|| async { "x" })).layer(HttpMetricsLayer::new());
+    for i in 0..300 {
+        let request = Request::post(format!("/flood{i}.Svc/Method"))
+            .header("content-type", "application/grpc")
+            .body(Body::empty())
+            .expect("request");
+        send(&app, request).await;
+    }
+    // A service that refuses (429) before any gRPC code runs proves no method either.
+    let limited = tower::ServiceBuilder::new().layer(HttpMetricsLayer::new()).service_fn(|_req: Request<Body>| async {
+        let mut response = http::Response::new(Body::from("slow down"));
+        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        Ok::<_, std::convert::Infallible>(response)
+    });
+    for i in 0..300 {
+        let request = Request::post(format!("/limited{i}.Svc/Method"))
+            .header("content-type", "application/grpc")
+            .body(Body::empty())
+            .expect("request");
+        limited.clone().oneshot(request).await.expect("infallible");
+    }
+    let after = handle.render();
+    assert!(!after.contains(".Svc/Method"), "made-up paths became labels");
+    assert!(!after.contains("/limited"), "rejected requests made labels");
+    assert!(ours(&after) - ours(&before) <= 4, "{} new series", ours(&after) - ours(&before));
+}
+
+#[tokio::test]
+async fn tonic_answers_unknown_methods_unimplemented_and_they_stay_unmatched() {
+    let handle = handle();
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .layer(HttpMetricsLayer::new())
+            .add_service(health)
+            .serve_with_incoming(incoming),
+    );
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut grpc = tonic::client::Grpc::new(channel);
+    for i in 0..20 {
+        grpc.ready().await.expect("ready");
+        let path: http::uri::PathAndQuery = format!("/made.Up{i}/Nothing").parse().expect("path");
+        let codec = tonic_prost::ProstCodec::<
+            tonic_health::pb::HealthCheckRequest,
+            tonic_health::pb::HealthCheckResponse,
+        >::default();
+        let request = tonic::Request::new(tonic_health::pb::HealthCheckRequest { service: String::new() });
+        let status = grpc.unary(request, path, codec).await.expect_err("no such method");
+        assert_eq!(status.code(), tonic::Code::Unimplemented);
+    }
+    let text = handle.render();
+    assert!(!text.contains("/made.Up"), "{text}");
 }
 
 #[tokio::test]

@@ -34,8 +34,10 @@ where
         let result = ready!(this.inner.poll(cx));
         if let Some(tracker) = this.tracker.take() {
             // An error drops the connection without a response: count it as a 500.
-            let status = result.as_ref().map_or(StatusCode::INTERNAL_SERVER_ERROR, Response::status);
-            tracker.finish(status);
+            match &result {
+                Ok(response) => tracker.finish(response.status(), Some(response.headers())),
+                Err(_) => tracker.finish(StatusCode::INTERNAL_SERVER_ERROR, None),
+            }
         }
         Poll::Ready(result)
     }

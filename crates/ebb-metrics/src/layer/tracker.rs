@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{Request, StatusCode};
+use http::{HeaderMap, Request, StatusCode};
 use metrics::Gauge;
 
 use super::layer::LazyState;
@@ -44,15 +44,17 @@ impl Tracker {
         }
     }
 
-    pub(crate) fn finish(mut self, status: StatusCode) {
-        self.record(status);
+    /// Records the answer: its status, and its headers when there was a response.
+    pub(crate) fn finish(mut self, status: StatusCode, headers: Option<&HeaderMap>) {
+        self.record(status, headers);
     }
 
-    fn record(&mut self, status: StatusCode) {
+    fn record(&mut self, status: StatusCode, headers: Option<&HeaderMap>) {
         self.finished = true;
         let state = self.state.get();
         let seconds = self.start.elapsed().as_secs_f64();
-        state.labels.with_handles(self.method, self.route.as_str(), status, |handles| {
+        let route = self.route.settle(headers, &state.labels.unmatched);
+        state.labels.with_handles(self.method, route, status, |handles| {
             handles.requests.increment(1);
             handles.duration.record(seconds);
         });
@@ -64,7 +66,7 @@ impl Drop for Tracker {
     fn drop(&mut self) {
         if !self.finished {
             let status = StatusCode::from_u16(CLIENT_CLOSED_REQUEST).unwrap_or(StatusCode::BAD_REQUEST);
-            self.record(status);
+            self.record(status, None);
         }
     }
 }
