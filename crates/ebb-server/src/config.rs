@@ -8,6 +8,8 @@ use ebb_ratelimit::RateLimitConfig;
 use ebb_ratelimit::deadpool_redis::redis::{ConnectionInfo, IntoConnectionInfo};
 use ebb_shutdown::ShutdownConfig;
 
+use crate::Limits;
+
 /// Address of the application listener (`EBB_HTTP_ADDR`).
 pub const ENV_HTTP_ADDR: &str = "EBB_HTTP_ADDR";
 /// Address of the `/metrics` listener (`EBB_METRICS_ADDR`).
@@ -32,6 +34,10 @@ pub struct ServerConfig {
     pub redis_url: Option<RedisUrl>,
     /// The default rate limit (`EBB_RATELIMIT_*`); off unless `EBB_RATELIMIT_RATE` is set.
     pub rate_limit: RateLimitConfig,
+    /// Timeouts and caps of the listener and the request path (`EBB_HEADER_READ_TIMEOUT`,
+    /// `EBB_IDLE_TIMEOUT`, `EBB_REQUEST_TIMEOUT`, `EBB_BODY_TIMEOUT`, `EBB_MAX_BODY_SIZE`,
+    /// `EBB_MAX_CONNECTIONS`, `EBB_MAX_IN_FLIGHT`, `EBB_HTTP2_KEEPALIVE`).
+    pub limits: Limits,
 }
 
 /// A Redis URL, checked at start-up. Never printed whole: it may hold a password.
@@ -84,6 +90,7 @@ impl Default for ServerConfig {
             shutdown: ShutdownConfig::new(),
             redis_url: None,
             rate_limit: RateLimitConfig::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -100,7 +107,7 @@ pub enum ConfigError {
         /// The value found.
         value: String,
         /// What a valid value looks like.
-        expected: &'static str,
+        expected: String,
     },
     /// The two listeners would share one address.
     #[error("EBB_HTTP_ADDR and EBB_METRICS_ADDR are both {0}: /metrics needs a listener of its own")]
@@ -165,6 +172,10 @@ impl ServerConfig {
                 Err(reason) => errors.push(ConfigError::RedisUrl(reason)),
             }
         }
+        match Limits::from_lookup(&lookup) {
+            Ok(limits) => config.limits = limits,
+            Err(limit_errors) => errors.extend(limit_errors),
+        }
         match RateLimitConfig::from_lookup(&lookup) {
             Ok(rate_limit) => config.rate_limit = rate_limit,
             Err(rate_limit_errors) => errors.extend(rate_limit_errors.into_iter().map(ConfigError::RateLimit)),
@@ -185,7 +196,7 @@ fn parse_addr(
             errors.push(ConfigError::InvalidEnv {
                 variable,
                 value,
-                expected: "a socket address such as `0.0.0.0:8080` or `[::]:8080`",
+                expected: "a socket address such as `0.0.0.0:8080` or `[::]:8080`".to_owned(),
             });
             None
         }
@@ -229,6 +240,16 @@ mod tests {
         let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
         let errors = ServerConfig::from_lookup(lookup).expect_err("invalid");
         assert_eq!(errors.0.len(), 3, "{errors}");
+    }
+
+    #[test]
+    fn limit_errors_join_the_others() {
+        let vars = [("EBB_SHUTDOWN_TIMEOUT", "500000000000y"), ("EBB_MAX_IN_FLIGHT", "0"), ("EBB_IDLE_TIMEOUT", "9h")];
+        let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
+        let errors = ServerConfig::from_lookup(lookup).expect_err("invalid").to_string();
+        for (name, _) in vars {
+            assert!(errors.contains(name), "{name} missing: {errors}");
+        }
     }
 
     #[test]

@@ -21,6 +21,9 @@
 //! For dependency checks and background tasks, use [`Server`].
 
 mod config;
+mod edge;
+mod limits;
+mod listener;
 mod server;
 mod tracing_init;
 
@@ -30,6 +33,12 @@ pub use config::{
     ConfigError, ConfigErrors, DEFAULT_HTTP_PORT, DEFAULT_METRICS_PORT, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ENV_REDIS_URL,
     RedisUrl, ServerConfig,
 };
+pub use edge::HTTP_REQUESTS_SHED_TOTAL;
+pub use limits::{
+    ENV_BODY_TIMEOUT, ENV_HEADER_READ_TIMEOUT, ENV_HTTP2_KEEPALIVE, ENV_IDLE_TIMEOUT, ENV_MAX_BODY_SIZE,
+    ENV_MAX_CONNECTIONS, ENV_MAX_IN_FLIGHT, ENV_REQUEST_TIMEOUT, Limits,
+};
+pub use listener::HTTP_CONNECTION_TIMEOUTS_TOTAL;
 pub use server::{ServeError, Server};
 pub use tracing_init::init_tracing;
 pub use {ebb_metrics, ebb_probes, ebb_ratelimit, ebb_shutdown};

@@ -4,15 +4,27 @@ use std::io;
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use ebb_metrics::{Exporter, ExporterError, HttpMetricsLayer, MetricsHandle, MetricsService};
 use ebb_probes::{Check, Probes, ProbesBuilder};
 use ebb_ratelimit::deadpool_redis::{self, Pool};
 use ebb_ratelimit::{FailureMode, Limiter, Policy, RateLimitLayer};
 use ebb_shutdown::{Shutdown, ShutdownReport};
+use http::StatusCode;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{ConfigErrors, ENV_HTTP_ADDR, ENV_METRICS_ADDR, RedisUrl, ServerConfig};
+use crate::edge::body_timeout::BodyTimeoutLayer;
+use crate::edge::panic::{PanicRouteLayer, install_hook, panic_response};
+use crate::edge::shed::ShedLayer;
+use crate::listener;
+
+/// Connections the metrics listener serves at once: Prometheus and the kubelet need a few.
+const METRICS_MAX_CONNECTIONS: usize = 256;
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -37,16 +49,23 @@ pub enum ServeError {
     Io(#[from] io::Error),
 }
 
-/// An HTTP service with everything an orchestrator needs, in the order of DESIGN.md:
+/// An HTTP service with everything an orchestrator needs. The request path, outermost
+/// first (the order of DESIGN.md):
 ///
 /// ```text
-/// listener -> probes (/livez /readyz /startupz /healthz) -> metrics -> shutdown drain
-///          -> rate limit (when configured) -> your router
+/// listener (header read and idle timeouts, connection cap, Connection: close / GOAWAY
+///           from the signal on)
+///  -> probes (/livez /readyz /startupz /healthz: never counted, never limited)
+///  -> metrics (outside the drain: requests the deadline cuts are counted with their 503)
+///  -> shutdown drain (in-flight count, cut at the deadline)
+///  -> load shedding (EBB_MAX_IN_FLIGHT: 503 + Retry-After at once)
+///  -> catch panic (500) -> body-progress timeout (408)
+///  -> rate limit (when configured)
+///  -> request timeout (503) and body size limit (413), except on streaming routes
+///  -> your router
 /// ```
-/// plus `/metrics` on its own listener, and the phased shutdown of [`ebb_shutdown`].
-///
-/// Metrics sit outside the drain so that requests the shutdown deadline cuts are counted
-/// with the 503 they were sent.
+/// plus `/metrics` and the probes (with details) on the metrics listener, and the phased
+/// shutdown of [`ebb_shutdown`].
 ///
 /// # Example
 /// ```no_run
@@ -81,6 +100,7 @@ pub struct Server {
     redis: Option<Pool>,
     limiter: Limiter,
     rate_limit: Option<RateLimitLayer>,
+    streaming: Option<Router>,
 }
 
 impl std::fmt::Debug for Server {
@@ -101,7 +121,7 @@ impl Server {
         };
         let rate_limit = config.rate_limit.layer(limiter.clone());
         let limiter = limiter.with_timeout(config.rate_limit.timeout);
-        Self { config, shutdown, probes, metrics: None, redis, limiter, rate_limit }
+        Self { config, shutdown, probes, metrics: None, redis, limiter, rate_limit, streaming: None }
     }
 
     /// A server configured from the environment ([`ServerConfig::from_env`]).
@@ -176,6 +196,23 @@ impl Server {
         self
     }
 
+    /// Routes that stream their request or response bodies (uploads, downloads, server-sent
+    /// events), merged into the application's router by [`serve`](Self::serve) but exempt
+    /// from `EBB_REQUEST_TIMEOUT` and `EBB_MAX_BODY_SIZE`: the body-progress timeout
+    /// (`EBB_BODY_TIMEOUT`) protects them instead. Everything else of the request path
+    /// applies to them. Calling it again merges the routers.
+    ///
+    /// # Panics
+    /// In [`serve`](Self::serve), as [`Router::merge`] does: when a path is in both routers
+    /// or both have a fallback.
+    pub fn with_streaming_routes(mut self, routes: Router) -> Self {
+        self.streaming = Some(match self.streaming.take() {
+            Some(existing) => existing.merge(routes),
+            None => routes,
+        });
+        self
+    }
+
     /// Uses an exporter the caller installed, instead of installing one in
     /// [`serve`](Self::serve).
     pub fn with_metrics_handle(mut self, handle: MetricsHandle) -> Self {
@@ -190,7 +227,9 @@ impl Server {
     /// When a listener cannot be bound, the exporter cannot be installed, or the server
     /// fails.
     pub async fn serve(self, router: Router) -> Result<ShutdownReport, ServeError> {
-        let Self { config, shutdown, mut probes, metrics, redis, limiter, rate_limit } = self;
+        let Self { config, shutdown, mut probes, metrics, redis, limiter, rate_limit, streaming } = self;
+        let limits = config.limits;
+        install_hook();
         if redis.is_some() {
             // Readiness follows Redis only when the limit fails closed: with fail-open (or
             // local) limits the service works without Redis, and failing readiness on every
@@ -228,21 +267,43 @@ impl Server {
         let metrics_addr = metrics_listener.local_addr()?;
 
         let probes = probes.build();
-        // One `Router::layer` call: axum boxes the service and re-boxes the body once per
-        // call, so the three layers go in as one stack.
-        let layers = ServiceBuilder::new().layer(probes.layer()).layer(HttpMetricsLayer::new()).layer(shutdown.layer());
+        // Timeouts and the size limit for routes that answer from memory; streaming routes
+        // are merged afterwards, so these layers never wrap them.
+        let router = router.layer(
+            ServiceBuilder::new()
+                .layer(DefaultBodyLimit::disable())
+                .layer(RequestBodyLimitLayer::new(usize::try_from(limits.max_body_size).unwrap_or(usize::MAX)))
+                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, limits.request_timeout)),
+        );
+        let router = match streaming {
+            Some(streaming) => router.merge(streaming),
+            None => router,
+        };
         let router = match rate_limit {
             Some(layer) => router.layer(layer),
             None => router,
         };
-        let app = router.layer(layers).into_make_service_with_connect_info::<SocketAddr>();
+        // One `Router::layer` call: axum boxes the service and re-boxes the body once per
+        // call, so the edge goes in as one stack.
+        let edge = ServiceBuilder::new()
+            .layer(probes.layer())
+            .layer(HttpMetricsLayer::new())
+            .layer(shutdown.layer())
+            .layer(ShedLayer::new(limits.max_in_flight))
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(PanicRouteLayer)
+            .layer(BodyTimeoutLayer::new(limits.body_timeout));
+        let app = router.layer(edge);
 
-        // /metrics keeps answering through the delay and the drain, so that the last
-        // scrape sees the final counts; it ends with the process.
-        let metrics_app = Router::new().fallback_service(MetricsService::new(metrics));
-        let metrics_server = tokio::spawn(async move { axum::serve(metrics_listener, metrics_app).await });
+        // /metrics and the probes keep answering through the delay and the drain (the last
+        // scrape sees the final counts; the kubelet's liveness probe is not subject to the
+        // application's caps); it ends with the process.
+        let metrics_app =
+            Router::new().fallback_service(MetricsService::new(metrics)).layer(probes.layer().with_details(true));
+        let metrics_limits = crate::Limits { max_connections: METRICS_MAX_CONNECTIONS, ..limits };
+        let metrics_server = tokio::spawn(listener::serve(metrics_listener, metrics_app, metrics_limits, None));
 
-        let server = axum::serve(app_listener, app).with_graceful_shutdown(shutdown.stop_accepting());
+        let server = listener::serve(app_listener, app, limits, Some(shutdown.clone()));
         let started = probes.clone();
         let serving = async move {
             // Polled first inside `run`, after its signal handlers are installed: a SIGTERM
@@ -253,6 +314,8 @@ impl Server {
                 %metrics_addr,
                 shutdown_delay = ?config.shutdown.delay(),
                 shutdown_timeout = ?config.shutdown.timeout(),
+                max_connections = limits.max_connections,
+                max_in_flight = limits.max_in_flight,
                 "listening"
             );
             server.await

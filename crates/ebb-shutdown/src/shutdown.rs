@@ -129,6 +129,13 @@ impl Shutdown {
         self.inner.deadline.cancel();
     }
 
+    /// A token cancelled at the hard deadline, for work the [`DrainLayer`] cannot see
+    /// (upgraded connections, hand-rolled streams): stop when it fires.
+    #[must_use]
+    pub fn deadline_token(&self) -> CancellationToken {
+        self.inner.deadline.clone()
+    }
+
     /// Whether the hard deadline has passed and pending work is being cut.
     pub fn is_past_deadline(&self) -> bool {
         self.inner.deadline.is_cancelled()

@@ -4,6 +4,8 @@
 //! - [`S3Server`]: a throwaway `s3s-fs` (S3-compatible, SigV4-checked) over a temporary
 //!   directory.
 //! - [`PrometheusServer`]: a throwaway Prometheus scraping given targets every second.
+//! - [`TcpBalancer`], [`Replicas`], [`wrk`]: an L4 balancer (HAProxy, TCP mode, no
+//!   retries) in front of replicas on fixed ports, rolling restarts, and keep-alive load.
 //! - [`ServiceProcess`]: a service binary started as a child process, its addresses read
 //!   from its log, with helpers to signal it and wait for it.
 //!
@@ -11,6 +13,7 @@
 //! removed. Waiting is polling with a deadline, never a fixed sleep. A missing binary is a
 //! panic that says how to install it (`cargo xtask test` installs everything).
 
+mod balancer;
 mod child;
 mod poll;
 mod ports;
@@ -22,6 +25,7 @@ mod s3;
 mod tempdir;
 mod tools;
 
+pub use balancer::{Replicas, TcpBalancer, WrkReport, http_status, tool_or_skip, wrk};
 pub use poll::{poll_until, wait_for_port};
 pub use ports::free_port;
 pub use process::{ExitInfo, ServiceProcess};

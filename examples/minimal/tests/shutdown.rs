@@ -89,7 +89,7 @@ async fn the_deadline_cuts_what_is_left_and_exits_non_zero() {
     assert_eq!(exit.code, Some(1), "log:\n{}", service.log());
     assert!(exit.elapsed < Duration::from_secs(4), "took {:?}", exit.elapsed);
     let log = service.log();
-    assert!(log.contains("cut 1 request(s) and 0 background task(s)"), "{log}");
+    assert!(log.contains("cut 1 request(s), 0 connection(s) and 0 background task(s)"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

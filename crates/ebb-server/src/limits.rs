@@ -1,0 +1,224 @@
+//! The edge's timeouts and caps: what a slow, stalled or hostile client may hold, each with
+//! a default a platform team would choose, a bound, and an environment variable.
+
+use std::time::Duration;
+
+use crate::config::ConfigError;
+
+/// `EBB_HEADER_READ_TIMEOUT`: time from a connection's first byte (or from accept) to a
+/// complete request head.
+pub const ENV_HEADER_READ_TIMEOUT: &str = "EBB_HEADER_READ_TIMEOUT";
+/// `EBB_IDLE_TIMEOUT`: how long a keep-alive connection may wait for its next request.
+pub const ENV_IDLE_TIMEOUT: &str = "EBB_IDLE_TIMEOUT";
+/// `EBB_REQUEST_TIMEOUT`: time from the request head to the response head (streaming
+/// routes exempt).
+pub const ENV_REQUEST_TIMEOUT: &str = "EBB_REQUEST_TIMEOUT";
+/// `EBB_BODY_TIMEOUT`: the longest pause between two pieces of a request body.
+pub const ENV_BODY_TIMEOUT: &str = "EBB_BODY_TIMEOUT";
+/// `EBB_MAX_BODY_SIZE`: the largest request body of a non-streaming route.
+pub const ENV_MAX_BODY_SIZE: &str = "EBB_MAX_BODY_SIZE";
+/// `EBB_MAX_CONNECTIONS`: connections open at once on the application listener.
+pub const ENV_MAX_CONNECTIONS: &str = "EBB_MAX_CONNECTIONS";
+/// `EBB_MAX_IN_FLIGHT`: requests being handled at once; more are shed with 503.
+pub const ENV_MAX_IN_FLIGHT: &str = "EBB_MAX_IN_FLIGHT";
+/// `EBB_HTTP2_KEEPALIVE`: interval of HTTP/2 keep-alive pings (and how long one may go
+/// unanswered before the connection is closed).
+pub const ENV_HTTP2_KEEPALIVE: &str = "EBB_HTTP2_KEEPALIVE";
+
+/// Caps and timeouts of the application listener and the request path.
+///
+/// Every value has a bound checked by [`Limits::from_lookup`]; out-of-range values are
+/// start-up errors naming the variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Default 10 s (at most 5 min). Slowloris protection: a client trickling a request head
+    /// is closed after this long. Applies to HTTP/1.
+    pub header_read_timeout: Duration,
+    /// Default 75 s (at most 1 h). Must exceed the idle timeout of the load balancer in
+    /// front (AWS ALB 60 s; GCP's is 600 s: set 620 s there), or the balancer may send a
+    /// request on a connection the server is closing.
+    pub idle_timeout: Duration,
+    /// Default 30 s (at most 1 h). A handler that has not answered by then gets a 503; the
+    /// routes given to `Server::with_streaming_routes` are exempt.
+    pub request_timeout: Duration,
+    /// Default 30 s (at most 1 h). A request body that sends nothing for this long is
+    /// abandoned and answered with 408; this is what protects streaming uploads.
+    pub body_timeout: Duration,
+    /// Default 2 MiB (at most 1 GiB), in bytes. Larger bodies get 413 on non-streaming
+    /// routes; streaming routes read their bodies themselves.
+    pub max_body_size: u64,
+    /// Default 10 000 (1 to 1 000 000). At the cap the listener stops accepting until a
+    /// connection closes; the probes stay reachable on the metrics listener.
+    pub max_connections: usize,
+    /// Default 1024 (1 to 1 000 000). Over the cap, requests are answered 503 with
+    /// `Retry-After` at once (never queued). One cap for the whole service.
+    pub max_in_flight: usize,
+    /// Default 20 s (1 s to 1 h). HTTP/2 keep-alive ping interval and ping timeout.
+    pub http2_keepalive: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            request_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            max_body_size: 2 * 1024 * 1024,
+            max_connections: 10_000,
+            max_in_flight: 1024,
+            http2_keepalive: Duration::from_secs(20),
+        }
+    }
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+
+impl Limits {
+    /// Reads the `EBB_*` variables above through `lookup`; unset ones keep their defaults.
+    ///
+    /// # Errors
+    /// Every bad or out-of-range value, each naming its variable.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let mut limits = Self::default();
+        let mut duration = |variable, min, max, field: &mut Duration| {
+            if let Some(value) = lookup(variable) {
+                match parse_duration(&value, min, max) {
+                    Ok(parsed) => *field = parsed,
+                    Err(expected) => errors.push(ConfigError::InvalidEnv { variable, value, expected }),
+                }
+            }
+        };
+        let ms = Duration::from_millis;
+        duration(ENV_HEADER_READ_TIMEOUT, ms(100), 5 * MINUTE, &mut limits.header_read_timeout);
+        duration(ENV_IDLE_TIMEOUT, Duration::from_secs(1), HOUR, &mut limits.idle_timeout);
+        duration(ENV_REQUEST_TIMEOUT, ms(100), HOUR, &mut limits.request_timeout);
+        duration(ENV_BODY_TIMEOUT, ms(100), HOUR, &mut limits.body_timeout);
+        duration(ENV_HTTP2_KEEPALIVE, Duration::from_secs(1), HOUR, &mut limits.http2_keepalive);
+        let mut count = |variable, field: &mut usize| {
+            if let Some(value) = lookup(variable) {
+                match value.trim().replace('_', "").parse::<usize>() {
+                    Ok(parsed) if (1..=1_000_000).contains(&parsed) => *field = parsed,
+                    _ => errors.push(ConfigError::InvalidEnv {
+                        variable,
+                        value,
+                        expected: "a whole number from 1 to 1000000".to_owned(),
+                    }),
+                }
+            }
+        };
+        count(ENV_MAX_CONNECTIONS, &mut limits.max_connections);
+        count(ENV_MAX_IN_FLIGHT, &mut limits.max_in_flight);
+        if let Some(value) = lookup(ENV_MAX_BODY_SIZE) {
+            match parse_size(&value) {
+                Some(size) if size <= 1 << 30 => limits.max_body_size = size,
+                _ => errors.push(ConfigError::InvalidEnv {
+                    variable: ENV_MAX_BODY_SIZE,
+                    value,
+                    expected: "a size from 0 to 1GiB, such as `2MiB`, `512KiB` or `1048576`".to_owned(),
+                }),
+            }
+        }
+        if errors.is_empty() { Ok(limits) } else { Err(errors) }
+    }
+}
+
+fn parse_duration(value: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let range = || format!("{} to {}", humantime::format_duration(min), humantime::format_duration(max));
+    match humantime::parse_duration(value.trim()) {
+        Ok(parsed) if (min..=max).contains(&parsed) => Ok(parsed),
+        Ok(_) => Err(format!("a duration from {}", range())),
+        Err(error) => Err(format!("a duration such as `30s` or `1500ms`, from {} ({error})", range())),
+    }
+}
+
+/// `1048576`, `512KiB`, `2MiB`, `1GiB`, `10MB`, `1kb` (decimal units are powers of 1000).
+fn parse_size(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return None,
+    };
+    number.checked_mul(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn defaults_are_pinned() {
+        let limits = Limits::from_lookup(&|_| None).expect("defaults");
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(limits.idle_timeout, Duration::from_secs(75));
+        assert_eq!(limits.request_timeout, Duration::from_secs(30));
+        assert_eq!(limits.body_timeout, Duration::from_secs(30));
+        assert_eq!(limits.max_body_size, 2 * 1024 * 1024);
+        assert_eq!(limits.max_connections, 10_000);
+        assert_eq!(limits.max_in_flight, 1024);
+        assert_eq!(limits.http2_keepalive, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn parses_every_variable() {
+        let vars = [
+            (ENV_HEADER_READ_TIMEOUT, "2s"),
+            (ENV_IDLE_TIMEOUT, "620s"),
+            (ENV_REQUEST_TIMEOUT, "1m"),
+            (ENV_BODY_TIMEOUT, "500ms"),
+            (ENV_MAX_BODY_SIZE, "512KiB"),
+            (ENV_MAX_CONNECTIONS, "100"),
+            (ENV_MAX_IN_FLIGHT, "10_000"),
+            (ENV_HTTP2_KEEPALIVE, "5s"),
+        ];
+        let limits = Limits::from_lookup(&lookup(&vars)).expect("valid");
+        assert_eq!(limits.idle_timeout, Duration::from_secs(620));
+        assert_eq!(limits.max_body_size, 512 * 1024);
+        assert_eq!(limits.max_in_flight, 10_000);
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_variables_all_at_once() {
+        let vars = [
+            (ENV_HEADER_READ_TIMEOUT, "500000000000y"),
+            (ENV_IDLE_TIMEOUT, "0s"),
+            (ENV_REQUEST_TIMEOUT, "2h"),
+            (ENV_BODY_TIMEOUT, "soon"),
+            (ENV_MAX_BODY_SIZE, "2GiB"),
+            (ENV_MAX_CONNECTIONS, "0"),
+            (ENV_MAX_IN_FLIGHT, "99999999999999999999999"),
+            (ENV_HTTP2_KEEPALIVE, "-1s"),
+        ];
+        let errors = Limits::from_lookup(&lookup(&vars)).expect_err("invalid");
+        assert_eq!(errors.len(), vars.len(), "{errors:?}");
+        let text = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+        for (variable, _) in vars {
+            assert!(text.contains(variable), "{variable} missing from:\n{text}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("2MiB"), Some(2 << 20));
+        assert_eq!(parse_size("10 MB"), Some(10_000_000));
+        assert_eq!(parse_size("99999999999999999999GiB"), None);
+        assert_eq!(parse_size("lots"), None);
+    }
+}

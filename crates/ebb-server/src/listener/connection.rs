@@ -1,0 +1,124 @@
+//! One connection, from accept to close: served by hyper, watched by its timers, moved
+//! along by the shutdown phases.
+
+use std::future::{Future, pending};
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+
+use axum::Router;
+use ebb_shutdown::Shutdown;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpStream;
+use tokio::time::{Instant, sleep};
+
+use super::io::WatchedIo;
+use super::service::ConnService;
+use super::state::{ConnState, Verdict};
+use crate::Limits;
+
+/// Counter of connections closed by a timeout, by `kind` (`header`, `idle`).
+pub const HTTP_CONNECTION_TIMEOUTS_TOTAL: &str = "http_connection_timeouts_total";
+
+/// What every connection of one listener shares.
+pub(crate) struct Listener {
+    pub(crate) builder: auto::Builder<TokioExecutor>,
+    pub(crate) app: Router,
+    pub(crate) limits: Limits,
+    /// `None` for a listener that only ends with the process (metrics).
+    pub(crate) shutdown: Option<Shutdown>,
+}
+
+impl Listener {
+    fn signalled(&self) -> impl Future<Output = ()> + use<> {
+        let signalled = self.shutdown.as_ref().map(Shutdown::signalled);
+        async move {
+            match signalled {
+                Some(signalled) => signalled.await,
+                None => pending().await,
+            }
+        }
+    }
+
+    fn stop_accepting(&self) -> impl Future<Output = ()> + use<> {
+        let stop = self.shutdown.as_ref().map(Shutdown::stop_accepting);
+        async move {
+            match stop {
+                Some(stop) => stop.await,
+                None => pending().await,
+            }
+        }
+    }
+}
+
+/// Serves one connection until it closes. `late`: accepted from the backlog after the
+/// listener stopped, so it is served (with `Connection: close`), not closed at once.
+pub(crate) async fn serve_connection(listener: Arc<Listener>, stream: TcpStream, remote: SocketAddr, late: bool) {
+    let state = Arc::new(ConnState::new());
+    let shutdown = listener.shutdown.as_ref();
+    let io = WatchedIo::new(
+        stream,
+        state.clone(),
+        shutdown.map(Shutdown::deadline_token),
+        shutdown.map(Shutdown::track_connection),
+    );
+    let service =
+        ConnService::new(listener.app.clone(), remote, state.clone(), shutdown.map(Shutdown::shutting_down_token));
+    let mut conn = pin!(listener.builder.serve_connection_with_upgrades(TokioIo::new(io), service));
+    let mut signalled = pin!(listener.signalled());
+    let mut stop = pin!(listener.stop_accepting());
+    let limits = listener.limits;
+    let timer = sleep(limits.header_read_timeout);
+    let mut timer = pin!(timer);
+    let (mut signal_seen, mut stop_seen, mut closing) = (false, late, false);
+    loop {
+        tokio::select! {
+            biased;
+            result = conn.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%remote, %error, "connection ended with an error");
+                }
+                break;
+            }
+            () = &mut signalled, if !signal_seen => {
+                signal_seen = true;
+                // HTTP/2: GOAWAY now, so the client opens new streams elsewhere while the
+                // ones in flight finish. HTTP/1 learns it from `Connection: close`.
+                if state.is_h2() && !closing {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+            () = &mut stop, if !stop_seen => {
+                stop_seen = true;
+                if state.has_partial_head() {
+                    if let Some(shutdown) = shutdown {
+                        shutdown.record_cut_connection();
+                    }
+                }
+                // Idle HTTP/1 connections (and unfinished heads) close now; busy ones
+                // after their response; HTTP/2 after its last stream.
+                if !closing {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+            () = &mut timer, if !closing => match state.verdict(limits.header_read_timeout, limits.idle_timeout) {
+                Verdict::Wait(after) => timer.as_mut().reset(Instant::now() + after),
+                Verdict::CloseIdle => {
+                    metrics::counter!(HTTP_CONNECTION_TIMEOUTS_TOTAL, "kind" => "idle").increment(1);
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+                Verdict::CutSlowHead => {
+                    metrics::counter!(HTTP_CONNECTION_TIMEOUTS_TOTAL, "kind" => "header").increment(1);
+                    tracing::debug!(%remote, "request head not complete within the header read timeout: closing");
+                    return;
+                }
+            },
+        }
+    }
+    // An upgraded connection lives on in its handler; its socket now watches the deadline.
+    state.detach();
+}

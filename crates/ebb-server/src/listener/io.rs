@@ -1,0 +1,103 @@
+//! The connection's socket, watched: bytes that start a request head, the HTTP/2 preface,
+//! and the shutdown deadline for connections that outlive their HTTP exchange (upgrades).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use ebb_shutdown::{CancellationToken, ConnectionGuard};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_util::sync::WaitForCancellationFutureOwned;
+
+use super::state::ConnState;
+
+const H2_PREFACE_START: &[u8] = b"PRI * HTTP/2";
+
+/// A TCP stream that reports activity to its [`ConnState`] and, once detached from hyper
+/// (an upgraded WebSocket), fails at the shutdown deadline so that nothing outlives it.
+pub(crate) struct WatchedIo {
+    stream: TcpStream,
+    state: Arc<ConnState>,
+    deadline: Option<CancellationToken>,
+    deadline_wait: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    // Counts the connection as open for the drain as long as the socket lives, upgrades
+    // included.
+    _guard: Option<ConnectionGuard>,
+}
+
+impl WatchedIo {
+    pub(crate) fn new(
+        stream: TcpStream,
+        state: Arc<ConnState>,
+        deadline: Option<CancellationToken>,
+        guard: Option<ConnectionGuard>,
+    ) -> Self {
+        Self { stream, state, deadline, deadline_wait: None, _guard: guard }
+    }
+
+    /// After an upgrade, hyper no longer drives this socket: the deadline must.
+    fn past_deadline(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.state.is_detached() {
+            return false;
+        }
+        let Some(token) = &self.deadline else { return false };
+        let wait = self.deadline_wait.get_or_insert_with(|| Box::pin(token.clone().cancelled_owned()));
+        wait.as_mut().poll(cx).is_ready()
+    }
+}
+
+fn cut() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionAborted, "connection cut by the shutdown deadline")
+}
+
+impl AsyncRead for WatchedIo {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if self.past_deadline(cx) {
+            return Poll::Ready(Err(cut()));
+        }
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.stream).poll_read(cx, buf);
+        let read = &buf.filled()[before..];
+        if !read.is_empty() {
+            if before == 0 && self.state.is_fresh() && read.starts_with(H2_PREFACE_START) {
+                self.state.mark_h2();
+            }
+            self.state.on_bytes();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for WatchedIo {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if self.past_deadline(cx) {
+            return Poll::Ready(Err(cut()));
+        }
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if self.past_deadline(cx) {
+            return Poll::Ready(Err(cut()));
+        }
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,60 @@
+//! ebb's own HTTP listener: hyper-util's HTTP/1 + HTTP/2 server with what `axum::serve`
+//! cannot do.
+//!
+//! - **Timeouts per connection**: a header read timeout (slowloris) separate from the
+//!   keep-alive idle timeout, HTTP/2 keep-alive pings ([`Limits`](crate::Limits)).
+//! - **A connection cap**: at the cap the listener stops accepting.
+//! - **A drain that needs no retries** from the balancer in front: from the signal on,
+//!   HTTP/1 responses carry `Connection: close` and HTTP/2 connections get GOAWAY, so that
+//!   clients move to other replicas by themselves during the delay; when the delay ends,
+//!   connections already in the backlog are still served, idle ones close, busy ones finish
+//!   their response; request heads still arriving then are cut and counted.
+//! - **Upgraded connections** (WebSocket) stay counted until they close, and fail at the
+//!   shutdown deadline like any request.
+
+mod accept;
+mod connection;
+mod io;
+mod service;
+mod state;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use ebb_shutdown::Shutdown;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+
+pub use connection::HTTP_CONNECTION_TIMEOUTS_TOTAL;
+
+use crate::Limits;
+
+/// Serves `app` on `socket` with `limits`. With a `shutdown`, the connections follow its
+/// phases and the future completes once the listener stopped and every connection closed;
+/// without one, it serves until dropped.
+pub(crate) fn serve(
+    socket: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: Option<Shutdown>,
+) -> impl Future<Output = std::io::Result<()>> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // No timer for HTTP/1: hyper's header read timeout would also close idle keep-alive
+    // connections; ours tells the two apart (see `state`).
+    builder.http1().keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.http2_keepalive)
+        .keep_alive_timeout(limits.http2_keepalive);
+    let stop = shutdown.as_ref().map(Shutdown::stop_accepting);
+    let listener = Arc::new(connection::Listener { builder, app, limits, shutdown });
+    accept::serve(socket, listener, async move {
+        match stop {
+            Some(stop) => stop.await,
+            None => std::future::pending().await,
+        }
+    })
+}
