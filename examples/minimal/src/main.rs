@@ -8,14 +8,23 @@
 //! kill -TERM %1                            # readiness fails at once ...
 //! curl -i localhost:8080/readyz            # ... 503, while /slow still completes
 //! ```
+//!
+//! `GET /events` is a server-sent event stream that ends by itself when shutdown begins
+//! (the pattern for any long-lived response: select on the shutdown token); `POST /echo`
+//! answers the size of its body (the body limit and the body-progress timeout apply).
 
+use std::convert::Infallible;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::RawQuery;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::response::sse::{Event, Sse};
+use axum::routing::{get, post};
+use ebb_server::ebb_shutdown::CancellationToken;
+use futures_util::Stream;
 
 /// The longest `/slow` accepts, in milliseconds.
 const MAX_SLOW_MS: u64 = 60_000;
@@ -23,11 +32,37 @@ const MAX_SLOW_MS: u64 = 60_000;
 #[tokio::main]
 async fn main() -> ExitCode {
     ebb_server::init_tracing();
-    ebb_server::serve(app()).await
+    let server = match ebb_server::Server::from_env() {
+        Ok(server) => server,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(ebb_server::EXIT_CONFIG);
+        }
+    };
+    let shutting_down = server.shutdown().shutting_down_token();
+    ebb_server::run(server, app(shutting_down)).await
 }
 
-fn app() -> Router {
-    Router::new().route("/", get(|| async { "hello from ebb\n" })).route("/slow", get(slow))
+fn app(shutting_down: CancellationToken) -> Router {
+    Router::new()
+        .route("/", get(|| async { "hello from ebb\n" }))
+        .route("/slow", get(slow))
+        .route("/echo", post(|body: Bytes| async move { format!("{} bytes\n", body.len()) }))
+        .route("/events", get(move || async move { Sse::new(events(shutting_down)) }))
+}
+
+/// A tick every 200 ms until shutdown begins; then a `shutdown` event, and the stream ends,
+/// so that the drain does not have to wait for the deadline to cut it.
+fn events(shutting_down: CancellationToken) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold((0_u64, Some(shutting_down)), |(tick, token)| async move {
+        let token = token?;
+        tokio::select! {
+            () = token.cancelled() => Some((Ok(Event::default().event("shutdown").data("bye")), (tick, None))),
+            () = tokio::time::sleep(Duration::from_millis(200)) => {
+                Some((Ok(Event::default().data(format!("tick {tick}"))), (tick + 1, Some(token))))
+            }
+        }
+    })
 }
 
 /// `GET /slow?ms=N` answers after N milliseconds (0..=60000), to try draining.

@@ -57,12 +57,7 @@ impl Listener {
 pub(crate) async fn serve_connection(listener: Arc<Listener>, stream: TcpStream, remote: SocketAddr, late: bool) {
     let state = Arc::new(ConnState::new());
     let shutdown = listener.shutdown.as_ref();
-    let io = WatchedIo::new(
-        stream,
-        state.clone(),
-        shutdown.map(Shutdown::deadline_token),
-        shutdown.map(Shutdown::track_connection),
-    );
+    let io = WatchedIo::new(stream, state.clone(), shutdown.cloned());
     let service =
         ConnService::new(listener.app.clone(), remote, state.clone(), shutdown.map(Shutdown::shutting_down_token));
     let mut conn = pin!(listener.builder.serve_connection_with_upgrades(TokioIo::new(io), service));
@@ -92,13 +87,16 @@ pub(crate) async fn serve_connection(listener: Arc<Listener>, stream: TcpStream,
             }
             () = &mut stop, if !stop_seen => {
                 stop_seen = true;
+                // A head still arriving is no request the service accepted: cut it now
+                // (hyper would wait for it on a connection's first request) and count it.
                 if state.has_partial_head() {
                     if let Some(shutdown) = shutdown {
                         shutdown.record_cut_connection();
                     }
+                    return;
                 }
-                // Idle HTTP/1 connections (and unfinished heads) close now; busy ones
-                // after their response; HTTP/2 after its last stream.
+                // Idle HTTP/1 connections close now; busy ones after their response;
+                // HTTP/2 after its last stream.
                 if !closing {
                     closing = true;
                     conn.as_mut().graceful_shutdown();

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use ebb_shutdown::{CancellationToken, ConnectionGuard};
+use ebb_shutdown::{ConnectionGuard, Shutdown};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_util::sync::WaitForCancellationFutureOwned;
@@ -20,31 +20,34 @@ const H2_PREFACE_START: &[u8] = b"PRI * HTTP/2";
 pub(crate) struct WatchedIo {
     stream: TcpStream,
     state: Arc<ConnState>,
-    deadline: Option<CancellationToken>,
+    shutdown: Option<Shutdown>,
     deadline_wait: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     // Counts the connection as open for the drain as long as the socket lives, upgrades
-    // included.
-    _guard: Option<ConnectionGuard>,
+    // included; released (and counted as cut) when the deadline cuts it.
+    guard: Option<ConnectionGuard>,
 }
 
 impl WatchedIo {
-    pub(crate) fn new(
-        stream: TcpStream,
-        state: Arc<ConnState>,
-        deadline: Option<CancellationToken>,
-        guard: Option<ConnectionGuard>,
-    ) -> Self {
-        Self { stream, state, deadline, deadline_wait: None, _guard: guard }
+    pub(crate) fn new(stream: TcpStream, state: Arc<ConnState>, shutdown: Option<Shutdown>) -> Self {
+        let guard = shutdown.as_ref().map(Shutdown::track_connection);
+        Self { stream, state, shutdown, deadline_wait: None, guard }
     }
 
-    /// After an upgrade, hyper no longer drives this socket: the deadline must.
+    /// After an upgrade, hyper no longer drives this socket: the deadline must. The first
+    /// time it fires, the connection is counted as cut.
     fn past_deadline(&mut self, cx: &mut Context<'_>) -> bool {
         if !self.state.is_detached() {
             return false;
         }
-        let Some(token) = &self.deadline else { return false };
-        let wait = self.deadline_wait.get_or_insert_with(|| Box::pin(token.clone().cancelled_owned()));
-        wait.as_mut().poll(cx).is_ready()
+        let Some(shutdown) = &self.shutdown else { return false };
+        let wait = self.deadline_wait.get_or_insert_with(|| Box::pin(shutdown.deadline_token().cancelled_owned()));
+        if wait.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        if self.guard.take().is_some() {
+            shutdown.record_cut_connection();
+        }
+        true
     }
 }
 
