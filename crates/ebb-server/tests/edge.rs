@@ -101,7 +101,8 @@ async fn a_panicking_handler_answers_500_is_counted_and_logged_once_with_its_rou
     assert_eq!(lines.len(), 3, "one line per panic:\n{log}");
     assert!(lines.iter().all(|line| line.contains("/boom/{id}") && line.contains("panicked")), "{log}");
     shutdown.trigger();
-    serving.await.expect("join").expect("served");
+    let report = serving.await.expect("join").expect("served");
+    assert!(report.is_clean(), "{report}");
 }
 
 /// Switches to an echo protocol and echoes until the peer goes away, ignoring shutdown, as
