@@ -1,6 +1,8 @@
 //! `cargo xtask e2e`: elasticity end to end. Three example-api replicas (processes) share one
-//! Redis and one S3 server behind HAProxy, which health-checks `/readyz` the way Kubernetes
-//! endpoints do. Under a bounded wrk load, and while uploads run, every replica is replaced
+//! Redis and one S3 server behind HAProxy balancing as kube-proxy does (`mode tcp`, no
+//! retries, no redispatch), health-checking `/readyz` every second as a kubelet does. A
+//! negative control replaces a replica started with `EBB_SHUTDOWN_DELAY=0s` and must see
+//! errors, or the run fails: it could not have seen the problem. Under a bounded wrk load, and while uploads run, every replica is replaced
 //! one by one (SIGTERM, exit, start, ready); then the service scales 1 → 3 → 1. Prints
 //! requests, errors, lost uploads and p99 (steady vs during changes); writes
 //! `target/e2e/report.json`. Target: 0 failed requests, 0 lost uploads.
@@ -22,6 +24,11 @@ use crate::bench::wrk;
 use crate::tools::{self, HAPROXY, REDIS, WRK};
 
 const REPLICAS: usize = 3;
+/// HAProxy's health check interval: a kubelet's readiness probe period.
+const CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// Longer than the check interval, so that the balancer stops sending new connections to a
+/// terminating replica well before it closes its listener.
+const SHUTDOWN_DELAY: &str = "3s";
 /// The rate limit every replica shares, per client address.
 const CHECK_RATE: u32 = 5;
 const CHECK_BURST: u32 = 5;
@@ -38,7 +45,12 @@ struct Cluster {
 
 impl Cluster {
     fn start(&mut self, slot: usize) {
+        self.start_with(slot, &[]);
+    }
+
+    fn start_with(&mut self, slot: usize, extra: &[(&'static str, String)]) {
         let mut env = self.env.clone();
+        env.extend_from_slice(extra);
         env.push(("EBB_HTTP_ADDR", format!("127.0.0.1:{}", self.ports[slot])));
         let replica = ServiceProcess::start(&self.binary, &env);
         let ready = replica.url("/readyz");
@@ -46,8 +58,8 @@ impl Cluster {
             reqwest::blocking::get(&ready).ok().filter(|r| r.status() == 200).map(|_| ())
         });
         self.replicas[slot] = Some(replica);
-        // Twice HAProxy's check interval, so that it has seen the replica up.
-        thread::sleep(Duration::from_millis(300));
+        // More than HAProxy's check interval, so that it has seen the replica up.
+        thread::sleep(CHECK_INTERVAL + Duration::from_millis(500));
     }
 
     fn stop(&mut self, slot: usize) -> anyhow::Result<()> {
@@ -85,7 +97,7 @@ pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
     env.push(("EBB_RATELIMIT_RATE", format!("{CHECK_RATE}/1s")));
     env.push(("EBB_RATELIMIT_BURST", CHECK_BURST.to_string()));
     env.push(("EBB_RATELIMIT_TRUSTED_PROXIES", "127.0.0.0/8".to_owned()));
-    env.push(("EBB_SHUTDOWN_DELAY", "1s".to_owned()));
+    env.push(("EBB_SHUTDOWN_DELAY", SHUTDOWN_DELAY.to_owned()));
     env.push(("EBB_SHUTDOWN_TIMEOUT", "15s".to_owned()));
     let ports: Vec<u16> = (0..REPLICAS).map(|_| free_port()).collect();
     let mut cluster =
@@ -110,11 +122,11 @@ pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
 
     // Rolling restart under load, with uploads.
     let uploads = Uploads::start(balancer);
-    let checker = thread::spawn(move || check_limit(balancer, Duration::from_secs(8)));
+    let checker = thread::spawn(move || check_limit(balancer, Duration::from_secs(14)));
     let restart = {
         let handle = {
             let (sh, script) = (sh.clone(), script.clone());
-            thread::spawn(move || load(&sh, balancer, "12s", &script))
+            thread::spawn(move || load(&sh, balancer, "18s", &script))
         };
         thread::sleep(Duration::from_millis(500));
         for slot in 0..REPLICAS {
@@ -140,7 +152,7 @@ pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
         let handle = {
             let sh = sh.clone();
             let script = script.clone();
-            thread::spawn(move || load(&sh, balancer, "8s", &script))
+            thread::spawn(move || load(&sh, balancer, "14s", &script))
         };
         thread::sleep(Duration::from_secs(1));
         for slot in 1..REPLICAS {
@@ -157,11 +169,32 @@ pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
         scaling.requests, scaling.errors, scaling.p99_ms
     );
 
+    // Negative control: a replica without a shutdown delay, replaced under the same load,
+    // must lose requests behind this balancer; if it does not, the scenario proves nothing.
+    cluster.stop(0)?;
+    cluster.start_with(0, &[("EBB_SHUTDOWN_DELAY", "0s".to_owned())]);
+    let control = {
+        let handle = {
+            let (sh, script) = (sh.clone(), script.clone());
+            thread::spawn(move || load(&sh, balancer, "5s", &script))
+        };
+        thread::sleep(Duration::from_secs(1));
+        cluster.stop(0)?;
+        cluster.start(0);
+        handle.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))??
+    };
+    eprintln!("xtask: negative control (delay 0s): {} requests, {} errors", control.requests, control.errors);
+    if control.errors == 0.0 {
+        bail!("the negative control (EBB_SHUTDOWN_DELAY=0s) lost nothing: this scenario cannot see lost requests");
+    }
+
     let report = format!(
-        "{{\n  \"steady\": {{ \"requests\": {}, \"errors\": {}, \"p99_ms\": {:.3} }},\n  \
+        "{{\n  \"negative_control\": {{ \"requests\": {}, \"errors\": {} }},\n  \"steady\": {{ \"requests\": {}, \"errors\": {}, \"p99_ms\": {:.3} }},\n  \
          \"rolling_restart\": {{ \"requests\": {}, \"errors\": {}, \"p99_ms\": {:.3}, \"uploads\": {sent}, \"lost_uploads\": {lost} }},\n  \
          \"scale_1_3_1\": {{ \"requests\": {}, \"errors\": {}, \"p99_ms\": {:.3} }},\n  \
          \"rate_limit\": {{ \"allowed\": {allowed}, \"expected\": {expected:.1} }}\n}}\n",
+        control.requests,
+        control.errors,
         steady.requests,
         steady.errors,
         steady.p99_ms,
@@ -187,12 +220,15 @@ pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
 }
 
 fn haproxy(config: &Path, balancer: SocketAddr, ports: &[u16]) -> anyhow::Result<KillOnDrop> {
+    // As kube-proxy: connections, not requests; no retry, no redispatch, no
+    // shutdown-sessions. The checker, the load and the uploads send their own X-Forwarded-For.
+    let inter = CHECK_INTERVAL.as_millis();
     let mut text = format!(
-        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n  \
-         retries 3\n  option redispatch\n  option forwardfor\n  retry-on conn-failure empty-response\n\n\
+        "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n  \
+         retries 0\n\n\
          frontend web\n  bind {balancer}\n  default_backend api\n\n\
          backend api\n  balance roundrobin\n  option httpchk GET /readyz\n  http-check expect status 200\n  \
-         default-server inter 100ms fall 1 rise 1\n"
+         default-server inter {inter}ms fall 1 rise 1\n"
     );
     for (i, port) in ports.iter().enumerate() {
         text.push_str(&format!("  server r{i} 127.0.0.1:{port} check\n"));

@@ -15,6 +15,8 @@ pub const ENV_PART_SIZE: &str = "EBB_OFFLOAD_PART_SIZE";
 pub const ENV_PARTS_IN_FLIGHT: &str = "EBB_OFFLOAD_PARTS_IN_FLIGHT";
 /// Lifetime of presigned URLs.
 pub const ENV_URL_EXPIRY: &str = "EBB_OFFLOAD_URL_EXPIRY";
+/// Variable for [`OffloadConfig::memory_budget`].
+pub const ENV_MEMORY_BUDGET: &str = "EBB_OFFLOAD_MEMORY_BUDGET";
 
 /// Default local directory.
 pub const DEFAULT_DIR: &str = "data/objects";
@@ -26,6 +28,12 @@ pub const DEFAULT_PART_SIZE: usize = 8 << 20;
 pub const DEFAULT_PARTS_IN_FLIGHT: usize = 4;
 /// Default presigned URL lifetime: 15 minutes.
 pub const DEFAULT_URL_EXPIRY: Duration = Duration::from_secs(15 * 60);
+/// Default [`OffloadConfig::memory_budget`]: 256 MiB.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 256 << 20;
+/// The largest object S3 accepts (5 TiB), the bound of `EBB_OFFLOAD_MAX_SIZE`.
+pub const MAX_OBJECT_SIZE: u64 = 5 << 40;
+/// The largest part S3 accepts (5 GiB), the bound of `EBB_OFFLOAD_PART_SIZE`.
+pub const MAX_PART_SIZE: usize = 5 << 30;
 /// S3 needs parts of at least 5 MiB.
 const MIN_PART_SIZE: usize = 5 << 20;
 
@@ -80,6 +88,12 @@ pub struct OffloadConfig {
     pub parts_in_flight: usize,
     /// Presigned URL lifetime. Default 15 min; at most 7 days (S3's limit).
     pub url_expiry: Duration,
+    /// Bytes that all uploads together may hold in memory. Default 256 MiB; at least one
+    /// upload's `part_size x (parts_in_flight + 1)`, at most 64 GiB. Each upload reserves
+    /// what it buffers (up to its own bound) and frees it when it ends; an upload that would
+    /// go over is refused with 503 and `Retry-After`. So stalled or slow uploads hold at most
+    /// this much, however many clients start them.
+    pub memory_budget: u64,
 }
 
 impl Default for OffloadConfig {
@@ -90,6 +104,7 @@ impl Default for OffloadConfig {
             part_size: DEFAULT_PART_SIZE,
             parts_in_flight: DEFAULT_PARTS_IN_FLIGHT,
             url_expiry: DEFAULT_URL_EXPIRY,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
         }
     }
 }
@@ -141,14 +156,14 @@ impl OffloadConfig {
         };
         if let Some(value) = lookup(ENV_MAX_SIZE) {
             match parse_size(&value) {
-                Some(size) if size > 0 => config.max_size = size,
-                _ => invalid(ENV_MAX_SIZE, value, "a size above zero such as `512MiB`, `5GiB` or `1048576`"),
+                Some(size) if size > 0 && size <= MAX_OBJECT_SIZE => config.max_size = size,
+                _ => invalid(ENV_MAX_SIZE, value, "a size from 1 byte to `5TiB` such as `512MiB`, `5GiB` or `1048576`"),
             }
         }
         if let Some(value) = lookup(ENV_PART_SIZE) {
             match parse_size(&value).and_then(|size| usize::try_from(size).ok()) {
-                Some(size) if size >= MIN_PART_SIZE => config.part_size = size,
-                _ => invalid(ENV_PART_SIZE, value, "a size of at least `5MiB` (S3's minimum part)"),
+                Some(size) if (MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size) => config.part_size = size,
+                _ => invalid(ENV_PART_SIZE, value, "a size from `5MiB` to `5GiB` (S3's part limits)"),
             }
         }
         if let Some(value) = lookup(ENV_PARTS_IN_FLIGHT) {
@@ -165,7 +180,25 @@ impl OffloadConfig {
                 _ => invalid(ENV_URL_EXPIRY, value, "a duration from `1s` to `7d` such as `15m`"),
             }
         }
+        if let Some(value) = lookup(ENV_MEMORY_BUDGET) {
+            let footprint = config.upload_footprint();
+            match parse_size(&value) {
+                Some(budget) if budget >= footprint && budget <= 64 << 30 => config.memory_budget = budget,
+                _ => invalid(
+                    ENV_MEMORY_BUDGET,
+                    value,
+                    &format!(
+                        "a size from one upload's part size x (parts in flight + 1) ({footprint} bytes) to `64GiB`"
+                    ),
+                ),
+            }
+        }
         if errors.is_empty() { Ok(config) } else { Err(errors) }
+    }
+
+    /// The most one upload holds in memory: `part_size x (parts_in_flight + 1)`.
+    pub fn upload_footprint(&self) -> u64 {
+        (self.part_size as u64).saturating_mul(self.parts_in_flight as u64 + 1)
     }
 }
 

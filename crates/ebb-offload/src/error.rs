@@ -35,6 +35,10 @@ pub enum OffloadError {
     /// The store does not sign URLs (local directories) (501).
     #[error("presigned URLs need an S3 store; this service keeps objects in a local directory")]
     PresignUnsupported,
+    /// Uploads in progress hold the whole memory budget (`EBB_OFFLOAD_MEMORY_BUDGET`) (503,
+    /// with `Retry-After`; the upload was aborted).
+    #[error("too many uploads in progress for the upload memory budget; retry shortly")]
+    Busy,
     /// The object store failed or cannot be reached (503).
     #[error("object store unavailable: {0}")]
     Unavailable(String),
@@ -52,7 +56,7 @@ impl OffloadError {
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PresignUnsupported => StatusCode::NOT_IMPLEMENTED,
-            Self::Unavailable(_) | Self::Metadata(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Metadata(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

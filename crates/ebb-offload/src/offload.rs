@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     /// Whether the store keeps attributes (the content type) with the object; local
     /// directories do not, and the metadata store has it anyway.
     pub(crate) keeps_attributes: bool,
+    /// The upload memory budget, in KiB permits (see [`OffloadConfig::memory_budget`]).
+    pub(crate) budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Offload {
@@ -130,7 +132,9 @@ impl Offload {
         description: String,
         keeps_attributes: bool,
     ) -> Self {
-        Self { inner: Arc::new(Inner { store, signer, metadata, limits, description, keeps_attributes }) }
+        let kib = usize::try_from(limits.memory_budget.max(limits.upload_footprint()) / 1024).unwrap_or(usize::MAX);
+        let budget = Arc::new(tokio::sync::Semaphore::new(kib.min(tokio::sync::Semaphore::MAX_PERMITS)));
+        Self { inner: Arc::new(Inner { store, signer, metadata, limits, description, keeps_attributes, budget }) }
     }
 
     /// Whether objects stay on this machine (no S3 configured).

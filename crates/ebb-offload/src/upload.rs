@@ -1,7 +1,9 @@
 //! Streaming upload: the request body goes to the store part by part, hashed on the way.
 //!
 //! Memory is bounded by `part_size x (parts_in_flight + 1)` whatever the object's size:
-//! the body is read only as fast as parts are accepted. Objects smaller than one part go up
+//! the body is read only as fast as parts are accepted. All uploads together stay within
+//! the memory budget: each reserves what it buffers, and one that would go over is
+//! refused (503) rather than queued, so stalled uploads cannot pile up memory. Objects smaller than one part go up
 //! in a single PUT. Whatever goes wrong midway — the client disconnects, the body breaks,
 //! the size limit is crossed, the store fails, or the request is dropped — the multipart
 //! upload is aborted, so no partial object ever becomes visible.
@@ -71,6 +73,7 @@ impl Offload {
         let mut body = std::pin::pin!(body);
         let mut hasher = Sha256::new();
         let mut size = 0_u64;
+        let mut reserved = Reservation::new(&self.inner.budget, limits.upload_footprint());
         // The first part is held back: if the body ends within it, one PUT is enough.
         let mut first_part: Vec<Bytes> = Vec::new();
         let mut writer: Option<AbortOnDrop> = None;
@@ -82,6 +85,9 @@ impl Offload {
             size += chunk.len() as u64;
             if size > limit {
                 return Err(abort(writer, OffloadError::TooLarge { limit }).await);
+            }
+            if !reserved.cover(size) {
+                return Err(abort(writer, OffloadError::Busy).await);
             }
             hasher.update(&chunk);
             match writer.as_mut() {
@@ -124,6 +130,42 @@ impl Offload {
         };
         self.inner.metadata.put(&meta).await?;
         Ok(meta)
+    }
+}
+
+/// The part of the memory budget one upload holds: what it has buffered, up to its
+/// footprint. Released when the upload ends, however it ends.
+struct Reservation {
+    budget: std::sync::Arc<tokio::sync::Semaphore>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    held_kib: u64,
+    footprint_kib: u64,
+}
+
+impl Reservation {
+    fn new(budget: &std::sync::Arc<tokio::sync::Semaphore>, footprint: u64) -> Self {
+        Self { budget: budget.clone(), permit: None, held_kib: 0, footprint_kib: footprint.div_ceil(1024) }
+    }
+
+    /// Grows the reservation to cover `buffered` bytes (capped at the footprint); `false`
+    /// when the budget cannot.
+    fn cover(&mut self, buffered: u64) -> bool {
+        let need = buffered.div_ceil(1024).min(self.footprint_kib);
+        if need <= self.held_kib {
+            return true;
+        }
+        let Ok(more) = u32::try_from(need - self.held_kib) else { return false };
+        match self.budget.clone().try_acquire_many_owned(more) {
+            Ok(permit) => {
+                match &mut self.permit {
+                    Some(held) => held.merge(permit),
+                    None => self.permit = Some(permit),
+                }
+                self.held_kib = need;
+                true
+            }
+            Err(_) => false,
+        }
     }
 }
 

@@ -1,12 +1,15 @@
 //! The batteries of ebb: one call serves an axum `Router` the way an orchestrator needs it.
 //!
 //! [`serve`] reads the environment (`EBB_HTTP_ADDR`, `EBB_METRICS_ADDR`,
-//! `EBB_SHUTDOWN_DELAY`, `EBB_SHUTDOWN_TIMEOUT`, `REDIS_URL`, `EBB_RATELIMIT_*`), reports
-//! every bad value at once, rate limits by the default policy when one is set, binds the
-//! application and metrics listeners, answers the probes, records RED metrics, and on
-//! SIGTERM runs the phased shutdown: readiness fails, serving goes on for the delay, the
-//! listener closes, requests drain, background tasks stop, and whatever is left at the
-//! deadline is cut, counted and turned into a non-zero exit code.
+//! `EBB_SHUTDOWN_DELAY`, `EBB_SHUTDOWN_TIMEOUT`, the [`Limits`] variables, `REDIS_URL`,
+//! `EBB_RATELIMIT_*`), reports every bad value at once, rate limits by the default policy
+//! when one is set, binds the application and metrics listeners, answers the probes (on
+//! both), records RED metrics, sheds load over the in-flight cap, turns panics into 500s,
+//! and on SIGTERM runs the phased shutdown: readiness fails and responses carry
+//! `Connection: close` (HTTP/2: GOAWAY), serving goes on for the delay, the listener closes,
+//! requests drain, background tasks stop, and whatever is left at the deadline is cut,
+//! counted and turned into a non-zero exit code. The request path is documented on
+//! [`Server`].
 //!
 //! # Example
 //! ```no_run

@@ -60,8 +60,8 @@ pub enum ServeError {
 ///  -> shutdown drain (in-flight count, cut at the deadline)
 ///  -> load shedding (EBB_MAX_IN_FLIGHT: 503 + Retry-After at once)
 ///  -> catch panic (500) -> body-progress timeout (408)
-///  -> rate limit (when configured)
 ///  -> request timeout (503) and body size limit (413), except on streaming routes
+///  -> rate limit (when configured)
 ///  -> your router
 /// ```
 /// plus `/metrics` and the probes (with details) on the metrics listener, and the phased
@@ -267,20 +267,20 @@ impl Server {
         let metrics_addr = metrics_listener.local_addr()?;
 
         let probes = probes.build();
-        // Timeouts and the size limit for routes that answer from memory; streaming routes
-        // are merged afterwards, so these layers never wrap them.
-        let router = router.layer(
+        let limited = |router: Router| match &rate_limit {
+            Some(layer) => router.layer(layer.clone()),
+            None => router,
+        };
+        // Timeouts and the size limit wrap the routes that answer from memory, outside their
+        // rate limit; streaming routes are merged afterwards, so these layers never wrap them.
+        let router = limited(router).layer(
             ServiceBuilder::new()
                 .layer(DefaultBodyLimit::disable())
                 .layer(RequestBodyLimitLayer::new(usize::try_from(limits.max_body_size).unwrap_or(usize::MAX)))
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, limits.request_timeout)),
         );
         let router = match streaming {
-            Some(streaming) => router.merge(streaming),
-            None => router,
-        };
-        let router = match rate_limit {
-            Some(layer) => router.layer(layer),
+            Some(streaming) => router.merge(limited(streaming)),
             None => router,
         };
         // One `Router::layer` call: axum boxes the service and re-boxes the body once per

@@ -80,14 +80,23 @@ async fn main() -> ExitCode {
         None => JwtLayer::refuse_all(),
     };
     let sessions = &config.auth.session;
-    let app = app(offload.clone(), config.demo_user.clone());
-    let app = match server.redis() {
-        Some(pool) => app.layer(jwt).layer(sessions.layer(RedisSessionStore::new(pool.clone()))),
+    // Uploads and downloads stream their bodies: they are served as streaming routes, exempt
+    // from the request timeout and the body limit (the body-progress timeout guards them).
+    let (app, files) = (app(config.demo_user.clone()), files(offload.clone()));
+    let (app, files) = match server.redis() {
+        Some(pool) => {
+            let store = RedisSessionStore::new(pool.clone());
+            let files = files.layer(jwt.clone()).layer(sessions.layer(store.clone()));
+            (app.layer(jwt).layer(sessions.layer(store)), files)
+        }
         None => {
             tracing::warn!("REDIS_URL is not set: sessions are kept in this process (one replica only)");
-            app.layer(jwt).layer(sessions.layer(MemoryStore::default()))
+            let store = MemoryStore::default();
+            let files = files.layer(jwt.clone()).layer(sessions.layer(store.clone()));
+            (app.layer(jwt).layer(sessions.layer(store)), files)
         }
     };
+    let server = server.with_streaming_routes(files);
 
     // Advisory, like Redis: every replica shares the store, so failing readiness everywhere
     // would only add an outage of `/` to an outage of `/files`.
@@ -99,11 +108,12 @@ async fn main() -> ExitCode {
     ebb_server::run(server, app).await
 }
 
-fn app(offload: Offload, demo_user: auth::DemoUser) -> Router {
-    Router::new()
-        .route("/", get(hello))
-        .nest("/files", ebb_offload::http::routes(offload))
-        .merge(auth::routes(demo_user))
+fn app(demo_user: auth::DemoUser) -> Router {
+    Router::new().route("/", get(hello)).merge(auth::routes(demo_user))
+}
+
+fn files(offload: Offload) -> Router {
+    Router::new().nest("/files", ebb_offload::http::routes(offload))
 }
 
 async fn hello() -> String {
