@@ -2,14 +2,15 @@
 
 use xshell::{Shell, cmd};
 
-use crate::tools::{self, DOCKER_REGISTRY, PROMETHEUS, PROMTOOL, REDIS};
+use crate::tools::{self, DOCKER_REGISTRY, HAPROXY, PROMETHEUS, PROMTOOL, REDIS, WRK};
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let sh = Shell::new()?;
     let root = crate::workspace_root();
     sh.change_dir(&root);
 
-    tools::ensure_apt(&sh, &[REDIS, PROMETHEUS, PROMTOOL, DOCKER_REGISTRY])?;
+    // haproxy and wrk: the rolling-restart test behind an L4 balancer.
+    tools::ensure_apt(&sh, &[REDIS, PROMETHEUS, PROMTOOL, DOCKER_REGISTRY, HAPROXY, WRK])?;
     let s3s_fs = tools::ensure_s3s_fs(&sh, &root)?;
     tools::ensure_kubernetes_validate(&sh, &root)?;
     // The harness finds them itself; the variables make the choice explicit in CI logs.

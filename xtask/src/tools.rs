@@ -21,6 +21,7 @@ pub(crate) const PROMTOOL: AptTool = AptTool { binary: "promtool", package: "pro
 pub(crate) const DOCKER_REGISTRY: AptTool = AptTool { binary: "docker-registry", package: "docker-registry" };
 pub(crate) const HAPROXY: AptTool = AptTool { binary: "haproxy", package: "haproxy" };
 pub(crate) const WRK: AptTool = AptTool { binary: "wrk", package: "wrk" };
+pub(crate) const VALGRIND: AptTool = AptTool { binary: "valgrind", package: "valgrind" };
 
 /// Makes sure every tool in `tools` is on PATH, installing the missing ones with one
 /// `apt-get install` when running as root.
@@ -86,8 +87,12 @@ pub(crate) fn ensure_s3s_fs(sh: &Shell, root: &Path) -> anyhow::Result<PathBuf> 
 }
 
 pub(crate) fn which(binary: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(binary)).find(|candidate| candidate.is_file())
+    // Daemons such as haproxy install into sbin, which a non-login PATH may lack.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(binary))
+        .find(|candidate| candidate.is_file())
 }
 
 fn is_root(sh: &Shell) -> bool {

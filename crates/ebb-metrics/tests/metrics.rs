@@ -173,9 +173,8 @@ async fn made_up_grpc_paths_add_no_series() {
     assert!(ours(&after) - ours(&before) <= 4, "{} new series", ours(&after) - ours(&before));
 }
 
-#[tokio::test]
-async fn tonic_answers_unknown_methods_unimplemented_and_they_stay_unmatched() {
-    let handle = handle();
+/// tonic's health service behind the metrics layer, and a channel to it.
+async fn health_server() -> tonic::transport::Channel {
     let (_reporter, health) = tonic_health::server::health_reporter();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -186,11 +185,17 @@ async fn tonic_answers_unknown_methods_unimplemented_and_they_stay_unmatched() {
             .add_service(health)
             .serve_with_incoming(incoming),
     );
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .expect("endpoint")
         .connect()
         .await
-        .expect("connect");
+        .expect("connect")
+}
+
+#[tokio::test]
+async fn tonic_answers_unknown_methods_unimplemented_and_they_stay_unmatched() {
+    let handle = handle();
+    let channel = health_server().await;
     let mut grpc = tonic::client::Grpc::new(channel);
     for i in 0..20 {
         grpc.ready().await.expect("ready");
@@ -210,21 +215,7 @@ async fn tonic_answers_unknown_methods_unimplemented_and_they_stay_unmatched() {
 #[tokio::test]
 async fn tonic_services_are_counted_by_grpc_method() {
     let handle = handle();
-    let (_reporter, health) = tonic_health::server::health_reporter();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .layer(HttpMetricsLayer::new())
-            .add_service(health)
-            .serve_with_incoming(incoming),
-    );
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect");
+    let channel = health_server().await;
     let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
     for _ in 0..4 {
         let request = tonic_health::pb::HealthCheckRequest { service: String::new() };

@@ -10,18 +10,16 @@ use ebb_probes::{Check, Probes, ProbesBuilder};
 use ebb_ratelimit::deadpool_redis::{self, Pool};
 use ebb_ratelimit::{FailureMode, Limiter, Policy, RateLimitLayer};
 use ebb_shutdown::{Shutdown, ShutdownReport};
-use http::StatusCode;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{ConfigErrors, ENV_HTTP_ADDR, ENV_METRICS_ADDR, RedisUrl, ServerConfig};
-use crate::edge::body_timeout::BodyTimeoutLayer;
-use crate::edge::panic::{PanicRouteLayer, install_hook, panic_response};
-use crate::edge::shed::ShedLayer;
+use crate::edge::GuardLayer;
+use crate::edge::panic::install_hook;
 use crate::listener;
+
+/// The body limit axum's extractors apply when no `DefaultBodyLimit` is set.
+const AXUM_DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// Connections the metrics listener serves at once: Prometheus and the kubelet need a few.
 const METRICS_MAX_CONNECTIONS: usize = 256;
@@ -271,29 +269,33 @@ impl Server {
             Some(layer) => router.layer(layer.clone()),
             None => router,
         };
-        // Timeouts and the size limit wrap the routes that answer from memory, outside their
-        // rate limit; streaming routes are merged afterwards, so these layers never wrap them.
-        let router = limited(router).layer(
+        // The edge, as one `Router::layer` call: axum boxes the service and re-boxes the body
+        // once per call. The routes that answer from memory also get the request timeout and
+        // the body size limit; streaming routes get the same edge without them. Both share
+        // the edge's state (the in-flight cap, the drain, the label cache) through its clones.
+        let guard = GuardLayer::new(limits.max_in_flight, limits.body_timeout);
+        // One metrics layer (one label cache, one cap) for both kinds of route.
+        let metrics_layer = HttpMetricsLayer::new();
+        let edge = |guard: GuardLayer| {
             ServiceBuilder::new()
-                .layer(DefaultBodyLimit::disable())
-                .layer(RequestBodyLimitLayer::new(usize::try_from(limits.max_body_size).unwrap_or(usize::MAX)))
-                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, limits.request_timeout)),
-        );
-        let router = match streaming {
-            Some(streaming) => router.merge(limited(streaming)),
-            None => router,
+                .layer(probes.layer())
+                .layer(metrics_layer.clone())
+                .layer(shutdown.layer())
+                .layer(guard)
         };
-        // One `Router::layer` call: axum boxes the service and re-boxes the body once per
-        // call, so the edge goes in as one stack.
-        let edge = ServiceBuilder::new()
-            .layer(probes.layer())
-            .layer(HttpMetricsLayer::new())
-            .layer(shutdown.layer())
-            .layer(ShedLayer::new(limits.max_in_flight))
-            .layer(CatchPanicLayer::custom(panic_response))
-            .layer(PanicRouteLayer)
-            .layer(BodyTimeoutLayer::new(limits.body_timeout));
-        let app = router.layer(edge);
+        // The body limit is enforced by the extractors that buffer a body (`Bytes`, `Json`,
+        // `Form`, ...: 413); axum's own default is 2 MiB, so the layer (one more request
+        // extension) is only there when the limit differs.
+        let body_limit = usize::try_from(limits.max_body_size).unwrap_or(usize::MAX);
+        let bounded = ServiceBuilder::new()
+            .layer(edge(guard.clone().with_request_timeout(limits.request_timeout)))
+            .option_layer((body_limit != AXUM_DEFAULT_BODY_LIMIT).then(|| DefaultBodyLimit::max(body_limit)));
+        let app = limited(router).layer(bounded);
+        let app = match streaming {
+            // The fallback (and so the probes) comes from the application's router.
+            Some(streaming) => app.merge(limited(streaming).layer(edge(guard))),
+            None => app,
+        };
 
         // /metrics and the probes keep answering through the delay and the drain (the last
         // scrape sees the final counts; the kubelet's liveness probe is not subject to the

@@ -62,8 +62,12 @@ impl Drop for TcpBalancer {
 /// A tool the test needs, or `None` after printing a `SKIPPED` line that the summary shows.
 /// Under `CI=true` a missing tool is a failure, never a silent pass.
 pub fn tool_or_skip(name: &str, test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .and_then(|path| std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file()));
+    // Daemons such as haproxy install into sbin, which a non-login PATH may lack.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file());
     if found.is_none() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),

@@ -68,7 +68,13 @@ async fn serve(mode: &str, app_addr: SocketAddr, metrics_addr: SocketAddr) -> Re
         "bare" => {
             let listener =
                 tokio::net::TcpListener::bind(app_addr).await.map_err(|e| format!("bind {app_addr}: {e}"))?;
-            return axum::serve(listener, app()).await.map_err(|e| e.to_string());
+            // Ends on SIGTERM, so that tools such as callgrind see a normal exit.
+            let terminate = async {
+                if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    signal.recv().await;
+                }
+            };
+            return axum::serve(listener, app()).with_graceful_shutdown(terminate).await.map_err(|e| e.to_string());
         }
         "stack" => {}
         "ratelimit" => {

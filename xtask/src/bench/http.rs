@@ -16,7 +16,7 @@ use super::wrk;
 
 /// Length of one measurement.
 const DURATION: &str = "6s";
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 
 /// A bench-server mode compared with `bare`, and its target ratio.
 struct Variant {

@@ -4,6 +4,7 @@
 //! One file per benchmark; each adds its rows to one [`Report`], printed as a table and
 //! written to `target/bench/report.json`.
 
+mod callgrind;
 mod http;
 mod offload;
 pub(crate) mod process;
@@ -28,11 +29,11 @@ pub(super) struct Bench {
     pinned: bool,
 }
 
-use crate::tools::{self, REDIS, WRK};
+use crate::tools::{self, REDIS, VALGRIND, WRK};
 
-/// Benchmarks by name: `cargo xtask bench [http|ratelimit|offload|startup]` runs one; no name
-/// runs all.
-const BENCHMARKS: [&str; 4] = ["http", "ratelimit", "offload", "startup"];
+/// Benchmarks by name: `cargo xtask bench [http|callgrind|ratelimit|offload|startup]` runs
+/// one; no name runs all.
+const BENCHMARKS: [&str; 5] = ["http", "callgrind", "ratelimit", "offload", "startup"];
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let only = args.first().map(String::as_str);
@@ -43,7 +44,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let sh = Shell::new()?;
     let root = crate::workspace_root();
     sh.change_dir(&root);
-    tools::ensure_apt(&sh, &[WRK, REDIS])?;
+    tools::ensure_apt(&sh, &[WRK, REDIS, VALGRIND])?;
     cmd!(sh, "cargo build --release -q -p bench-server").run()?;
     let pinned = std::thread::available_parallelism().map_or(1, usize::from) >= 2 && tools::which("taskset").is_some();
     if !pinned {
@@ -61,6 +62,9 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let mut report = Report::default();
     if wanted("http") {
         http::run(&bench, &mut report)?;
+    }
+    if wanted("callgrind") {
+        callgrind::run(&bench, &mut report)?;
     }
     if wanted("ratelimit") {
         ratelimit::run(&bench, &mut report)?;

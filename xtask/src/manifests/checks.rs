@@ -2,9 +2,11 @@
 //! names the object, the field and the fix.
 
 use ebb_probes::{LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH};
+use ebb_shutdown::{ENV_DELAY, ENV_TIMEOUT};
+use serde_json::Value;
 
-use super::definition::Service;
-use super::render::File;
+use super::definition::{GRACE_MARGIN, Service};
+use super::render::{File, METRICS_PORT, env_duration, grace_seconds};
 
 pub(crate) fn check(service: &Service, files: &[File]) -> Vec<String> {
     let mut problems = Vec::new();
@@ -34,16 +36,13 @@ pub(crate) fn check(service: &Service, files: &[File]) -> Vec<String> {
             ));
         }
     }
-    let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap_or(0);
-    let needed = (service.shutdown_delay + service.shutdown_timeout).as_secs();
-    if grace <= needed {
-        problems.push(format!(
-            "Deployment/{}: terminationGracePeriodSeconds {grace} must exceed preStop ({}s) + EBB_SHUTDOWN_TIMEOUT ({}s); raise it",
-            service.name,
-            service.shutdown_delay.as_secs(),
-            service.shutdown_timeout.as_secs()
-        ));
+    problems.extend(probes_off_the_app_port(service, container));
+    problems.extend(pre_stop_sleep(service, container));
+    let config_maps: Vec<&Value> = files.iter().map(|f| &f.object).filter(|o| o["kind"] == "ConfigMap").collect();
+    for (variable, duration) in [(ENV_DELAY, service.shutdown_delay), (ENV_TIMEOUT, service.shutdown_timeout)] {
+        problems.extend(shutdown_variable(service, container, &config_maps, variable, &env_duration(duration)));
     }
+    problems.extend(grace_period(service, pod));
     if container["image"].as_str().is_some_and(|image| image.ends_with(":latest")) {
         problems.push(format!("Deployment/{}: the image must not use the `latest` tag; pin a digest", service.name));
     }
@@ -81,17 +80,128 @@ pub(crate) fn check(service: &Service, files: &[File]) -> Vec<String> {
             ));
         }
     }
-    if object("ServiceMonitor").is_some_and(|monitor| monitor["spec"]["endpoints"][0]["port"] != "metrics")
-        || !ports.contains(&"metrics")
+    if object("ServiceMonitor").is_some_and(|monitor| monitor["spec"]["endpoints"][0]["port"] != METRICS_PORT)
+        || !ports.contains(&METRICS_PORT)
     {
-        problems.push(format!("ServiceMonitor/{}: must scrape the container port named `metrics`", service.name));
+        problems
+            .push(format!("ServiceMonitor/{}: must scrape the container port named `{METRICS_PORT}`", service.name));
     }
     problems
 }
 
+/// Startup and liveness probes must reach the metrics listener: on the application port, a
+/// full connection or in-flight cap (an attack, a burst) fails them and the kubelet restarts
+/// a healthy pod, which only makes the overload worse.
+fn probes_off_the_app_port(service: &Service, container: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for field in ["startupProbe", "livenessProbe"] {
+        let port = &container[field]["httpGet"]["port"];
+        if container_port(container, port) != Some(u64::from(service.metrics_port)) {
+            problems.push(format!(
+                "Deployment/{}: {field}.httpGet.port is {port}, must be `{METRICS_PORT}` ({}): on the application port a full connection or in-flight cap restarts a healthy pod",
+                service.name, service.metrics_port
+            ));
+        }
+    }
+    problems
+}
+
+/// The number a probe's port (a name or a number) resolves to in the container.
+fn container_port(container: &Value, port: &Value) -> Option<u64> {
+    match port {
+        Value::String(name) => container["ports"]
+            .as_array()?
+            .iter()
+            .find(|p| p["name"] == name.as_str())
+            .and_then(|p| p["containerPort"].as_u64()),
+        other => other.as_u64(),
+    }
+}
+
+/// A preStop sleep keeps SIGTERM from the service for its length: no `Connection: close`
+/// while the endpoints drop the pod, then an abrupt close. `EBB_SHUTDOWN_DELAY` does the delay.
+fn pre_stop_sleep(service: &Service, container: &Value) -> Option<String> {
+    let pre_stop = &container["lifecycle"]["preStop"];
+    let exec_sleeps = pre_stop["exec"]["command"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .any(|word| word.split_whitespace().any(|w| w == "sleep" || w.ends_with("/sleep")));
+    let field = if !pre_stop["sleep"].is_null() {
+        "lifecycle.preStop.sleep"
+    } else if exec_sleeps {
+        "lifecycle.preStop.exec"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "Deployment/{}: {field} sleeps before SIGTERM reaches the service (no `Connection: close` meanwhile); delete it, {ENV_DELAY} does the delay",
+        service.name
+    ))
+}
+
+/// A shutdown variable must reach the container with the definition's value: missing, the
+/// service uses its default; `0s` for the delay closes the listener before the endpoints
+/// have dropped the pod.
+fn shutdown_variable(
+    service: &Service,
+    container: &Value,
+    config_maps: &[&Value],
+    variable: &str,
+    expected: &str,
+) -> Option<String> {
+    let Some((source, value)) = env_value(service, container, config_maps, variable) else {
+        return Some(format!(
+            "Deployment/{}: {variable} is set neither in env nor in a ConfigMap of envFrom; set it to {expected} (the service's definition)",
+            service.name
+        ));
+    };
+    (value.as_str() != Some(expected)).then(|| format!("{source} is {value}, the service's definition says {expected}"))
+}
+
+/// Where the container gets `variable` from, as `Kind/name: field`, and its value: its own
+/// `env` wins over `envFrom`, and a later `envFrom` source over an earlier one.
+fn env_value<'a>(
+    service: &Service,
+    container: &'a Value,
+    config_maps: &[&'a Value],
+    variable: &str,
+) -> Option<(String, &'a Value)> {
+    let env = container["env"].as_array().into_iter().flatten();
+    if let Some(entry) = env.rev().find(|e| e["name"] == variable) {
+        return Some((format!("Deployment/{}: env {variable}", service.name), &entry["value"]));
+    }
+    let sources = container["envFrom"].as_array().into_iter().flatten().rev();
+    sources.filter_map(|source| source["configMapRef"]["name"].as_str()).find_map(|name| {
+        let config_map = config_maps.iter().find(|c| c["metadata"]["name"] == name)?;
+        let value = config_map["data"].get(variable)?;
+        Some((format!("ConfigMap/{name}: data.{variable}"), value))
+    })
+}
+
+/// The kubelet's SIGKILL must not come before the service's deadline: the grace period
+/// covers the delay, the timeout and the margin.
+fn grace_period(service: &Service, pod: &Value) -> Option<String> {
+    let grace = pod["terminationGracePeriodSeconds"].as_i64().unwrap_or(KUBERNETES_DEFAULT_GRACE);
+    let needed = grace_seconds(service);
+    (grace < needed).then(|| {
+        format!(
+            "Deployment/{}: terminationGracePeriodSeconds {grace} is shorter than {ENV_DELAY} ({}) + {ENV_TIMEOUT} ({}) + margin ({}) = {needed}s; raise it",
+            service.name,
+            env_duration(service.shutdown_delay),
+            env_duration(service.shutdown_timeout),
+            env_duration(GRACE_MARGIN)
+        )
+    })
+}
+
+/// What Kubernetes uses when `terminationGracePeriodSeconds` is not set.
+const KUBERNETES_DEFAULT_GRACE: i64 = 30;
+
 #[cfg(test)]
 mod tests {
-    use serde_json::Value;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::manifests::{definition, render};
@@ -102,14 +212,32 @@ mod tests {
         (service, files)
     }
 
+    fn object<'a>(files: &'a mut [File], kind: &str) -> &'a mut Value {
+        &mut files.iter_mut().find(|f| f.object["kind"] == kind).expect(kind).object
+    }
+
     fn deployment(files: &mut [File]) -> &mut Value {
-        &mut files.iter_mut().find(|f| f.object["kind"] == "Deployment").expect("deployment").object
+        object(files, "Deployment")
+    }
+
+    fn container(files: &mut [File]) -> &mut Value {
+        &mut deployment(files)["spec"]["template"]["spec"]["containers"][0]
+    }
+
+    /// Renders, breaks one thing with `edit`, and asserts that the check names it.
+    fn assert_named(edit: impl FnOnce(&mut [File]), needle: &str) {
+        let (service, mut files) = rendered();
+        edit(&mut files);
+        let problems = check(&service, &files).join("\n");
+        assert!(problems.contains(needle), "{needle} missing in:\n{problems}");
     }
 
     #[test]
     fn the_rendered_objects_pass() {
-        let (service, files) = rendered();
-        assert_eq!(check(&service, &files), Vec::<String>::new());
+        for service in definition::services() {
+            let files = render::render(&service).expect("render");
+            assert_eq!(check(&service, &files), Vec::<String>::new(), "{}", service.name);
+        }
     }
 
     #[test]
@@ -129,5 +257,80 @@ mod tests {
         ] {
             assert!(problems.contains(needle), "{needle} missing in:\n{problems}");
         }
+    }
+
+    #[test]
+    fn a_pre_stop_sleep_is_refused() {
+        assert_named(
+            |files| container(files)["lifecycle"] = json!({ "preStop": { "sleep": { "seconds": 5 } } }),
+            "Deployment/example-api: lifecycle.preStop.sleep",
+        );
+        assert_named(
+            |files| {
+                container(files)["lifecycle"] =
+                    json!({ "preStop": { "exec": { "command": ["/bin/sh", "-c", "sleep 5"] } } });
+            },
+            "Deployment/example-api: lifecycle.preStop.exec",
+        );
+    }
+
+    #[test]
+    fn a_zero_delay_is_refused() {
+        assert_named(
+            |files| object(files, "ConfigMap")["data"]["EBB_SHUTDOWN_DELAY"] = "0s".into(),
+            "ConfigMap/example-api-env: data.EBB_SHUTDOWN_DELAY is \"0s\", the service's definition says 5s",
+        );
+    }
+
+    #[test]
+    fn a_zero_delay_in_the_container_env_wins_and_is_refused() {
+        assert_named(
+            |files| {
+                let env = container(files)["env"].as_array_mut().expect("env");
+                env.push(json!({ "name": "EBB_SHUTDOWN_DELAY", "value": "0s" }));
+            },
+            "Deployment/example-api: env EBB_SHUTDOWN_DELAY is \"0s\"",
+        );
+    }
+
+    #[test]
+    fn a_missing_delay_or_timeout_is_refused() {
+        for variable in ["EBB_SHUTDOWN_DELAY", "EBB_SHUTDOWN_TIMEOUT"] {
+            assert_named(
+                |files| {
+                    object(files, "ConfigMap")["data"].as_object_mut().expect("data").remove(variable);
+                },
+                &format!("Deployment/example-api: {variable} is set neither in env nor in a ConfigMap"),
+            );
+        }
+    }
+
+    #[test]
+    fn a_grace_period_without_the_margin_is_refused() {
+        assert_named(
+            |files| deployment(files)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 39.into(),
+            "Deployment/example-api: terminationGracePeriodSeconds 39 is shorter than EBB_SHUTDOWN_DELAY (5s) + EBB_SHUTDOWN_TIMEOUT (30s) + margin (5s) = 40s",
+        );
+    }
+
+    #[test]
+    fn liveness_and_startup_on_the_app_port_are_refused() {
+        for field in ["livenessProbe", "startupProbe"] {
+            assert_named(
+                |files| container(files)[field]["httpGet"]["port"] = "http".into(),
+                &format!("Deployment/example-api: {field}.httpGet.port is \"http\", must be `metrics` (9090)"),
+            );
+            assert_named(
+                |files| container(files)[field]["httpGet"]["port"] = 8080.into(),
+                &format!("Deployment/example-api: {field}.httpGet.port is 8080"),
+            );
+        }
+    }
+
+    #[test]
+    fn liveness_on_the_metrics_port_by_number_passes() {
+        let (service, mut files) = rendered();
+        container(&mut files)["livenessProbe"]["httpGet"]["port"] = 9090.into();
+        assert_eq!(check(&service, &files), Vec::<String>::new());
     }
 }

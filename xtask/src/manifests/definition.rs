@@ -62,8 +62,8 @@ pub(crate) struct Service {
     pub(crate) scaler: Scaler,
 }
 
-/// Seconds added to the shutdown timeout for `terminationGracePeriodSeconds`, so that the
-/// kubelet's SIGKILL never comes before the service's own deadline.
+/// Added to the shutdown delay and timeout for `terminationGracePeriodSeconds`, so that the
+/// kubelet's SIGKILL never comes before the service's own deadline (and its report).
 pub(crate) const GRACE_MARGIN: Duration = Duration::from_secs(5);
 
 pub(crate) fn services() -> Vec<Service> {

@@ -2,8 +2,10 @@
 //! the Prometheus Operator's ServiceMonitor, a JSON value of its published shape).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use ebb_probes::{LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH};
+use ebb_shutdown::{ENV_DELAY, ENV_TIMEOUT};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscaler,
@@ -12,9 +14,9 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar,
-    EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service as KubeService, ServicePort,
-    ServiceSpec, SleepAction, TopologySpreadConstraint, Volume, VolumeMount,
+    EnvVarSource, HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+    SeccompProfile, SecretKeySelector, SecurityContext, Service as KubeService, ServicePort, ServiceSpec,
+    TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -24,6 +26,13 @@ use serde_json::{Value, json};
 
 use super::definition::{GRACE_MARGIN, Scaler, Service};
 use crate::image::NONROOT;
+
+/// The name of the container and Service port of the application listener.
+pub(crate) const HTTP_PORT: &str = "http";
+
+/// The name of the container and Service port of the metrics listener, which also answers
+/// the probes and has its own connection cap.
+pub(crate) const METRICS_PORT: &str = "metrics";
 
 /// One rendered file: its name under `deploy/base/<service>/` and its objects.
 pub(crate) struct File {
@@ -71,29 +80,44 @@ fn config_map_name(service: &Service) -> String {
     format!("{}-env", service.name)
 }
 
-/// The plain settings. The delay is the preStop sleep's job in Kubernetes (endpoints drop a
-/// terminating pod by themselves), so the service's own delay is zero there.
+/// The plain settings, with the service's real shutdown delay and timeout: the delay runs
+/// in the application (no preStop sleep), so that it sees SIGTERM at once and sends
+/// `Connection: close` while the endpoints drop the pod.
 fn config_map(service: &Service) -> ConfigMap {
     let mut data: BTreeMap<String, String> =
         service.env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     data.insert("EBB_HTTP_ADDR".to_owned(), format!("0.0.0.0:{}", service.http_port));
     data.insert("EBB_METRICS_ADDR".to_owned(), format!("0.0.0.0:{}", service.metrics_port));
-    data.insert("EBB_SHUTDOWN_DELAY".to_owned(), "0s".to_owned());
-    data.insert("EBB_SHUTDOWN_TIMEOUT".to_owned(), format!("{}s", service.shutdown_timeout.as_secs()));
+    data.insert(ENV_DELAY.to_owned(), env_duration(service.shutdown_delay));
+    data.insert(ENV_TIMEOUT.to_owned(), env_duration(service.shutdown_timeout));
     ConfigMap { metadata: meta(service, config_map_name(service)), data: Some(data), ..ConfigMap::default() }
 }
 
-/// `terminationGracePeriodSeconds`: the preStop sleep (the delay), then the service's own
-/// deadline (the timeout, from SIGTERM), then a margin before the kubelet's SIGKILL.
-pub(crate) fn grace_seconds(service: &Service) -> i64 {
-    (service.shutdown_delay + service.shutdown_timeout + GRACE_MARGIN).as_secs() as i64
+/// A duration as the service parses it (humantime): whole seconds where exact, else
+/// milliseconds, so that the value in the pod is the one in the definition.
+pub(crate) fn env_duration(duration: Duration) -> String {
+    if duration.subsec_nanos() == 0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        format!("{}ms", duration.as_millis())
+    }
 }
 
-fn probe(path: &str, period: i32, failures: i32) -> Probe {
+/// `terminationGracePeriodSeconds`: the delay, the service's own deadline (the timeout) and
+/// a margin, rounded up to whole seconds, so that the kubelet's SIGKILL never comes before
+/// the service has cut and reported what was left.
+pub(crate) fn grace_seconds(service: &Service) -> i64 {
+    let total = service.shutdown_delay + service.shutdown_timeout + GRACE_MARGIN;
+    let seconds = total.as_secs() + u64::from(total.subsec_nanos() > 0);
+    i64::try_from(seconds).unwrap_or(i64::MAX)
+}
+
+/// An HTTP probe on the named container port.
+fn probe(path: &str, port: &str, period: i32, failures: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_owned()),
-            port: IntOrString::String("http".to_owned()),
+            port: IntOrString::String(port.to_owned()),
             ..HTTPGetAction::default()
         }),
         period_seconds: Some(period),
@@ -134,12 +158,12 @@ fn deployment(service: &Service) -> Deployment {
         image: Some(service.image.to_owned()),
         ports: Some(vec![
             ContainerPort {
-                name: Some("http".to_owned()),
+                name: Some(HTTP_PORT.to_owned()),
                 container_port: i32::from(service.http_port),
                 ..ContainerPort::default()
             },
             ContainerPort {
-                name: Some("metrics".to_owned()),
+                name: Some(METRICS_PORT.to_owned()),
                 container_port: i32::from(service.metrics_port),
                 ..ContainerPort::default()
             },
@@ -157,16 +181,14 @@ fn deployment(service: &Service) -> Deployment {
             limits: Some(limits),
             ..ResourceRequirements::default()
         }),
-        startup_probe: Some(probe(STARTUPZ_PATH, 1, 30)),
-        liveness_probe: Some(probe(LIVEZ_PATH, 10, 3)),
-        readiness_probe: Some(probe(READYZ_PATH, 2, 1)),
-        lifecycle: Some(Lifecycle {
-            pre_stop: Some(LifecycleHandler {
-                sleep: Some(SleepAction { seconds: service.shutdown_delay.as_secs() as i64 }),
-                ..LifecycleHandler::default()
-            }),
-            ..Lifecycle::default()
-        }),
+        // Startup and liveness on the metrics listener: a full connection or in-flight cap
+        // on the application port (under attack, say) must never make the kubelet restart a
+        // healthy pod. Readiness stays on the application port, where the traffic goes.
+        startup_probe: Some(probe(STARTUPZ_PATH, METRICS_PORT, 1, 30)),
+        liveness_probe: Some(probe(LIVEZ_PATH, METRICS_PORT, 10, 3)),
+        readiness_probe: Some(probe(READYZ_PATH, HTTP_PORT, 2, 1)),
+        // No preStop hook: a sleep there would hide SIGTERM from the service, which then
+        // could not send `Connection: close` during the delay (EBB_SHUTDOWN_DELAY does it).
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
@@ -239,7 +261,7 @@ fn kube_service(service: &Service) -> KubeService {
         metadata: meta(service, service.name.to_owned()),
         spec: Some(ServiceSpec {
             selector: selector(service).match_labels,
-            ports: Some(vec![port("http", service.http_port), port("metrics", service.metrics_port)]),
+            ports: Some(vec![port(HTTP_PORT, service.http_port), port(METRICS_PORT, service.metrics_port)]),
             ..ServiceSpec::default()
         }),
         ..KubeService::default()
@@ -325,7 +347,25 @@ fn service_monitor(service: &Service) -> Value {
         "metadata": { "name": service.name, "labels": labels(service) },
         "spec": {
             "selector": { "matchLabels": { "app.kubernetes.io/name": service.name } },
-            "endpoints": [{ "port": "metrics", "path": "/metrics", "interval": "15s" }],
+            "endpoints": [{ "port": METRICS_PORT, "path": "/metrics", "interval": "15s" }],
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::manifests::definition;
+
+    #[test]
+    fn the_grace_period_rounds_up_and_durations_stay_exact() {
+        let mut service = definition::services().remove(0);
+        service.shutdown_delay = Duration::from_millis(1500);
+        service.shutdown_timeout = Duration::from_secs(30);
+        assert_eq!(grace_seconds(&service), 37, "1.5 s + 30 s + 5 s, rounded up");
+        assert_eq!(env_duration(service.shutdown_delay), "1500ms");
+        assert_eq!(env_duration(service.shutdown_timeout), "30s");
+    }
 }

@@ -2,10 +2,9 @@
 //! abandoned, and the request is answered 408 whatever the handler made of the error.
 //!
 //! The timer is tower-http's `TimeoutBody` (reset by every frame, so a large upload that
-//! keeps moving is never cut); this layer only remembers that it fired, so that the answer
-//! says what happened instead of the handler's generic 400 or 500.
+//! keeps moving is never cut); [`ProgressBody`] only remembers that it fired, so that the
+//! answer says what happened instead of the handler's generic 400 or 500.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,60 +16,32 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{Either, Full};
 use pin_project_lite::pin_project;
-use tower::{Layer, Service};
 use tower_http::timeout::{TimeoutBody, TimeoutError};
 
-/// Applies [`BodyTimeout`].
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct BodyTimeoutLayer {
-    timeout: Duration,
+/// Whether a request's body stalled; `None` for requests without a body.
+pub(crate) type Stalled = Option<Arc<AtomicBool>>;
+
+/// Puts the timer on `req`'s body. A request without a body (most GETs) has nothing to
+/// time out: no timer, no flag, no allocation.
+pub(crate) fn watch_body(req: Request<axum::body::Body>, timeout: Duration) -> (Request<axum::body::Body>, Stalled) {
+    if req.body().is_end_stream() {
+        return (req, None);
+    }
+    let stalled = Arc::new(AtomicBool::new(false));
+    let flag = stalled.clone();
+    let req =
+        req.map(|body| axum::body::Body::new(ProgressBody { inner: TimeoutBody::new(timeout, body), stalled: flag }));
+    (req, Some(stalled))
 }
 
-impl BodyTimeoutLayer {
-    pub(crate) fn new(timeout: Duration) -> Self {
-        Self { timeout }
-    }
-}
-
-impl<S> Layer<S> for BodyTimeoutLayer {
-    type Service = BodyTimeout<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        BodyTimeout { inner, timeout: self.timeout }
-    }
-}
-
-/// Times out stalled request bodies; see the module docs.
-#[derive(Clone, Debug)]
-pub(crate) struct BodyTimeout<S> {
-    inner: S,
-    timeout: Duration,
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for BodyTimeout<S>
-where
-    S: Service<Request<ProgressBody<ReqBody>>, Response = Response<ResBody>>,
-    ReqBody: Body,
-{
-    type Response = Response<Either<Full<Bytes>, ResBody>>;
-    type Error = S::Error;
-    type Future = BodyTimeoutFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let stalled = Arc::new(AtomicBool::new(false));
-        let timeout = self.timeout;
-        let flag = stalled.clone();
-        let req = req.map(|body| ProgressBody { inner: TimeoutBody::new(timeout, body), stalled: flag });
-        BodyTimeoutFuture { inner: self.inner.call(req), stalled }
-    }
+/// Whether `status` is a failure caused by a body that stalled: then the answer is 408.
+pub(crate) fn stalled_failure(stalled: &Stalled, status: StatusCode) -> bool {
+    (status.is_client_error() || status.is_server_error())
+        && stalled.as_ref().is_some_and(|stalled| stalled.load(Ordering::Acquire))
 }
 
 pin_project! {
-    /// Request body of [`BodyTimeout`].
+    /// A request body under the progress timer.
     pub(crate) struct ProgressBody<B> {
         #[pin]
         inner: TimeoutBody<B>,
@@ -106,34 +77,8 @@ where
     }
 }
 
-pin_project! {
-    /// Response future of [`BodyTimeout`].
-    pub(crate) struct BodyTimeoutFuture<F> {
-        #[pin]
-        inner: F,
-        stalled: Arc<AtomicBool>,
-    }
-}
-
-impl<F, B, E> Future for BodyTimeoutFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<Either<Full<Bytes>, B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let response = ready!(this.inner.poll(cx))?;
-        // A handler that still succeeded did not need the rest of its body: keep its answer.
-        let failed = response.status().is_client_error() || response.status().is_server_error();
-        if failed && this.stalled.load(Ordering::Acquire) {
-            return Poll::Ready(Ok(request_timeout()));
-        }
-        Poll::Ready(Ok(response.map(Either::Right)))
-    }
-}
-
-fn request_timeout<B>() -> Response<Either<Full<Bytes>, B>> {
+/// The answer when the body stalled.
+pub(crate) fn request_timeout<B>() -> Response<Either<Full<Bytes>, B>> {
     let body = Full::new(Bytes::from_static(b"the request body stopped arriving; send it again\n"));
     let mut response = Response::new(Either::Left(body));
     *response.status_mut() = StatusCode::REQUEST_TIMEOUT;

@@ -1,48 +1,58 @@
-//! Panics in handlers become 500 responses (tower-http's `CatchPanicLayer`), counted by the
-//! metrics layer outside, and logged once, with the route, by a panic hook that replaces the
-//! default stderr message for panics inside requests.
+//! Panics in handlers become 500 responses, counted by the metrics layer outside, and logged
+//! once, with the route, the location and the message. The panic hook (installed once per
+//! process) keeps the default stderr message for panics outside requests only.
 
 use std::any::Any;
-use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
+use std::cell::{Cell, RefCell};
+use std::panic::AssertUnwindSafe;
 use std::sync::Once;
-use std::task::{Context, Poll};
 
 use axum::extract::MatchedPath;
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::Full;
-use pin_project_lite::pin_project;
-use tower::{Layer, Service};
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::{Either, Full};
 
 thread_local! {
-    /// The route of the request being polled on this thread, for the panic hook.
-    static ROUTE: RefCell<Option<MatchedPath>> = const { RefCell::new(None) };
+    /// Whether this thread is polling a request's handler right now.
+    static IN_REQUEST: Cell<bool> = const { Cell::new(false) };
+    /// Where and why the last handler panic on this thread happened, for its log line.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Installs the hook once per process; panics outside requests go to the previous hook.
+/// Installs the hook once per process.
 pub(crate) fn install_hook() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let route = ROUTE.with(|route| route.borrow().as_ref().map(|route| route.as_str().to_owned()));
-            match route {
-                Some(route) => {
-                    let location = info.location().map(ToString::to_string).unwrap_or_default();
-                    let message = payload_text(info.payload());
-                    tracing::error!(%route, %location, panic = %message, "handler panicked; answered 500");
-                }
-                None => previous(info),
+            if IN_REQUEST.with(Cell::get) {
+                let location = info.location().map(ToString::to_string).unwrap_or_default();
+                let text = format!("{} at {location}", payload_text(info.payload()));
+                LAST_PANIC.with(|last| *last.borrow_mut() = Some(text));
+            } else {
+                previous(info);
             }
         }));
     });
 }
 
+/// Polls a handler with panics caught; `Err` carries nothing but the fact: the log line is
+/// written here, with `route`.
+pub(crate) fn catch<T>(route: Option<&MatchedPath>, poll: impl FnOnce() -> T) -> Result<T, ()> {
+    let outer = IN_REQUEST.with(|flag| flag.replace(true));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(poll));
+    IN_REQUEST.with(|flag| flag.set(outer));
+    result.map_err(|payload: Box<dyn Any + Send>| {
+        let panic =
+            LAST_PANIC.with(|last| last.borrow_mut().take()).unwrap_or_else(|| payload_text(&*payload).to_owned());
+        let route = route.map_or("unmatched", MatchedPath::as_str);
+        tracing::error!(%route, %panic, "handler panicked; answered 500");
+    })
+}
+
 /// The 500 answered for a caught panic. The panic's text goes to the log, never to the client.
-pub(crate) fn panic_response(_payload: Box<dyn Any + Send + 'static>) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(b"internal server error\n")));
+pub(crate) fn panic_response<B>() -> Response<Either<Full<Bytes>, B>> {
+    let mut response = Response::new(Either::Left(Full::new(Bytes::from_static(b"internal server error\n"))));
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     response
@@ -54,75 +64,4 @@ fn payload_text(payload: &(dyn Any + Send)) -> &str {
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(no message)")
-}
-
-/// Makes the request's route known to the panic hook while its handler runs.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct PanicRouteLayer;
-
-impl<S> Layer<S> for PanicRouteLayer {
-    type Service = PanicRoute<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        PanicRoute { inner }
-    }
-}
-
-/// See [`PanicRouteLayer`].
-#[derive(Clone, Debug)]
-pub(crate) struct PanicRoute<S> {
-    inner: S,
-}
-
-impl<S, B> Service<Request<B>> for PanicRoute<S>
-where
-    S: Service<Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = PanicRouteFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let route = req.extensions().get::<MatchedPath>().cloned();
-        let inner = with_route(route.as_ref(), || self.inner.call(req));
-        PanicRouteFuture { inner, route }
-    }
-}
-
-pin_project! {
-    /// Response future of [`PanicRoute`].
-    pub(crate) struct PanicRouteFuture<F> {
-        #[pin]
-        inner: F,
-        route: Option<MatchedPath>,
-    }
-}
-
-impl<F: Future> Future for PanicRouteFuture<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let inner = this.inner;
-        with_route(this.route.as_ref(), || inner.poll(cx))
-    }
-}
-
-fn with_route<T>(route: Option<&MatchedPath>, run: impl FnOnce() -> T) -> T {
-    let Some(route) = route else { return run() };
-    let previous = ROUTE.with(|slot| slot.replace(Some(route.clone())));
-    // Restored also when `run` unwinds, so a caught panic leaves no stale route behind.
-    struct Restore(Option<MatchedPath>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            ROUTE.with(|slot| *slot.borrow_mut() = previous);
-        }
-    }
-    let _restore = Restore(previous);
-    run()
 }

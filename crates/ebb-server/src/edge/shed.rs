@@ -5,47 +5,37 @@
 //! tower's `LoadShed` + `GlobalConcurrencyLimit` do the same but answer with an error that
 //! axum needs a boxed `HandleError` to turn back into a response; this is one atomic counter.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{Either, Full};
-use pin_project_lite::pin_project;
-use tower::{Layer, Service};
 
 /// Counter of requests answered 503 because the in-flight cap was reached.
 pub const HTTP_REQUESTS_SHED_TOTAL: &str = "http_requests_shed_total";
 
-/// Applies [`Shed`]: at most `max` requests in flight across every clone.
+/// The in-flight cap, shared by every clone.
 #[derive(Clone, Debug)]
-pub(crate) struct ShedLayer {
+pub(crate) struct Shedder {
     in_flight: Arc<AtomicUsize>,
     max: usize,
 }
 
-impl ShedLayer {
+impl Shedder {
     pub(crate) fn new(max: usize) -> Self {
         Self { in_flight: Arc::new(AtomicUsize::new(0)), max }
     }
-}
 
-impl<S> Layer<S> for ShedLayer {
-    type Service = Shed<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Shed { inner, layer: self.clone() }
+    /// Admits one more request, or `None` (counted) when the cap is reached.
+    pub(crate) fn admit(&self) -> Option<Admitted> {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.max {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            metrics::counter!(HTTP_REQUESTS_SHED_TOTAL).increment(1);
+            return None;
+        }
+        Some(Admitted(self.in_flight.clone()))
     }
-}
-
-/// Sheds requests over the cap of its [`ShedLayer`].
-#[derive(Clone, Debug)]
-pub(crate) struct Shed<S> {
-    inner: S,
-    layer: ShedLayer,
 }
 
 /// One request counted against the cap until its response head is ready (or it is dropped).
@@ -58,54 +48,8 @@ impl Drop for Admitted {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Shed<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-{
-    type Response = Response<Either<Full<Bytes>, ResBody>>;
-    type Error = S::Error;
-    type Future = ShedFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let counter = &self.layer.in_flight;
-        if counter.fetch_add(1, Ordering::AcqRel) >= self.layer.max {
-            counter.fetch_sub(1, Ordering::AcqRel);
-            metrics::counter!(HTTP_REQUESTS_SHED_TOTAL).increment(1);
-            return ShedFuture { inner: None, admitted: None };
-        }
-        ShedFuture { inner: Some(self.inner.call(req)), admitted: Some(Admitted(counter.clone())) }
-    }
-}
-
-pin_project! {
-    /// Response future of [`Shed`].
-    pub(crate) struct ShedFuture<F> {
-        #[pin]
-        inner: Option<F>,
-        admitted: Option<Admitted>,
-    }
-}
-
-impl<F, B, E> Future for ShedFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<Either<Full<Bytes>, B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let Some(inner) = this.inner.as_pin_mut() else { return Poll::Ready(Ok(overloaded())) };
-        let result = ready!(inner.poll(cx));
-        drop(this.admitted.take());
-        Poll::Ready(result.map(|response| response.map(Either::Right)))
-    }
-}
-
-fn overloaded<B>() -> Response<Either<Full<Bytes>, B>> {
+/// The answer to a shed request.
+pub(crate) fn overloaded<B>() -> Response<Either<Full<Bytes>, B>> {
     let body = Full::new(Bytes::from_static(b"the service is overloaded; retry shortly\n"));
     let mut response = Response::new(Either::Left(body));
     *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;

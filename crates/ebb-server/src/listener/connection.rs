@@ -15,7 +15,7 @@ use tokio::time::{Instant, sleep};
 
 use super::io::WatchedIo;
 use super::service::ConnService;
-use super::state::{ConnState, Verdict};
+use super::state::{ConnState, Verdict, Watch};
 use crate::Limits;
 
 /// Counter of connections closed by a timeout, by `kind` (`header`, `idle`).
@@ -64,8 +64,9 @@ pub(crate) async fn serve_connection(listener: Arc<Listener>, stream: TcpStream,
     let mut signalled = pin!(listener.signalled());
     let mut stop = pin!(listener.stop_accepting());
     let limits = listener.limits;
-    let timer = sleep(limits.header_read_timeout);
+    let timer = sleep(limits.header_read_timeout / 2);
     let mut timer = pin!(timer);
+    let mut watch = Watch::new();
     let (mut signal_seen, mut stop_seen, mut closing) = (false, late, false);
     loop {
         tokio::select! {
@@ -102,7 +103,7 @@ pub(crate) async fn serve_connection(listener: Arc<Listener>, stream: TcpStream,
                     conn.as_mut().graceful_shutdown();
                 }
             }
-            () = &mut timer, if !closing => match state.verdict(limits.header_read_timeout, limits.idle_timeout) {
+            () = &mut timer, if !closing => match state.verdict(&mut watch, limits.header_read_timeout, limits.idle_timeout) {
                 Verdict::Wait(after) => timer.as_mut().reset(Instant::now() + after),
                 Verdict::CloseIdle => {
                     metrics::counter!(HTTP_CONNECTION_TIMEOUTS_TOTAL, "kind" => "idle").increment(1);

@@ -4,21 +4,24 @@
 //! hyper's own HTTP/1 `header_read_timeout` also runs while a keep-alive connection waits
 //! for its next request, so it cannot tell a slow head (seconds) from an idle connection
 //! (longer than the load balancer's idle timeout). This state tells them apart.
+//!
+//! The hot path (bytes, requests, response ends) only touches atomics, never the clock:
+//! the connection's timer reads the clock when it wakes, and notices how long a state has
+//! lasted by seeing it unchanged across wakes ([`Watch`]). So a timeout fires between its
+//! value and its value plus one timer period (half the header read timeout).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const NONE: u64 = u64::MAX;
-
-/// One connection's activity. Times are milliseconds since the connection was accepted.
+/// One connection's activity.
 #[derive(Debug)]
 pub(crate) struct ConnState {
-    opened: Instant,
     in_flight: AtomicUsize,
-    served: AtomicBool,
+    /// Requests (and response ends) so far: any change means the connection was not idle.
+    events: AtomicU64,
+    /// Bytes arrived since the last request began.
+    head_bytes: AtomicBool,
     fresh: AtomicBool,
-    head_started_ms: AtomicU64,
-    idle_since_ms: AtomicU64,
     h2: AtomicBool,
     detached: AtomicBool,
 }
@@ -34,44 +37,53 @@ pub(crate) enum Verdict {
     CutSlowHead,
 }
 
+/// The timer's memory: since when the connection has been in the state it is in now.
+#[derive(Debug)]
+pub(crate) struct Watch {
+    events: u64,
+    head_bytes: bool,
+    since: Instant,
+}
+
+impl Watch {
+    pub(crate) fn new() -> Self {
+        Self { events: 0, head_bytes: false, since: Instant::now() }
+    }
+}
+
 impl ConnState {
     pub(crate) fn new() -> Self {
         Self {
-            opened: Instant::now(),
             in_flight: AtomicUsize::new(0),
-            served: AtomicBool::new(false),
+            events: AtomicU64::new(0),
+            head_bytes: AtomicBool::new(false),
             fresh: AtomicBool::new(true),
-            head_started_ms: AtomicU64::new(NONE),
-            idle_since_ms: AtomicU64::new(0),
             h2: AtomicBool::new(false),
             detached: AtomicBool::new(false),
         }
     }
 
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(NONE - 1)
-    }
-
     /// Bytes arrived. While no request is in flight, they begin the next request head.
     pub(crate) fn on_bytes(&self) {
-        self.fresh.store(false, Ordering::Relaxed);
-        if self.in_flight.load(Ordering::Acquire) == 0 && self.head_started_ms.load(Ordering::Relaxed) == NONE {
-            self.head_started_ms.store(self.now_ms(), Ordering::Relaxed);
+        if self.fresh.load(Ordering::Relaxed) {
+            self.fresh.store(false, Ordering::Relaxed);
+        }
+        if self.in_flight.load(Ordering::Acquire) == 0 && !self.head_bytes.load(Ordering::Relaxed) {
+            self.head_bytes.store(true, Ordering::Relaxed);
         }
     }
 
     /// hyper parsed a request head and called the service.
     pub(crate) fn on_request(&self) {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.served.store(true, Ordering::Relaxed);
-        self.head_started_ms.store(NONE, Ordering::Relaxed);
+        self.events.fetch_add(1, Ordering::Relaxed);
+        self.head_bytes.store(false, Ordering::Relaxed);
     }
 
     /// A response body ended (or was dropped).
     pub(crate) fn on_response_end(&self) {
-        if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.idle_since_ms.store(self.now_ms(), Ordering::Relaxed);
-        }
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.events.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn mark_h2(&self) {
@@ -98,38 +110,34 @@ impl ConnState {
     /// Part of a request head arrived and no request is being handled: closing now loses
     /// a request the client began to send.
     pub(crate) fn has_partial_head(&self) -> bool {
-        !self.is_h2()
-            && self.in_flight.load(Ordering::Acquire) == 0
-            && self.head_started_ms.load(Ordering::Relaxed) != NONE
+        !self.is_h2() && self.in_flight.load(Ordering::Acquire) == 0 && self.head_bytes.load(Ordering::Relaxed)
     }
 
-    /// The timer's verdict. The wait is capped at `header_timeout`, so that a head that
-    /// starts while the timer sleeps for the idle timeout is still cut on time.
-    pub(crate) fn verdict(&self, header_timeout: Duration, idle_timeout: Duration) -> Verdict {
-        let header_ms = millis(header_timeout);
-        let cap = |due: u64, now: u64| Duration::from_millis(due.saturating_sub(now).min(header_ms).max(1));
-        let now = self.now_ms();
+    /// The timer's verdict; `watch` carries what the previous wakes saw. The timer wakes
+    /// again after at most half the header read timeout.
+    pub(crate) fn verdict(&self, watch: &mut Watch, header_timeout: Duration, idle_timeout: Duration) -> Verdict {
+        let now = Instant::now();
+        let period = (header_timeout / 2).max(Duration::from_millis(10));
+        let events = self.events.load(Ordering::Relaxed);
+        let head_bytes = self.has_partial_head();
+        if events != watch.events || head_bytes != watch.head_bytes {
+            *watch = Watch { events, head_bytes, since: now };
+            return Verdict::Wait(period);
+        }
         if self.in_flight.load(Ordering::Acquire) > 0 {
-            return Verdict::Wait(header_timeout);
+            return Verdict::Wait(period);
         }
-        if !self.is_h2() {
-            let head = self.head_started_ms.load(Ordering::Relaxed);
-            if head != NONE {
-                let due = head.saturating_add(header_ms);
-                return if now >= due { Verdict::CutSlowHead } else { Verdict::Wait(cap(due, now)) };
-            }
-            if !self.served.load(Ordering::Relaxed) {
-                // A new connection must send its first request promptly.
-                return if now >= header_ms { Verdict::CloseIdle } else { Verdict::Wait(cap(header_ms, now)) };
-            }
-        }
-        let due = self.idle_since_ms.load(Ordering::Relaxed).saturating_add(millis(idle_timeout));
-        if now >= due { Verdict::CloseIdle } else { Verdict::Wait(cap(due, now)) }
+        let lasted = now.duration_since(watch.since);
+        let (limit, verdict) = if head_bytes {
+            (header_timeout, Verdict::CutSlowHead)
+        } else if events == 0 && !self.is_h2() {
+            // A new connection must send its first request promptly.
+            (header_timeout, Verdict::CloseIdle)
+        } else {
+            (idle_timeout, Verdict::CloseIdle)
+        };
+        if lasted >= limit { verdict } else { Verdict::Wait(period.min(limit - lasted).max(Duration::from_millis(1))) }
     }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(NONE - 1)
 }
 
 #[cfg(test)]
@@ -139,9 +147,9 @@ mod tests {
     const HEADER: Duration = Duration::from_millis(40);
     const IDLE: Duration = Duration::from_millis(200);
 
-    fn wait_out(state: &ConnState) -> Verdict {
+    fn wait_out(state: &ConnState, watch: &mut Watch) -> Verdict {
         loop {
-            match state.verdict(HEADER, IDLE) {
+            match state.verdict(watch, HEADER, IDLE) {
                 Verdict::Wait(after) => std::thread::sleep(after),
                 other => return other,
             }
@@ -152,7 +160,7 @@ mod tests {
     fn a_silent_new_connection_closes_after_the_header_timeout() {
         let state = ConnState::new();
         let started = Instant::now();
-        assert_eq!(wait_out(&state), Verdict::CloseIdle);
+        assert_eq!(wait_out(&state, &mut Watch::new()), Verdict::CloseIdle);
         assert!(started.elapsed() < IDLE, "closed by the idle timeout instead");
     }
 
@@ -161,22 +169,29 @@ mod tests {
         let state = ConnState::new();
         state.on_bytes();
         assert!(state.has_partial_head());
-        assert_eq!(wait_out(&state), Verdict::CutSlowHead);
+        let started = Instant::now();
+        assert_eq!(wait_out(&state, &mut Watch::new()), Verdict::CutSlowHead);
+        assert!(started.elapsed() >= HEADER);
     }
 
     #[test]
     fn a_busy_connection_never_times_out_here_and_idles_by_the_idle_timeout() {
         let state = ConnState::new();
+        let mut watch = Watch::new();
         state.on_bytes();
         state.on_request();
         assert!(!state.has_partial_head());
-        std::thread::sleep(HEADER * 2);
-        assert_eq!(state.verdict(HEADER, IDLE), Verdict::Wait(HEADER));
+        for _ in 0..4 {
+            let Verdict::Wait(after) = state.verdict(&mut watch, HEADER, IDLE) else {
+                panic!("a busy connection timed out")
+            };
+            std::thread::sleep(after);
+        }
         state.on_bytes(); // body bytes: not a head
         state.on_response_end();
         let idle_from = Instant::now();
-        assert_eq!(wait_out(&state), Verdict::CloseIdle);
-        assert!(idle_from.elapsed() >= IDLE - Duration::from_millis(5));
+        assert_eq!(wait_out(&state, &mut watch), Verdict::CloseIdle);
+        assert!(idle_from.elapsed() >= IDLE);
     }
 
     #[test]
@@ -185,6 +200,6 @@ mod tests {
         state.mark_h2();
         state.on_bytes();
         assert!(!state.has_partial_head());
-        assert!(matches!(state.verdict(HEADER, IDLE), Verdict::Wait(_)));
+        assert!(matches!(state.verdict(&mut Watch::new(), HEADER, IDLE), Verdict::Wait(_)));
     }
 }
