@@ -28,6 +28,11 @@ pub(crate) enum Route {
 }
 
 impl Route {
+    /// Whether the label comes from a gRPC method path.
+    pub(crate) fn is_grpc(&self) -> bool {
+        matches!(self, Self::GrpcCandidate(_))
+    }
+
     /// The label, once the response is known. A gRPC candidate keeps its path only when
     /// the answer is a gRPC response that is not `UNIMPLEMENTED` (code 12: what tonic
     /// answers for a service or method it does not have); otherwise it is `unmatched`.
@@ -51,6 +56,11 @@ fn is_grpc(headers: &HeaderMap) -> bool {
 fn serves_grpc_method(headers: &HeaderMap) -> bool {
     is_grpc(headers) && headers.get("grpc-status").is_none_or(|status| status.as_bytes() != GRPC_UNIMPLEMENTED)
 }
+
+/// Distinct gRPC method routes at most. A service answers unknown methods with
+/// `UNIMPLEMENTED`, but an interceptor (authentication) answers before the method lookup, so
+/// made-up paths can look served; this cap keeps them from crowding out the HTTP routes.
+pub(crate) const MAX_GRPC_ROUTES: usize = 100;
 
 const METHODS: [&str; 10] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "OTHER"];
 
@@ -123,6 +133,9 @@ impl Hasher for Fnv {
 pub(crate) struct LabelCache {
     routes: RwLock<Routes>,
     len: AtomicUsize,
+    /// Distinct gRPC method routes so far; capped apart from the rest (see
+    /// [`MAX_GRPC_ROUTES`]).
+    grpc_routes: AtomicUsize,
     max: usize,
     overflow: Counter,
     pub(crate) unmatched: Route,
@@ -133,6 +146,7 @@ impl LabelCache {
         Self {
             routes: RwLock::new(Routes::default()),
             len: AtomicUsize::new(0),
+            grpc_routes: AtomicUsize::new(0),
             max,
             overflow: metrics::counter!(HTTP_LABEL_OVERFLOW_TOTAL),
             unmatched: Route::Shared(Arc::from(ROUTE_UNMATCHED)),
@@ -141,7 +155,16 @@ impl LabelCache {
 
     /// Calls `record` with the handles of this label set, registering them on first sight.
     /// The common case takes a read lock and clones nothing.
-    pub(crate) fn with_handles(&self, method: u8, route: &str, status: StatusCode, record: impl FnOnce(&Handles)) {
+    /// `grpc`: the route is a gRPC method path; new ones past [`MAX_GRPC_ROUTES`] are
+    /// counted as `unmatched`.
+    pub(crate) fn with_handles(
+        &self,
+        method: u8,
+        route: &str,
+        grpc: bool,
+        status: StatusCode,
+        record: impl FnOnce(&Handles),
+    ) {
         let status = status.as_u16();
         {
             let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
@@ -153,6 +176,19 @@ impl LabelCache {
         if let Some(handles) = find(&routes, route, method, status) {
             return record(handles);
         }
+        let route = if grpc && !routes.contains_key(route) {
+            if self.grpc_routes.load(Ordering::Relaxed) >= MAX_GRPC_ROUTES {
+                if let Some(handles) = find(&routes, ROUTE_UNMATCHED, method, status) {
+                    return record(handles);
+                }
+                ROUTE_UNMATCHED
+            } else {
+                self.grpc_routes.fetch_add(1, Ordering::Relaxed);
+                route
+            }
+        } else {
+            route
+        };
         let route = if self.len.load(Ordering::Relaxed) >= self.max {
             self.overflow.increment(1);
             if let Some(handles) = find(&routes, ROUTE_OVERFLOW, method, status) {

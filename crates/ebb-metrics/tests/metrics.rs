@@ -225,3 +225,30 @@ async fn tonic_services_are_counted_by_grpc_method() {
     let labels = ["route=\"/grpc.health.v1.Health/Check\"", "method=\"POST\"", "status=\"200\""];
     assert_eq!(sum(&text, "http_requests_total", &labels), 4.0, "{text}");
 }
+
+#[tokio::test]
+async fn an_interceptor_answering_every_path_cannot_crowd_out_http_routes() {
+    let handle = handle();
+    // Like a tonic service behind an authentication interceptor: every path, real or not,
+    // gets a gRPC answer (UNAUTHENTICATED) before any method lookup.
+    let grpc = tower::ServiceBuilder::new().layer(HttpMetricsLayer::new()).service_fn(|_req: Request<Body>| async {
+        let mut response = http::Response::new(Body::empty());
+        response.headers_mut().insert("content-type", http::HeaderValue::from_static("application/grpc"));
+        response.headers_mut().insert("grpc-status", http::HeaderValue::from_static("16"));
+        Ok::<_, std::convert::Infallible>(response)
+    });
+    for i in 0..300 {
+        let request = Request::post(format!("/intercepted.Svc/M{i}"))
+            .header("content-type", "application/grpc")
+            .body(Body::empty())
+            .expect("request");
+        grpc.clone().oneshot(request).await.expect("infallible");
+    }
+    let app = Router::new().route("/after/flood", get(|| async { "x" })).layer(HttpMetricsLayer::new());
+    send(&app, Request::get("/after/flood").body(Body::empty()).expect("request")).await;
+    let text = handle.render();
+    let grpc_series =
+        text.lines().filter(|l| l.starts_with("http_requests_total{") && l.contains("/intercepted.Svc/")).count();
+    assert!(grpc_series <= 100, "{grpc_series} gRPC series");
+    assert!(text.contains(r#"route="/after/flood""#), "a real route was crowded out:\n{text}");
+}

@@ -137,6 +137,14 @@ impl Offload {
         Self { inner: Arc::new(Inner { store, signer, metadata, limits, description, keeps_attributes, budget }) }
     }
 
+    /// Bytes of the upload memory budget that uploads in progress hold now (in KiB steps).
+    pub fn upload_memory_held(&self) -> u64 {
+        let total = usize::try_from(self.inner.limits.memory_budget.max(self.inner.limits.upload_footprint()) / 1024)
+            .unwrap_or(usize::MAX)
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
+        (total.saturating_sub(self.inner.budget.available_permits()) as u64) * 1024
+    }
+
     /// Whether objects stay on this machine (no S3 configured).
     pub fn is_local(&self) -> bool {
         self.inner.signer.is_none()

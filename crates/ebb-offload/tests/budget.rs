@@ -45,24 +45,17 @@ async fn stalled_uploads_cannot_hold_more_than_the_budget() {
     let (release, stalled) = tokio::sync::watch::channel(false);
     let first = stalled_upload(&offload, "a", 12 << 20, stalled.clone());
     let second = stalled_upload(&offload, "b", 12 << 20, stalled);
-    // While they buffer, small uploads still fit; once both hold their footprint, the next
-    // one is refused at once, not queued.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let mut attempt = 0;
-    let refused = loop {
+    // Once both hold their whole footprint, the next upload is refused at once, not queued.
+    let full = 2 * ((5 << 20) * 2);
+    ebb_testkit::poll_until("the stalled uploads to fill the budget", Duration::from_secs(20), || {
         assert!(!first.is_finished() && !second.is_finished(), "the stalled uploads ended early");
-        assert!(tokio::time::Instant::now() < deadline, "the budget never filled");
-        attempt += 1;
-        let key = ObjectKey::parse(&format!("probe-{attempt}")).expect("key");
-        let body = futures_util::stream::iter([Ok::<_, String>(Bytes::from(vec![3u8; 1 << 20]))]);
-        let started = tokio::time::Instant::now();
-        let result = offload.upload(&key, None, None, body).await;
-        assert!(started.elapsed() < Duration::from_secs(5), "an upload over the budget waited");
-        match result {
-            Err(error) => break error,
-            Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    };
+        (offload.upload_memory_held() >= full).then_some(())
+    });
+    let key = ObjectKey::parse("probe").expect("key");
+    let body = futures_util::stream::iter([Ok::<_, String>(Bytes::from(vec![3u8; 1 << 20]))]);
+    let started = tokio::time::Instant::now();
+    let refused = offload.upload(&key, None, None, body).await.expect_err("over the budget");
+    assert!(started.elapsed() < Duration::from_secs(2), "an upload over the budget waited");
     assert!(matches!(refused, OffloadError::Busy), "{refused:?}");
     assert_eq!(refused.status(), http::StatusCode::SERVICE_UNAVAILABLE);
 

@@ -66,7 +66,12 @@ pub async fn serve(router: axum::Router) -> ExitCode {
 
 /// Serves `router` on an already configured [`Server`] and turns the outcome into an exit
 /// code, as [`serve`] does.
+///
+/// A process serving through `run` (or [`serve`]) never outlives `EBB_SHUTDOWN_TIMEOUT`
+/// by more than a second: a watchdog thread exits it (code 1) even when every runtime
+/// thread is stuck in blocking code or the runtime waits for a blocking task.
 pub async fn run(server: Server, router: axum::Router) -> ExitCode {
+    arm_exit_watchdog(server.shutdown().clone());
     match server.serve(router).await {
         Ok(report) => report.exit_code(),
         Err(error) => {
@@ -74,4 +79,22 @@ pub async fn run(server: Server, router: axum::Router) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// How long past the shutdown deadline the watchdog lets a process live.
+const WATCHDOG_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// From the signal on, an OS thread (not a task: the runtime may be stuck) ends the process
+/// at the deadline plus [`WATCHDOG_GRACE`].
+fn arm_exit_watchdog(shutdown: ebb_shutdown::Shutdown) {
+    tokio::spawn(async move {
+        shutdown.signalled().await;
+        let since = shutdown.signalled_at().map_or(std::time::Duration::ZERO, |at| at.elapsed());
+        let left = (shutdown.config().timeout() + WATCHDOG_GRACE).saturating_sub(since);
+        std::thread::spawn(move || {
+            std::thread::sleep(left);
+            eprintln!("error: still running {WATCHDOG_GRACE:?} after the shutdown deadline; exiting");
+            std::process::exit(1);
+        });
+    });
 }

@@ -110,9 +110,11 @@ impl Shutdown {
                 () = tokio::time::sleep(CUT_GRACE) => {}
             }
         }
-        // Whatever is still open now (a stalled body, an upgraded connection that ignored
-        // the signal) is closed when the server future is dropped on return.
-        report.cut_connections = self.recorded_cut_connections() + self.open_connections();
+        // Whatever is still open now is closed when the server future is dropped on return.
+        // A connection still open usually carries a request already counted as cut (a body
+        // its client stopped reading): it is not counted twice.
+        let stranded = self.open_connections().saturating_sub(report.cut_requests);
+        report.cut_connections = self.recorded_cut_connections() + stranded;
         report.elapsed = start.elapsed();
         if report.is_clean() {
             tracing::info!(elapsed = ?report.elapsed, "shutdown complete: nothing was cut");

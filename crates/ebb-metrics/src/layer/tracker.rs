@@ -6,7 +6,7 @@ use metrics::Gauge;
 
 use super::layer::LazyState;
 use crate::labels::{LabelCache, Route, method_index, route_of};
-use crate::names::HTTP_REQUESTS_IN_FLIGHT;
+use crate::names::{HTTP_REQUESTS_IN_FLIGHT, ROUTE_UNMATCHED};
 
 /// Status recorded for requests whose future was dropped before answering.
 const CLIENT_CLOSED_REQUEST: u16 = 499;
@@ -54,7 +54,8 @@ impl Tracker {
         let state = self.state.get();
         let seconds = self.start.elapsed().as_secs_f64();
         let route = self.route.settle(headers, &state.labels.unmatched);
-        state.labels.with_handles(self.method, route, status, |handles| {
+        let grpc = self.route.is_grpc() && route != ROUTE_UNMATCHED;
+        state.labels.with_handles(self.method, route, grpc, status, |handles| {
             handles.requests.increment(1);
             handles.duration.record(seconds);
         });

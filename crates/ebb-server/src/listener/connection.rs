@@ -11,14 +11,17 @@ use ebb_shutdown::Shutdown;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, sleep};
 
 use super::io::WatchedIo;
 use super::service::ConnService;
-use super::state::{ConnState, Verdict, Watch};
+use super::state::{ConnState, Timeouts, Verdict, Watch};
 use crate::Limits;
 
-/// Counter of connections closed by a timeout, by `kind` (`header`, `idle`).
+/// Counter of connections closed by a timeout, by `kind`: `header` (a slow first request
+/// head), `idle` (keep-alive, or a connection that never sent a request), `send` (a client
+/// that stopped reading its response).
 pub const HTTP_CONNECTION_TIMEOUTS_TOTAL: &str = "http_connection_timeouts_total";
 
 /// What every connection of one listener shares.
@@ -54,10 +57,16 @@ impl Listener {
 
 /// Serves one connection until it closes. `late`: accepted from the backlog after the
 /// listener stopped, so it is served (with `Connection: close`), not closed at once.
-pub(crate) async fn serve_connection(listener: Arc<Listener>, stream: TcpStream, remote: SocketAddr, late: bool) {
+pub(crate) async fn serve_connection(
+    listener: Arc<Listener>,
+    stream: TcpStream,
+    remote: SocketAddr,
+    late: bool,
+    permit: Option<OwnedSemaphorePermit>,
+) {
     let state = Arc::new(ConnState::new());
     let shutdown = listener.shutdown.as_ref();
-    let io = WatchedIo::new(stream, state.clone(), shutdown.cloned());
+    let io = WatchedIo::new(stream, state.clone(), shutdown.cloned(), permit);
     let service =
         ConnService::new(listener.app.clone(), remote, state.clone(), shutdown.map(Shutdown::shutting_down_token));
     let mut conn = pin!(listener.builder.serve_connection_with_upgrades(TokioIo::new(io), service));
@@ -67,6 +76,8 @@ pub(crate) async fn serve_connection(listener: Arc<Listener>, stream: TcpStream,
     let timer = sleep(limits.header_read_timeout / 2);
     let mut timer = pin!(timer);
     let mut watch = Watch::new();
+    let timeouts =
+        Timeouts { header: limits.header_read_timeout, idle: limits.idle_timeout, send: limits.body_timeout };
     let (mut signal_seen, mut stop_seen, mut closing) = (false, late, false);
     loop {
         tokio::select! {
@@ -90,7 +101,8 @@ pub(crate) async fn serve_connection(listener: Arc<Listener>, stream: TcpStream,
                 stop_seen = true;
                 // A head still arriving is no request the service accepted: cut it now
                 // (hyper would wait for it on a connection's first request) and count it.
-                if state.has_partial_head() {
+                // (After a served request, such bytes may be a body hyper drains: not counted.)
+                if state.has_partial_head() && !state.has_served() {
                     if let Some(shutdown) = shutdown {
                         shutdown.record_cut_connection();
                     }
@@ -103,7 +115,12 @@ pub(crate) async fn serve_connection(listener: Arc<Listener>, stream: TcpStream,
                     conn.as_mut().graceful_shutdown();
                 }
             }
-            () = &mut timer, if !closing => match state.verdict(&mut watch, limits.header_read_timeout, limits.idle_timeout) {
+            () = &mut timer, if !closing => match state.verdict(&mut watch, timeouts) {
+                // A connection that shows it is HTTP/2 only after the signal still gets its GOAWAY.
+                Verdict::Wait(_) if signal_seen && state.is_h2() => {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
                 Verdict::Wait(after) => timer.as_mut().reset(Instant::now() + after),
                 Verdict::CloseIdle => {
                     metrics::counter!(HTTP_CONNECTION_TIMEOUTS_TOTAL, "kind" => "idle").increment(1);
@@ -113,6 +130,14 @@ pub(crate) async fn serve_connection(listener: Arc<Listener>, stream: TcpStream,
                 Verdict::CutSlowHead => {
                     metrics::counter!(HTTP_CONNECTION_TIMEOUTS_TOTAL, "kind" => "header").increment(1);
                     tracing::debug!(%remote, "request head not complete within the header read timeout: closing");
+                    if let Some(shutdown) = shutdown.filter(|_| signal_seen) {
+                        shutdown.record_cut_connection();
+                    }
+                    return;
+                }
+                Verdict::CutSlowReader => {
+                    metrics::counter!(HTTP_CONNECTION_TIMEOUTS_TOTAL, "kind" => "send").increment(1);
+                    tracing::debug!(%remote, "the client stopped reading its response: closing");
                     return;
                 }
             },

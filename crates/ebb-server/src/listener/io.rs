@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use ebb_shutdown::{ConnectionGuard, Shutdown};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::state::ConnState;
@@ -25,12 +26,19 @@ pub(crate) struct WatchedIo {
     // Counts the connection as open for the drain as long as the socket lives, upgrades
     // included; released (and counted as cut) when the deadline cuts it.
     guard: Option<ConnectionGuard>,
+    // The connection's slot under the connection cap, held as long as the socket lives.
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl WatchedIo {
-    pub(crate) fn new(stream: TcpStream, state: Arc<ConnState>, shutdown: Option<Shutdown>) -> Self {
+    pub(crate) fn new(
+        stream: TcpStream,
+        state: Arc<ConnState>,
+        shutdown: Option<Shutdown>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> Self {
         let guard = shutdown.as_ref().map(Shutdown::track_connection);
-        Self { stream, state, shutdown, deadline_wait: None, guard }
+        Self { stream, state, shutdown, deadline_wait: None, guard, _permit: permit }
     }
 
     /// After an upgrade, hyper no longer drives this socket: the deadline must. The first
@@ -48,6 +56,16 @@ impl WatchedIo {
             shutdown.record_cut_connection();
         }
         true
+    }
+}
+
+impl WatchedIo {
+    fn on_write(&self, result: &Poll<io::Result<usize>>) {
+        match result {
+            Poll::Ready(Ok(written)) => self.state.on_write(*written),
+            Poll::Pending => self.state.on_write(0),
+            Poll::Ready(Err(_)) => {}
+        }
     }
 }
 
@@ -78,7 +96,9 @@ impl AsyncWrite for WatchedIo {
         if self.past_deadline(cx) {
             return Poll::Ready(Err(cut()));
         }
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let result = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.on_write(&result);
+        result
     }
 
     fn poll_write_vectored(
@@ -89,7 +109,9 @@ impl AsyncWrite for WatchedIo {
         if self.past_deadline(cx) {
             return Poll::Ready(Err(cut()));
         }
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let result = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.on_write(&result);
+        result
     }
 
     fn is_write_vectored(&self) -> bool {

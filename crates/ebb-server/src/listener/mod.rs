@@ -44,11 +44,16 @@ pub(crate) fn serve(
     // No timer for HTTP/1: hyper's header read timeout would also close idle keep-alive
     // connections; ours tells the two apart (see `state`).
     builder.http1().keep_alive(true);
+    // Bounded per-connection buffering: a client gets 256 KiB per stream, 1 MiB per
+    // connection and 100 streams at once (hyper: 1 MiB windows, 200 streams).
     builder
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(limits.http2_keepalive)
-        .keep_alive_timeout(limits.http2_keepalive);
+        .keep_alive_timeout(limits.http2_keepalive)
+        .initial_stream_window_size(256 * 1024)
+        .initial_connection_window_size(1024 * 1024)
+        .max_concurrent_streams(100);
     let stop = shutdown.as_ref().map(Shutdown::stop_accepting);
     let listener = Arc::new(connection::Listener { builder, app, limits, shutdown });
     accept::serve(socket, listener, async move {

@@ -91,7 +91,10 @@ impl Future for ConnFuture {
         let Ok(mut response) = ready!(this.inner.poll(cx));
         // Once shutdown began, HTTP/1 clients must take their next request elsewhere: an L4
         // balancer keeps a connection on this replica for as long as it stays open.
-        if this.signalled.as_ref().is_some_and(CancellationToken::is_cancelled) {
+        // Not on a protocol switch: `Connection: upgrade` must stay, or the handshake fails.
+        if this.signalled.as_ref().is_some_and(CancellationToken::is_cancelled)
+            && response.status() != http::StatusCode::SWITCHING_PROTOCOLS
+        {
             response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         let guard = this.guard.take();

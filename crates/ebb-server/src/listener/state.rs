@@ -21,6 +21,10 @@ pub(crate) struct ConnState {
     events: AtomicU64,
     /// Bytes arrived since the last request began.
     head_bytes: AtomicBool,
+    /// Successful writes so far, and whether the last write found the socket full: a
+    /// client that stops reading its response shows as writes that stop moving.
+    writes: AtomicU64,
+    write_blocked: AtomicBool,
     fresh: AtomicBool,
     h2: AtomicBool,
     detached: AtomicBool,
@@ -33,21 +37,22 @@ pub(crate) enum Verdict {
     Wait(Duration),
     /// Idle too long (or never sent a byte): close gracefully; nothing is lost.
     CloseIdle,
-    /// A request head has been arriving for longer than the header read timeout.
+    /// The first request head has been arriving for longer than the header read timeout.
     CutSlowHead,
+    /// The client has not read any of its response for longer than the body timeout.
+    CutSlowReader,
 }
 
 /// The timer's memory: since when the connection has been in the state it is in now.
 #[derive(Debug)]
 pub(crate) struct Watch {
-    events: u64,
-    head_bytes: bool,
+    seen: (u64, bool, u64, bool),
     since: Instant,
 }
 
 impl Watch {
     pub(crate) fn new() -> Self {
-        Self { events: 0, head_bytes: false, since: Instant::now() }
+        Self { seen: (0, false, 0, false), since: Instant::now() }
     }
 }
 
@@ -57,6 +62,8 @@ impl ConnState {
             in_flight: AtomicUsize::new(0),
             events: AtomicU64::new(0),
             head_bytes: AtomicBool::new(false),
+            writes: AtomicU64::new(0),
+            write_blocked: AtomicBool::new(false),
             fresh: AtomicBool::new(true),
             h2: AtomicBool::new(false),
             detached: AtomicBool::new(false),
@@ -84,6 +91,24 @@ impl ConnState {
     pub(crate) fn on_response_end(&self) {
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
         self.events.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The socket took `written` bytes, or (`0`) was full.
+    pub(crate) fn on_write(&self, written: usize) {
+        if written > 0 {
+            self.writes.fetch_add(1, Ordering::Relaxed);
+            if self.write_blocked.load(Ordering::Relaxed) {
+                self.write_blocked.store(false, Ordering::Relaxed);
+            }
+        } else if !self.write_blocked.load(Ordering::Relaxed) {
+            self.write_blocked.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the connection has served a request: bytes that arrive after one may be the
+    /// rest of a body hyper drains, not a new head.
+    pub(crate) fn has_served(&self) -> bool {
+        self.events.load(Ordering::Relaxed) > 0
     }
 
     pub(crate) fn mark_h2(&self) {
@@ -115,29 +140,48 @@ impl ConnState {
 
     /// The timer's verdict; `watch` carries what the previous wakes saw. The timer wakes
     /// again after at most half the header read timeout.
-    pub(crate) fn verdict(&self, watch: &mut Watch, header_timeout: Duration, idle_timeout: Duration) -> Verdict {
+    pub(crate) fn verdict(&self, watch: &mut Watch, timeouts: Timeouts) -> Verdict {
+        let Timeouts { header, idle, send } = timeouts;
         let now = Instant::now();
-        let period = (header_timeout / 2).max(Duration::from_millis(10));
+        let period = (header / 2).max(Duration::from_millis(10));
         let events = self.events.load(Ordering::Relaxed);
         let head_bytes = self.has_partial_head();
-        if events != watch.events || head_bytes != watch.head_bytes {
-            *watch = Watch { events, head_bytes, since: now };
-            return Verdict::Wait(period);
-        }
-        if self.in_flight.load(Ordering::Acquire) > 0 {
+        let blocked = self.write_blocked.load(Ordering::Relaxed);
+        let seen = (events, head_bytes, self.writes.load(Ordering::Relaxed), blocked);
+        if seen != watch.seen {
+            *watch = Watch { seen, since: now };
             return Verdict::Wait(period);
         }
         let lasted = now.duration_since(watch.since);
-        let (limit, verdict) = if head_bytes {
-            (header_timeout, Verdict::CutSlowHead)
-        } else if events == 0 && !self.is_h2() {
-            // A new connection must send its first request promptly.
-            (header_timeout, Verdict::CloseIdle)
+        let (limit, verdict) = if self.in_flight.load(Ordering::Acquire) > 0 {
+            // A busy connection is the request timeouts' business, unless its client stopped
+            // reading: a response that cannot be written holds the connection for nothing.
+            if !blocked {
+                return Verdict::Wait(period);
+            }
+            (send, Verdict::CutSlowReader)
+        } else if head_bytes && events == 0 {
+            (header, Verdict::CutSlowHead)
+        } else if head_bytes || events == 0 {
+            // A new connection must send its first request promptly; after a request, bytes
+            // may be a body hyper drains, so a stalled "head" there is closed gracefully.
+            (header, Verdict::CloseIdle)
         } else {
-            (idle_timeout, Verdict::CloseIdle)
+            (idle, Verdict::CloseIdle)
         };
         if lasted >= limit { verdict } else { Verdict::Wait(period.min(limit - lasted).max(Duration::from_millis(1))) }
     }
+}
+
+/// The timeouts the timer applies.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeouts {
+    /// From the first byte (or accept) to a complete head.
+    pub(crate) header: Duration,
+    /// Between requests.
+    pub(crate) idle: Duration,
+    /// Without any progress writing a response.
+    pub(crate) send: Duration,
 }
 
 #[cfg(test)]
@@ -146,10 +190,11 @@ mod tests {
 
     const HEADER: Duration = Duration::from_millis(40);
     const IDLE: Duration = Duration::from_millis(200);
+    const TIMEOUTS: Timeouts = Timeouts { header: HEADER, idle: IDLE, send: Duration::from_millis(100) };
 
     fn wait_out(state: &ConnState, watch: &mut Watch) -> Verdict {
         loop {
-            match state.verdict(watch, HEADER, IDLE) {
+            match state.verdict(watch, TIMEOUTS) {
                 Verdict::Wait(after) => std::thread::sleep(after),
                 other => return other,
             }
@@ -182,7 +227,7 @@ mod tests {
         state.on_request();
         assert!(!state.has_partial_head());
         for _ in 0..4 {
-            let Verdict::Wait(after) = state.verdict(&mut watch, HEADER, IDLE) else {
+            let Verdict::Wait(after) = state.verdict(&mut watch, TIMEOUTS) else {
                 panic!("a busy connection timed out")
             };
             std::thread::sleep(after);
@@ -200,6 +245,26 @@ mod tests {
         state.mark_h2();
         state.on_bytes();
         assert!(!state.has_partial_head());
-        assert!(matches!(state.verdict(&mut Watch::new(), HEADER, IDLE), Verdict::Wait(_)));
+        assert!(matches!(state.verdict(&mut Watch::new(), TIMEOUTS), Verdict::Wait(_)));
+    }
+
+    #[test]
+    fn a_client_that_stops_reading_is_cut_after_the_send_timeout() {
+        let state = ConnState::new();
+        state.on_request();
+        state.on_write(512);
+        state.on_write(0);
+        let started = Instant::now();
+        assert_eq!(wait_out(&state, &mut Watch::new()), Verdict::CutSlowReader);
+        assert!(started.elapsed() >= TIMEOUTS.send);
+    }
+
+    #[test]
+    fn bytes_after_a_served_request_are_closed_gracefully_not_cut() {
+        let state = ConnState::new();
+        state.on_request();
+        state.on_response_end();
+        state.on_bytes(); // the rest of an unread body, drained by hyper
+        assert_eq!(wait_out(&state, &mut Watch::new()), Verdict::CloseIdle);
     }
 }

@@ -46,7 +46,8 @@ where
             // elsewhere: behind an L4 balancer (kube-proxy) nothing else moves them.
             let close = *this.http1 && guard.as_ref().is_some_and(InFlightGuard::is_shutting_down);
             return Poll::Ready(result.map(|mut response| {
-                if close {
+                // Not on a protocol switch: `Connection: upgrade` must stay.
+                if close && response.status() != StatusCode::SWITCHING_PROTOCOLS {
                     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
                 }
                 response.map(|body| DrainBody::new(body, guard))
