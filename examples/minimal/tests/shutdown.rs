@@ -141,3 +141,19 @@ async fn slow_refuses_bad_durations_with_a_reason() {
     let ok = reqwest::get(service.url("/slow?ms=1")).await.expect("request");
     assert_eq!(ok.status(), StatusCode::OK);
 }
+
+#[test]
+fn out_of_range_values_exit_78_naming_each_variable() {
+    let env = [
+        ("EBB_SHUTDOWN_TIMEOUT", "500000000000y".to_owned()),
+        ("EBB_HEADER_READ_TIMEOUT", "1h".to_owned()),
+        ("EBB_MAX_IN_FLIGHT", "0".to_owned()),
+        ("EBB_MAX_BODY_SIZE", "2GiB".to_owned()),
+    ];
+    let (exit, log) = ServiceProcess::run_to_exit(BIN, &env, Duration::from_secs(10));
+    assert_eq!(exit.code, Some(78), "{log}");
+    for (variable, _) in env {
+        assert!(log.contains(variable), "{variable} not named:\n{log}");
+    }
+    assert!(!log.contains("panicked"), "{log}");
+}
