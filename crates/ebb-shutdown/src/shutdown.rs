@@ -1,7 +1,7 @@
 //! The shared handle that every phase of the shutdown hangs off.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -51,6 +51,9 @@ pub struct Shutdown {
 pub(crate) struct Inner {
     pub(crate) config: ShutdownConfig,
     signalled: CancellationToken,
+    // The same moment as `signalled`, readable without the token's lock: it is checked on
+    // every response.
+    signalled_flag: AtomicBool,
     signalled_at: OnceLock<Instant>,
     stop_accepting: CancellationToken,
     pub(crate) deadline: CancellationToken,
@@ -70,6 +73,7 @@ impl Shutdown {
             inner: Arc::new(Inner {
                 config,
                 signalled: CancellationToken::new(),
+                signalled_flag: AtomicBool::new(false),
                 signalled_at: OnceLock::new(),
                 stop_accepting: CancellationToken::new(),
                 deadline: CancellationToken::new(),
@@ -90,12 +94,13 @@ impl Shutdown {
     /// Starts the shutdown as a signal would. Idempotent.
     pub fn trigger(&self) {
         self.inner.signalled_at.get_or_init(Instant::now);
+        self.inner.signalled_flag.store(true, Ordering::Release);
         self.inner.signalled.cancel();
     }
 
     /// Whether shutdown has begun.
     pub fn is_shutting_down(&self) -> bool {
-        self.inner.signalled.is_cancelled()
+        self.inner.signalled_flag.load(Ordering::Acquire)
     }
 
     /// When shutdown began, if it has.
@@ -240,7 +245,7 @@ impl InFlightGuard {
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {
-        self.shutdown.signalled.is_cancelled()
+        self.shutdown.signalled_flag.load(Ordering::Acquire)
     }
 }
 

@@ -67,8 +67,7 @@ pub(crate) async fn serve_connection(
     let state = Arc::new(ConnState::new());
     let shutdown = listener.shutdown.as_ref();
     let io = WatchedIo::new(stream, state.clone(), shutdown.cloned(), permit);
-    let service =
-        ConnService::new(listener.app.clone(), remote, state.clone(), shutdown.map(Shutdown::shutting_down_token));
+    let service = ConnService::new(listener.app.clone(), remote, state.clone(), shutdown.cloned());
     let mut conn = pin!(listener.builder.serve_connection_with_upgrades(TokioIo::new(io), service));
     let mut signalled = pin!(listener.signalled());
     let mut stop = pin!(listener.stop_accepting());

@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::response::Response;
 use bytes::Bytes;
-use ebb_shutdown::CancellationToken;
+use ebb_shutdown::Shutdown;
 use http::{HeaderValue, Request, Version, header};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
@@ -27,17 +27,12 @@ pub(crate) struct ConnService {
     app: Router,
     remote: SocketAddr,
     state: Arc<ConnState>,
-    signalled: Option<CancellationToken>,
+    shutdown: Option<Shutdown>,
 }
 
 impl ConnService {
-    pub(crate) fn new(
-        app: Router,
-        remote: SocketAddr,
-        state: Arc<ConnState>,
-        signalled: Option<CancellationToken>,
-    ) -> Self {
-        Self { app, remote, state, signalled }
+    pub(crate) fn new(app: Router, remote: SocketAddr, state: Arc<ConnState>, shutdown: Option<Shutdown>) -> Self {
+        Self { app, remote, state, shutdown }
     }
 }
 
@@ -58,7 +53,9 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         ConnFuture {
             inner,
             guard: Some(ResponseGuard(self.state.clone())),
-            signalled: self.signalled.clone().filter(|_| http1),
+            // Checked when the response is ready; a flag read, not a token clone (which
+            // takes a lock) per request.
+            close_after_signal: if http1 { self.shutdown.clone() } else { None },
         }
     }
 }
@@ -79,7 +76,7 @@ pin_project! {
         #[pin]
         inner: axum::routing::future::RouteFuture<Infallible>,
         guard: Option<ResponseGuard>,
-        signalled: Option<CancellationToken>,
+        close_after_signal: Option<Shutdown>,
     }
 }
 
@@ -92,7 +89,7 @@ impl Future for ConnFuture {
         // Once shutdown began, HTTP/1 clients must take their next request elsewhere: an L4
         // balancer keeps a connection on this replica for as long as it stays open.
         // Not on a protocol switch: `Connection: upgrade` must stay, or the handshake fails.
-        if this.signalled.as_ref().is_some_and(CancellationToken::is_cancelled)
+        if this.close_after_signal.as_ref().is_some_and(Shutdown::is_shutting_down)
             && response.status() != http::StatusCode::SWITCHING_PROTOCOLS
         {
             response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
