@@ -120,10 +120,14 @@ impl RateLimitConfig {
             config.failure_mode = FailureMode::from_str(v)?;
             Ok(())
         });
-        parse(ENV_TIMEOUT, "a duration such as `50ms`", &mut |v| {
+        parse(ENV_TIMEOUT, "a duration from `1ms` to `10s` such as `50ms`", &mut |v| {
             config.timeout = humantime::parse_duration(v).map_err(|e| e.to_string())?;
             if config.timeout.is_zero() {
                 return Err("it must be above zero".to_owned());
+            }
+            // Every request may wait this long for a decision: longer is a mistake.
+            if config.timeout > std::time::Duration::from_secs(10) {
+                return Err("it must be at most `10s`".to_owned());
             }
             Ok(())
         });

@@ -43,6 +43,9 @@ impl Rate {
         if period < Duration::from_micros(1) {
             return Err(RateParseError { reason: "the period must be at least 1us".into() });
         }
+        if period > MAX_PERIOD {
+            return Err(RateParseError { reason: "the period must be at most 366 days".into() });
+        }
         Ok(Self { count, period })
     }
 
@@ -67,6 +70,10 @@ impl Rate {
         u64::try_from(self.emission_interval().as_micros()).unwrap_or(u64::MAX).max(1)
     }
 }
+
+/// The longest period a rate may have: longer ones are mistakes (and would overflow the
+/// exact integer range of the Redis script's numbers).
+pub const MAX_PERIOD: Duration = Duration::from_secs(366 * 24 * 3600);
 
 impl FromStr for Rate {
     type Err = RateParseError;
@@ -110,7 +117,7 @@ mod tests {
 
     #[test]
     fn rejects_nonsense_with_a_reason() {
-        for bad in ["100/banana", "banana/1m", "100", "0/1s", "-1/1s", "100/0s", ""] {
+        for bad in ["100/banana", "banana/1m", "100", "0/1s", "-1/1s", "100/0s", "", "1/600000y", "1/367d"] {
             let error = bad.parse::<Rate>().expect_err(bad);
             assert!(error.to_string().contains("<count>/<period>"), "{bad}: {error}");
         }

@@ -196,8 +196,10 @@ impl AuthConfig {
         };
         if let Some(value) = get(ENV_SESSION_TTL) {
             match humantime::parse_duration(value.trim()) {
-                Ok(ttl) if ttl >= Duration::from_secs(1) => config.session.ttl = ttl,
-                _ => invalid(ENV_SESSION_TTL, value, "a duration of at least `1s`, such as `12h`"),
+                Ok(ttl) if ttl >= Duration::from_secs(1) && ttl <= Duration::from_secs(365 * 24 * 3600) => {
+                    config.session.ttl = ttl;
+                }
+                _ => invalid(ENV_SESSION_TTL, value, "a duration from `1s` to `365d`, such as `12h`"),
             }
         }
         if let Some(value) = get(ENV_SESSION_COOKIE) {
