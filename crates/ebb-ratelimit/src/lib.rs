@@ -54,7 +54,7 @@ pub use layer::{RateLimit, RateLimitLayer, Selected};
 pub use limiter::{DEFAULT_NAMESPACE, DEFAULT_TIMEOUT, Limiter, Verdict};
 pub use names::RATELIMIT_DECISIONS_TOTAL;
 pub use policy::{FailureMode, Policy, ZeroBurst};
-pub use rate::{Rate, RateParseError};
+pub use rate::{MAX_PERIOD, Rate, RateParseError};
 
 /// The Redis pool type the limiter takes (re-exported so that versions always match).
 pub use deadpool_redis;
