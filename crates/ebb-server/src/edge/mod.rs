@@ -1,16 +1,19 @@
 //! The guard between the drain and the application: what keeps one client, or too many,
-//! from holding the service. One layer ([`GuardLayer`]) does three things per request, so
-//! that the hot path moves the request and its future once instead of three times:
+//! from holding the service. One layer ([`GuardLayer`]) does four things per request, so
+//! that the hot path moves the request and its future once instead of four times:
 //!
 //! - **load shedding** ([`shed`]): over the in-flight cap, 503 + `Retry-After` at once;
 //! - **caught panics** ([`panic`]): a panicking handler becomes a 500, logged once with
 //!   its route;
-//! - **the body-progress timeout** ([`body_timeout`]): a stalled request body gets 408.
+//! - **the body-progress timeout** ([`body_timeout`], on tower-http's `TimeoutBody`): a
+//!   stalled request body gets 408;
+//! - **the request timeout** (not on streaming routes): 503 when no response head is ready
+//!   in time, armed only once the handler is pending.
 //!
-//! tower-http's `CatchPanicLayer` and tower's `LoadShed` do the first two as separate
-//! layers, but box every response body and need a boxed error handler in axum: measured,
-//! that alone cost more than the 7 % of throughput the whole stack may cost. The request
-//! timeout and the body size limit are tower-http's and axum's, applied in
+//! tower-http's `CatchPanicLayer` boxes every response body, its `Timeout` registers a
+//! timer for every request (it polls its sleep first), and tower's `LoadShed` needs a boxed
+//! error handler in axum: measured, together they cost more than the whole stack may. The
+//! body size limit is axum's `DefaultBodyLimit`, applied in
 //! [`Server::serve`](crate::Server::serve) to every route but the streaming ones.
 
 pub(crate) mod body_timeout;
