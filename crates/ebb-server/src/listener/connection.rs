@@ -67,7 +67,7 @@ pub(crate) async fn serve_connection(
     let state = Arc::new(ConnState::new());
     let shutdown = listener.shutdown.as_ref();
     let io = WatchedIo::new(stream, state.clone(), shutdown.cloned(), permit);
-    let service = ConnService::new(listener.app.clone(), remote, state.clone(), shutdown.cloned());
+    let service = ConnService::new(listener.app.clone(), remote, state.clone());
     let mut conn = pin!(listener.builder.serve_connection_with_upgrades(TokioIo::new(io), service));
     let mut signalled = pin!(listener.signalled());
     let mut stop = pin!(listener.stop_accepting());
@@ -89,6 +89,7 @@ pub(crate) async fn serve_connection(
             }
             () = &mut signalled, if !signal_seen => {
                 signal_seen = true;
+                state.mark_closing();
                 // HTTP/2: GOAWAY now, so the client opens new streams elsewhere while the
                 // ones in flight finish. HTTP/1 learns it from `Connection: close`.
                 if state.is_h2() && !closing {

@@ -13,7 +13,6 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::response::Response;
 use bytes::Bytes;
-use ebb_shutdown::Shutdown;
 use http::{HeaderValue, Request, Version, header};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
@@ -27,12 +26,11 @@ pub(crate) struct ConnService {
     app: Router,
     remote: SocketAddr,
     state: Arc<ConnState>,
-    shutdown: Option<Shutdown>,
 }
 
 impl ConnService {
-    pub(crate) fn new(app: Router, remote: SocketAddr, state: Arc<ConnState>, shutdown: Option<Shutdown>) -> Self {
-        Self { app, remote, state, shutdown }
+    pub(crate) fn new(app: Router, remote: SocketAddr, state: Arc<ConnState>) -> Self {
+        Self { app, remote, state }
     }
 }
 
@@ -50,13 +48,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         req.extensions_mut().insert(ConnectInfo(self.remote));
         let mut app = self.app.clone();
         let inner = tower::Service::call(&mut app, req);
-        ConnFuture {
-            inner,
-            guard: Some(ResponseGuard(self.state.clone())),
-            // Checked when the response is ready; a flag read, not a token clone (which
-            // takes a lock) per request.
-            close_after_signal: if http1 { self.shutdown.clone() } else { None },
-        }
+        ConnFuture { inner, guard: Some(ResponseGuard(self.state.clone())), http1 }
     }
 }
 
@@ -76,7 +68,7 @@ pin_project! {
         #[pin]
         inner: axum::routing::future::RouteFuture<Infallible>,
         guard: Option<ResponseGuard>,
-        close_after_signal: Option<Shutdown>,
+        http1: bool,
     }
 }
 
@@ -89,9 +81,10 @@ impl Future for ConnFuture {
         // Once shutdown began, HTTP/1 clients must take their next request elsewhere: an L4
         // balancer keeps a connection on this replica for as long as it stays open.
         // Not on a protocol switch: `Connection: upgrade` must stay, or the handshake fails.
-        if this.close_after_signal.as_ref().is_some_and(Shutdown::is_shutting_down)
-            && response.status() != http::StatusCode::SWITCHING_PROTOCOLS
-        {
+        // The connection's own flag, set by its task at the signal: a plain load, where a
+        // `CancellationToken` would take a lock per request.
+        let closing = this.guard.as_ref().is_some_and(|guard| guard.0.is_closing());
+        if *this.http1 && closing && response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
             response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         let guard = this.guard.take();

@@ -28,6 +28,8 @@ pub(crate) struct ConnState {
     fresh: AtomicBool,
     h2: AtomicBool,
     detached: AtomicBool,
+    /// Shutdown began (set by the connection's task): HTTP/1 responses say `Connection: close`.
+    closing: AtomicBool,
 }
 
 /// What the connection's timer should do now.
@@ -67,6 +69,7 @@ impl ConnState {
             fresh: AtomicBool::new(true),
             h2: AtomicBool::new(false),
             detached: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -83,20 +86,27 @@ impl ConnState {
     /// hyper parsed a request head and called the service.
     pub(crate) fn on_request(&self) {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.events.fetch_add(1, Ordering::Relaxed);
+        self.bump_events();
         self.head_bytes.store(false, Ordering::Relaxed);
     }
 
     /// A response body ended (or was dropped).
     pub(crate) fn on_response_end(&self) {
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.events.fetch_add(1, Ordering::Relaxed);
+        self.bump_events();
+    }
+
+    /// `events` only tells the timer that something happened: a load and a store (no
+    /// locked read-modify-write) suffice, even if two HTTP/2 streams race and one is lost.
+    fn bump_events(&self) {
+        self.events.store(self.events.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     }
 
     /// The socket took `written` bytes, or (`0`) was full.
     pub(crate) fn on_write(&self, written: usize) {
         if written > 0 {
-            self.writes.fetch_add(1, Ordering::Relaxed);
+            // Only the connection's task writes: no locked read-modify-write needed.
+            self.writes.store(self.writes.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
             if self.write_blocked.load(Ordering::Relaxed) {
                 self.write_blocked.store(false, Ordering::Relaxed);
             }
@@ -109,6 +119,15 @@ impl ConnState {
     /// rest of a body hyper drains, not a new head.
     pub(crate) fn has_served(&self) -> bool {
         self.events.load(Ordering::Relaxed) > 0
+    }
+
+    /// Shutdown began: from now on responses tell HTTP/1 clients to go elsewhere.
+    pub(crate) fn mark_closing(&self) {
+        self.closing.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
     }
 
     pub(crate) fn mark_h2(&self) {
