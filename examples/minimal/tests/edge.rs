@@ -215,3 +215,25 @@ async fn server_sent_events_end_when_shutdown_begins() {
     assert_eq!(exit.code, Some(0), "{}", service.log());
     assert!(exit.elapsed < Duration::from_secs(3), "{:?}", exit.elapsed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_on_the_wire_when_the_listener_stops_is_served_and_silence_does_not_hold_the_exit() {
+    let mut service =
+        start(&[("EBB_SHUTDOWN_DELAY", "500ms"), ("EBB_SHUTDOWN_TIMEOUT", "10s"), ("EBB_HEADER_READ_TIMEOUT", "1m")])
+            .await;
+    // Connected during the delay; the request leaves only after the listener has stopped.
+    let mut late = TcpStream::connect(service.app).await.expect("connect");
+    let mut silent = TcpStream::connect(service.app).await.expect("connect");
+    service.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    late.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("send");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), late.read(&mut buf)).await.expect("answered").expect("read");
+    let answer = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+    assert!(answer.starts_with("http/1.1 200") && answer.contains("connection: close"), "{answer}");
+    // The silent connection gets a short grace, not the header timeout.
+    assert!(closed_within(&mut silent, Duration::from_secs(3)).await, "a silent connection held on");
+    let exit = service.wait_exit(Duration::from_secs(10));
+    assert_eq!(exit.code, Some(0), "{}", service.log());
+    assert!(exit.elapsed < Duration::from_secs(3), "{:?}", exit.elapsed);
+}

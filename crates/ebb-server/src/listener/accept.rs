@@ -56,7 +56,7 @@ pub(crate) async fn serve(
         let _ = stream.set_nodelay(true);
         let listener = listener.clone();
         // The permit lives with the socket: an upgraded connection keeps its slot.
-        connections.spawn(serve_connection(listener, stream, remote, false, Some(permit)));
+        connections.spawn(serve_connection(listener, stream, remote, Some(permit)));
     }
 
     // Connections already in the backlog were accepted by the kernel: closing the socket
@@ -69,7 +69,7 @@ pub(crate) async fn serve(
                     Ok(stream) => stream,
                     Err(_) => continue,
                 };
-                connections.spawn(serve_connection(listener.clone(), stream, remote, true, None));
+                connections.spawn(serve_connection(listener.clone(), stream, remote, None));
             }
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
             Err(error) if is_peer_error(&error) => {}

@@ -5,6 +5,7 @@ use std::future::{Future, pending};
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use ebb_shutdown::Shutdown;
@@ -55,13 +56,16 @@ impl Listener {
     }
 }
 
-/// Serves one connection until it closes. `late`: accepted from the backlog after the
-/// listener stopped, so it is served (with `Connection: close`), not closed at once.
+/// How long a connection that has sent nothing yet may still send its request once the
+/// listener stopped: it may have been accepted (or sat in the backlog) just before, with its
+/// request on the wire.
+const FRESH_GRACE: Duration = Duration::from_secs(1);
+
+/// Serves one connection until it closes.
 pub(crate) async fn serve_connection(
     listener: Arc<Listener>,
     stream: TcpStream,
     remote: SocketAddr,
-    late: bool,
     permit: Option<OwnedSemaphorePermit>,
 ) {
     let state = Arc::new(ConnState::new());
@@ -77,7 +81,8 @@ pub(crate) async fn serve_connection(
     let mut watch = Watch::new();
     let timeouts =
         Timeouts { header: limits.header_read_timeout, idle: limits.idle_timeout, send: limits.body_timeout };
-    let (mut signal_seen, mut stop_seen, mut closing) = (false, late, false);
+    let (mut signal_seen, mut stop_seen, mut closing) = (false, false, false);
+    let mut fresh_until: Option<Instant> = None;
     loop {
         tokio::select! {
             biased;
@@ -108,6 +113,14 @@ pub(crate) async fn serve_connection(
                     }
                     return;
                 }
+                // Nothing received yet: its request may be on the wire. Serve it if it comes
+                // soon (with `Connection: close`); close the connection if it does not.
+                if state.is_fresh() {
+                    let until = Instant::now() + FRESH_GRACE;
+                    fresh_until = Some(until);
+                    timer.as_mut().reset(until);
+                    continue;
+                }
                 // Idle HTTP/1 connections close now; busy ones after their response;
                 // HTTP/2 after its last stream.
                 if !closing {
@@ -115,7 +128,18 @@ pub(crate) async fn serve_connection(
                     conn.as_mut().graceful_shutdown();
                 }
             }
-            () = &mut timer, if !closing => match state.verdict(&mut watch, timeouts) {
+            () = &mut timer, if !closing => {
+                // After the stop, a connection that still sent nothing gets its grace only.
+                if let Some(until) = fresh_until.filter(|_| state.is_fresh()) {
+                    if Instant::now() >= until {
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    } else {
+                        timer.as_mut().reset(until);
+                    }
+                    continue;
+                }
+                match state.verdict(&mut watch, timeouts) {
                 // A connection that shows it is HTTP/2 only after the signal still gets its GOAWAY.
                 Verdict::Wait(_) if signal_seen && state.is_h2() => {
                     closing = true;
@@ -140,7 +164,8 @@ pub(crate) async fn serve_connection(
                     tracing::debug!(%remote, "the client stopped reading its response: closing");
                     return;
                 }
-            },
+                }
+            }
         }
     }
     // An upgraded connection lives on in its handler; its socket now watches the deadline.
