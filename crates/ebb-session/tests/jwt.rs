@@ -92,6 +92,25 @@ async fn hs256_tokens_are_checked_for_signature_expiry_issuer_and_audience() {
             "audience",
         ),
         ("no exp", hs256(&json!({"sub": "ada", "iss": "ebb", "aud": "api"}), SECRET.as_bytes()), "claim"),
+        (
+            "nbf next year",
+            hs256(
+                &json!({"sub": "ada", "iss": "ebb", "aud": "api", "exp": now() + 2 * 365 * 86400, "nbf": now() + 365 * 86400}),
+                SECRET.as_bytes(),
+            ),
+            "not valid yet",
+        ),
+        ("no sub", hs256(&json!({"iss": "ebb", "aud": "api", "exp": now() + 60}), SECRET.as_bytes()), "claim"),
+        (
+            "empty sub",
+            hs256(&json!({"sub": " ", "iss": "ebb", "aud": "api", "exp": now() + 60}), SECRET.as_bytes()),
+            "subject",
+        ),
+        (
+            "sub not a string",
+            hs256(&json!({"sub": 42, "iss": "ebb", "aud": "api", "exp": now() + 60}), SECRET.as_bytes()),
+            "invalid token",
+        ),
         ("alg none", unsigned(&json!({"sub": "ada", "iss": "ebb", "aud": "api", "exp": now() + 60})), "invalid token"),
         ("garbage", "!!!.???.###".to_owned(), "malformed"),
         ("not a jwt", "hello".to_owned(), "malformed"),
@@ -106,6 +125,12 @@ async fn hs256_tokens_are_checked_for_signature_expiry_issuer_and_audience() {
     // A token a little past exp is accepted within the leeway.
     let skewed = hs256(&json!({"sub": "ada", "iss": "ebb", "aud": "api", "exp": now() - 2}), SECRET.as_bytes());
     assert_eq!(call(addr, "/me", Some(&skewed)).await.0, StatusCode::OK);
+    // And a token valid a moment from now (a clock a little behind the issuer's).
+    let early = hs256(
+        &json!({"sub": "ada", "iss": "ebb", "aud": "api", "exp": now() + 60, "nbf": now() + 2}),
+        SECRET.as_bytes(),
+    );
+    assert_eq!(call(addr, "/me", Some(&early)).await.0, StatusCode::OK);
 }
 
 /// `{"alg":"none"}` with the claims and an empty signature.

@@ -30,11 +30,15 @@ pub(crate) struct Errors {
     server: Option<ConfigErrors>,
     offload: Vec<ebb_offload::ConfigError>,
     auth: Vec<ebb_session::ConfigError>,
+    demo: Option<String>,
 }
 
 impl fmt::Display for Errors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let count = self.server.as_ref().map_or(0, |e| e.0.len()) + self.offload.len() + self.auth.len();
+        let count = self.server.as_ref().map_or(0, |e| e.0.len())
+            + self.offload.len()
+            + self.auth.len()
+            + usize::from(self.demo.is_some());
         writeln!(f, "invalid configuration ({count} problem(s)):")?;
         for error in self.server.iter().flat_map(|errors| errors.0.iter()) {
             writeln!(f, "  - {error}")?;
@@ -43,6 +47,9 @@ impl fmt::Display for Errors {
             writeln!(f, "  - {error}")?;
         }
         for error in &self.auth {
+            writeln!(f, "  - {error}")?;
+        }
+        if let Some(error) = &self.demo {
             writeln!(f, "  - {error}")?;
         }
         Ok(())
@@ -54,16 +61,25 @@ impl Config {
         let username = std::env::var("EBB_DEMO_USERNAME").ok().filter(|v| !v.is_empty());
         let password = std::env::var("EBB_DEMO_PASSWORD").ok().filter(|v| !v.is_empty());
         let default_demo_user = username.is_none() && password.is_none();
+        // One without the other would silently keep the built-in half: refuse it.
+        let demo = match (&username, &password) {
+            (Some(_), None) => Some("EBB_DEMO_USERNAME is set but EBB_DEMO_PASSWORD is empty or unset: set both, or neither for the built-in demo user".to_owned()),
+            (None, Some(_)) => Some("EBB_DEMO_PASSWORD is set but EBB_DEMO_USERNAME is empty or unset: set both, or neither for the built-in demo user".to_owned()),
+            _ => None,
+        };
         let demo_user = crate::auth::DemoUser {
             username: username.unwrap_or_else(|| DEFAULT_DEMO_USERNAME.to_owned()),
             password: password.unwrap_or_else(|| DEFAULT_DEMO_PASSWORD.to_owned()),
         };
         match (ServerConfig::from_env(), OffloadConfig::from_env(), AuthConfig::from_env()) {
-            (Ok(server), Ok(offload), Ok(auth)) => Ok(Self { server, offload, auth, demo_user, default_demo_user }),
+            (Ok(server), Ok(offload), Ok(auth)) if demo.is_none() => {
+                Ok(Self { server, offload, auth, demo_user, default_demo_user })
+            }
             (server, offload, auth) => Err(Errors {
                 server: server.err(),
                 offload: offload.err().unwrap_or_default(),
                 auth: auth.err().unwrap_or_default(),
+                demo,
             }),
         }
     }

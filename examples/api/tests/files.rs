@@ -95,3 +95,17 @@ async fn offload_settings_join_the_other_configuration_errors() {
     assert_eq!(exit.code, Some(78), "{log}");
     assert!(log.contains("EBB_OFFLOAD_MAX_SIZE=\"huge\"") && log.contains("EBB_HTTP_ADDR=\"banana\""), "{log}");
 }
+
+#[test]
+fn a_demo_username_without_a_password_is_a_start_up_error() {
+    for env in [
+        vec![("EBB_DEMO_USERNAME", "ada".to_owned())],
+        vec![("EBB_DEMO_USERNAME", "ada".to_owned()), ("EBB_DEMO_PASSWORD", String::new())],
+        vec![("EBB_DEMO_PASSWORD", "secret-password".to_owned())],
+    ] {
+        let (exit, log) = ServiceProcess::run_to_exit(BIN, &env, Duration::from_secs(10));
+        assert_eq!(exit.code, Some(78), "{env:?}: {log}");
+        assert!(log.contains("EBB_DEMO_USERNAME") && log.contains("EBB_DEMO_PASSWORD"), "{log}");
+        assert!(!log.contains("secret-password"), "the password was printed: {log}");
+    }
+}

@@ -58,7 +58,10 @@ impl JwtVerifier {
         };
         let mut validation = Validation::new(config.algorithm);
         validation.leeway = config.leeway.as_secs();
-        validation.set_required_spec_claims(&["exp"]);
+        // jsonwebtoken checks `nbf` only when asked; a token valid from next year is no
+        // token today. `sub` is who the caller is: a token without one identifies nobody.
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
         if let Some(issuer) = &config.issuer {
             validation.set_issuer(&[issuer]);
         }
@@ -76,7 +79,10 @@ impl JwtVerifier {
     pub fn verify(&self, token: &str) -> Result<Claims, InvalidToken> {
         use jsonwebtoken::errors::ErrorKind;
         match jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &self.key, &self.validation) {
-            Ok(data) => Ok(Claims(data.claims)),
+            Ok(data) => match data.claims.get("sub").and_then(serde_json::Value::as_str) {
+                Some(subject) if !subject.trim().is_empty() => Ok(Claims(data.claims)),
+                _ => Err(InvalidToken("the token's subject (`sub`) is missing or empty".to_owned())),
+            },
             Err(error) => Err(InvalidToken(
                 match error.kind() {
                     ErrorKind::ExpiredSignature => "the token has expired",
