@@ -8,18 +8,15 @@
 //! `target/e2e/report.json`. Target: 0 failed requests, 0 lost uploads.
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use ebb_testkit::{RedisServer, S3Server, ServiceProcess, TempDir, free_port, poll_until};
+use ebb_testkit::{RedisServer, S3Server, ServiceProcess, TcpBalancer, TempDir, free_port, poll_until};
 use xshell::{Shell, cmd};
 
-use crate::bench::process::KillOnDrop;
 use crate::bench::wrk;
 use crate::tools::{self, HAPROXY, REDIS, WRK};
 
@@ -107,9 +104,13 @@ pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
         cluster.start(slot);
     }
 
-    let balancer = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    // As kube-proxy: connections, not requests; no retry, no redispatch, no
+    // shutdown-sessions. The checker, the load and the uploads send their own X-Forwarded-For.
+    let haproxy = tools::which(HAPROXY.binary).context("haproxy is not installed")?;
+    let backends: Vec<SocketAddr> = ports.iter().map(|port| SocketAddr::from(([127, 0, 0, 1], *port))).collect();
+    let proxy = TcpBalancer::start(&haproxy, &backends, CHECK_INTERVAL, 1);
+    let balancer = proxy.addr;
     let dir = TempDir::new("ebb-e2e");
-    let _haproxy = haproxy(&dir.path().join("haproxy.cfg"), balancer, &ports)?;
     poll_until("HAProxy to forward", Duration::from_secs(10), || {
         reqwest::blocking::get(format!("http://{balancer}/")).ok().filter(|r| r.status() == 200).map(|_| ())
     });
@@ -217,27 +218,6 @@ pub(crate) fn run(_args: &[String]) -> anyhow::Result<()> {
         bail!("the rate limit did not hold across replicas: {allowed} allowed, at most {expected:.1} expected");
     }
     Ok(())
-}
-
-fn haproxy(config: &Path, balancer: SocketAddr, ports: &[u16]) -> anyhow::Result<KillOnDrop> {
-    // As kube-proxy: connections, not requests; no retry, no redispatch, no
-    // shutdown-sessions. The checker, the load and the uploads send their own X-Forwarded-For.
-    let inter = CHECK_INTERVAL.as_millis();
-    let mut text = format!(
-        "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n  \
-         retries 0\n\n\
-         frontend web\n  bind {balancer}\n  default_backend api\n\n\
-         backend api\n  balance roundrobin\n  option httpchk GET /readyz\n  http-check expect status 200\n  \
-         default-server inter {inter}ms fall 1 rise 1\n"
-    );
-    for (i, port) in ports.iter().enumerate() {
-        text.push_str(&format!("  server r{i} 127.0.0.1:{port} check\n"));
-    }
-    std::fs::write(config, text)?;
-    let binary = tools::which(HAPROXY.binary).context("haproxy is not installed")?;
-    let child =
-        Command::new(binary).arg("-db").arg("-f").arg(config).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
-    Ok(KillOnDrop(child))
 }
 
 /// One client (`X-Forwarded-For: 198.51.100.7`) asks as fast as it can for `period` while

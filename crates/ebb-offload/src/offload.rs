@@ -132,17 +132,13 @@ impl Offload {
         description: String,
         keeps_attributes: bool,
     ) -> Self {
-        let kib = usize::try_from(limits.memory_budget.max(limits.upload_footprint()) / 1024).unwrap_or(usize::MAX);
-        let budget = Arc::new(tokio::sync::Semaphore::new(kib.min(tokio::sync::Semaphore::MAX_PERMITS)));
+        let budget = Arc::new(tokio::sync::Semaphore::new(budget_kib(&limits)));
         Self { inner: Arc::new(Inner { store, signer, metadata, limits, description, keeps_attributes, budget }) }
     }
 
     /// Bytes of the upload memory budget that uploads in progress hold now (in KiB steps).
     pub fn upload_memory_held(&self) -> u64 {
-        let total = usize::try_from(self.inner.limits.memory_budget.max(self.inner.limits.upload_footprint()) / 1024)
-            .unwrap_or(usize::MAX)
-            .min(tokio::sync::Semaphore::MAX_PERMITS);
-        (total.saturating_sub(self.inner.budget.available_permits()) as u64) * 1024
+        (budget_kib(&self.inner.limits).saturating_sub(self.inner.budget.available_permits()) as u64) * 1024
     }
 
     /// Whether objects stay on this machine (no S3 configured).
@@ -258,4 +254,11 @@ fn s3_store(vars: &[(String, String)]) -> Result<AmazonS3, BuildError> {
         }
     }
     builder.build().map_err(BuildError::S3)
+}
+
+/// The upload memory budget in KiB permits: never less than one upload's footprint.
+fn budget_kib(limits: &OffloadConfig) -> usize {
+    usize::try_from(limits.memory_budget.max(limits.upload_footprint()) / 1024)
+        .unwrap_or(usize::MAX)
+        .min(tokio::sync::Semaphore::MAX_PERMITS)
 }

@@ -62,12 +62,7 @@ impl Drop for TcpBalancer {
 /// A tool the test needs, or `None` after printing a `SKIPPED` line that the summary shows.
 /// Under `CI=true` a missing tool is a failure, never a silent pass.
 pub fn tool_or_skip(name: &str, test: &str) -> Option<PathBuf> {
-    // Daemons such as haproxy install into sbin, which a non-login PATH may lack.
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file());
+    let found = crate::tools::on_path(name);
     if found.is_none() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),

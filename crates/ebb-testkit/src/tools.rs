@@ -16,13 +16,8 @@ pub fn find_tool(name: &str, override_var: &str, install_hint: &str) -> PathBuf 
             }
         }
     }
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return candidate;
-            }
-        }
+    if let Some(found) = on_path(name) {
+        return found;
     }
     panic!("`{name}` not found (set {override_var}, or put it on PATH): {install_hint}")
 }
@@ -30,4 +25,14 @@ pub fn find_tool(name: &str, override_var: &str, install_hint: &str) -> PathBuf 
 fn workspace_root() -> PathBuf {
     // crates/ebb-testkit -> the workspace root.
     Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// `name` on `PATH`, or in the sbin directories that a non-login `PATH` may lack (daemons
+/// such as haproxy install there).
+pub(crate) fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
 }

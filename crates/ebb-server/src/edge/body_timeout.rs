@@ -79,11 +79,8 @@ where
 
 /// The answer when the body stalled.
 pub(crate) fn request_timeout<B>() -> Response<Either<Full<Bytes>, B>> {
-    let body = Full::new(Bytes::from_static(b"the request body stopped arriving; send it again\n"));
-    let mut response = Response::new(Either::Left(body));
-    *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
-    let headers = response.headers_mut();
-    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    let mut response =
+        super::text_response(StatusCode::REQUEST_TIMEOUT, "the request body stopped arriving; send it again\n");
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }

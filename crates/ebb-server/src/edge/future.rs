@@ -95,11 +95,5 @@ where
 
 /// The answer when the handler did not produce a response head within the request timeout.
 fn too_slow<B>() -> Response<Either<Full<Bytes>, B>> {
-    let body = Full::new(Bytes::from_static(b"the request took too long and was abandoned\n"));
-    let mut response = Response::new(Either::Left(body));
-    *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
-    response
+    super::text_response(http::StatusCode::SERVICE_UNAVAILABLE, "the request took too long and was abandoned\n")
 }

@@ -16,6 +16,10 @@
 //! body size limit is axum's `DefaultBodyLimit`, applied in
 //! [`Server::serve`](crate::Server::serve) to every route but the streaming ones.
 
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::{Either, Full};
+
 pub(crate) mod body_timeout;
 mod future;
 mod layer;
@@ -25,3 +29,11 @@ pub(crate) mod shed;
 
 pub(crate) use layer::GuardLayer;
 pub use shed::HTTP_REQUESTS_SHED_TOTAL;
+
+/// An answer the guard gives in place of the application: plain text, our words only.
+pub(crate) fn text_response<B>(status: StatusCode, text: &'static str) -> Response<Either<Full<Bytes>, B>> {
+    let mut response = Response::new(Either::Left(Full::new(Bytes::from_static(text.as_bytes()))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}

@@ -9,7 +9,7 @@ use std::sync::Once;
 
 use axum::extract::MatchedPath;
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{Response, StatusCode};
 use http_body_util::{Either, Full};
 
 thread_local! {
@@ -52,10 +52,7 @@ pub(crate) fn catch<T>(route: Option<&MatchedPath>, poll: impl FnOnce() -> T) ->
 
 /// The 500 answered for a caught panic. The panic's text goes to the log, never to the client.
 pub(crate) fn panic_response<B>() -> Response<Either<Full<Bytes>, B>> {
-    let mut response = Response::new(Either::Left(Full::new(Bytes::from_static(b"internal server error\n"))));
-    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    response
+    super::text_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
 }
 
 fn payload_text(payload: &(dyn Any + Send)) -> &str {

@@ -50,11 +50,8 @@ impl Drop for Admitted {
 
 /// The answer to a shed request.
 pub(crate) fn overloaded<B>() -> Response<Either<Full<Bytes>, B>> {
-    let body = Full::new(Bytes::from_static(b"the service is overloaded; retry shortly\n"));
-    let mut response = Response::new(Either::Left(body));
-    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    let headers = response.headers_mut();
-    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    let mut response =
+        super::text_response(StatusCode::SERVICE_UNAVAILABLE, "the service is overloaded; retry shortly\n");
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     response
 }

@@ -35,24 +35,22 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    fn signalled(&self) -> impl Future<Output = ()> + use<> {
-        let signalled = self.shutdown.as_ref().map(Shutdown::signalled);
-        async move {
-            match signalled {
-                Some(signalled) => signalled.await,
-                None => pending().await,
-            }
-        }
+    /// Completes when shutdown begins; never for a listener without one.
+    pub(crate) fn signalled(&self) -> impl Future<Output = ()> + use<> {
+        or_never(self.shutdown.as_ref().map(Shutdown::signalled))
     }
 
-    fn stop_accepting(&self) -> impl Future<Output = ()> + use<> {
-        let stop = self.shutdown.as_ref().map(Shutdown::stop_accepting);
-        async move {
-            match stop {
-                Some(stop) => stop.await,
-                None => pending().await,
-            }
-        }
+    /// Completes when the listener must stop accepting; never for a listener without one.
+    pub(crate) fn stop_accepting(&self) -> impl Future<Output = ()> + use<> {
+        or_never(self.shutdown.as_ref().map(Shutdown::stop_accepting))
+    }
+}
+
+/// `phase`, or a future that never completes.
+async fn or_never(phase: Option<impl Future<Output = ()>>) {
+    match phase {
+        Some(phase) => phase.await,
+        None => pending().await,
     }
 }
 

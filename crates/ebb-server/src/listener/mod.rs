@@ -54,12 +54,7 @@ pub(crate) fn serve(
         .initial_stream_window_size(256 * 1024)
         .initial_connection_window_size(1024 * 1024)
         .max_concurrent_streams(100);
-    let stop = shutdown.as_ref().map(Shutdown::stop_accepting);
     let listener = Arc::new(connection::Listener { builder, app, limits, shutdown });
-    accept::serve(socket, listener, async move {
-        match stop {
-            Some(stop) => stop.await,
-            None => std::future::pending().await,
-        }
-    })
+    let stop = listener.stop_accepting();
+    accept::serve(socket, listener, stop)
 }
