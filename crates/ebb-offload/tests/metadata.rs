@@ -13,10 +13,9 @@ async fn a_replica_sees_what_another_uploaded() {
     let config = OffloadConfig::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))
         .expect("valid settings");
     let replica = || {
-        let pool = deadpool_redis::Config::from_url(redis.url())
-            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
-            .expect("pool");
-        Offload::from_config(&config, Arc::new(RedisMetadata::new(pool))).expect("store")
+        let redis =
+            ebb_redis::Redis::new(&ebb_redis::RedisConfig::from_url(&redis.url()).expect("url")).expect("handle");
+        Offload::from_config(&config, Arc::new(RedisMetadata::new(redis))).expect("store")
     };
     let (a, b) = (replica(), replica());
     let key = ObjectKey::parse("shared/notes.txt").expect("key");

@@ -160,6 +160,14 @@ impl RateLimitConfig {
                 expected: format!("{ENV_RATE} to be set as well (a burst needs a rate)"),
             });
         }
+        let fits = |rate, burst| Policy::new(DEFAULT_POLICY_NAME, rate).with_burst(burst).err();
+        if let Some(reason) = config.rate.zip(config.burst).and_then(|(rate, burst)| fits(rate, burst)) {
+            errors.push(ConfigError::InvalidEnv {
+                variable: ENV_BURST,
+                value: config.burst.map(|b| b.to_string()).unwrap_or_default(),
+                expected: format!("a burst that fits {ENV_RATE}: {reason}"),
+            });
+        }
         if errors.is_empty() { Ok(config) } else { Err(errors) }
     }
 
@@ -168,7 +176,7 @@ impl RateLimitConfig {
         let rate = self.rate?;
         let policy =
             Policy::new(DEFAULT_POLICY_NAME, rate).with_failure_mode(self.failure_mode).with_shadow(self.shadow);
-        // A configured burst was checked to be above zero.
+        // A configured burst was checked against the rate.
         Some(match self.burst {
             Some(burst) => policy.clone().with_burst(burst).unwrap_or(policy),
             None => policy,

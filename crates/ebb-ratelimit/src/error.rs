@@ -5,15 +5,9 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LimiterError {
-    /// No connection could be had from the pool (Redis down, refused, pool exhausted).
-    #[error("no Redis connection: {0}")]
-    Pool(#[from] deadpool_redis::PoolError),
-    /// The last attempt to connect failed moments ago; the next one waits a little.
-    #[error("Redis is unavailable (reconnecting)")]
-    Unavailable,
-    /// Redis answered with an error.
-    #[error("Redis error: {0}")]
-    Redis(#[from] deadpool_redis::redis::RedisError),
+    /// Redis could not be reached, broke, or answered with an error.
+    #[error(transparent)]
+    Store(ebb_redis::Error),
     /// Redis did not answer within the limiter's timeout.
     #[error("Redis did not answer within {0:?}")]
     Timeout(Duration),
@@ -28,6 +22,15 @@ pub enum LimiterError {
         /// The policy's burst.
         burst: u32,
     },
+}
+
+impl From<ebb_redis::Error> for LimiterError {
+    fn from(error: ebb_redis::Error) -> Self {
+        match error {
+            ebb_redis::Error::Timeout(timeout) => Self::Timeout(timeout),
+            error => Self::Store(error),
+        }
+    }
 }
 
 /// A rate-limit setting from the environment that cannot work.

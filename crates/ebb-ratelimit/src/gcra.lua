@@ -1,6 +1,8 @@
 -- GCRA (generic cell rate algorithm) for one key, atomically, on Redis time.
 -- KEYS[1]: the key, holding the theoretical arrival time (TAT) in microseconds.
--- ARGV: emission interval (us), burst, cost. The caller ensures 1 <= cost <= burst.
+-- ARGV: emission interval (us), burst, cost. The caller ensures 1 <= cost <= burst and
+-- burst * interval <= 2^51 (Policy::with_burst), so every number here (now ~2^51 us, plus up
+-- to twice the capacity) stays an exact integer in Lua's doubles.
 -- Returns {allowed (0|1), remaining, retry_after_us, reset_us}.
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])

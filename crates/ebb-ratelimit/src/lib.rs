@@ -10,7 +10,13 @@
 //!   [`FailureMode`] decides — open (default), closed (503) or local (in-process GCRA).
 //!   Each such decision counts as `ratelimit_decisions_total{policy,outcome="error"}` and is
 //!   logged at most once per 10 s; [`Limiter::ping`] is the readiness check. When Redis
-//!   comes back, limiting resumes by itself.
+//!   comes back, or a connection that stopped answering is replaced (about a second; see
+//!   [`ebb_redis::Redis`]), limiting resumes by itself.
+//! - **Local refusals**: once Redis refuses a key, this replica refuses it until Redis would
+//!   allow it again, without asking (bounded memory). A client flooding over its limit costs
+//!   Redis about one command per retry period; the exactness bound is unchanged.
+//! - **Exactness**: a policy whose `burst x interval` would leave the exact integers of
+//!   Redis' Lua numbers is refused when it is built ([`BurstError::TooLarge`]).
 //! - **HTTP**: 429 with `Retry-After` and the IETF `RateLimit-Policy` / `RateLimit` fields;
 //!   allowed responses carry `RateLimit` too. Shadow policies decide and count but never
 //!   reject.
@@ -20,8 +26,8 @@
 //! use ebb_ratelimit::{Limiter, Policy, RateLimitLayer};
 //!
 //! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let pool = deadpool_redis::Config::from_url("redis://127.0.0.1/").create_pool(Some(deadpool_redis::Runtime::Tokio1))?;
-//! let layer = RateLimitLayer::new(Limiter::redis(pool))
+//! let redis = ebb_redis::Redis::new(&ebb_redis::RedisConfig::from_url("redis://127.0.0.1/")?)?;
+//! let layer = RateLimitLayer::new(Limiter::redis(redis))
 //!     .with_default_policy(Policy::new("default", "100/1m".parse()?).with_burst(20)?);
 //! let app: Router = Router::new().route("/", get(|| async { "hi" })).layer(layer);
 //! # Ok(())
@@ -49,12 +55,12 @@ pub use config::{
 };
 pub use decision::Decision;
 pub use error::{ConfigError, LimiterError};
-pub use key::{BadNetwork, Key, KeyError, PeerAddr, RequestHead, TrustedProxies};
+pub use key::{BadNetwork, ClientAddr, Key, KeyError, PeerAddr, RequestHead, TrustedProxies};
 pub use layer::{RateLimit, RateLimitLayer, Selected};
 pub use limiter::{DEFAULT_NAMESPACE, DEFAULT_TIMEOUT, Limiter, Verdict};
 pub use names::RATELIMIT_DECISIONS_TOTAL;
-pub use policy::{FailureMode, Policy, ZeroBurst};
+pub use policy::{BurstError, FailureMode, MAX_CAPACITY, Policy};
 pub use rate::{MAX_PERIOD, Rate, RateParseError};
 
-/// The Redis pool type the limiter takes (re-exported so that versions always match).
-pub use deadpool_redis;
+/// The Redis handle the limiter takes (re-exported so that versions always match).
+pub use ebb_redis;

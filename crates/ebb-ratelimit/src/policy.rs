@@ -65,10 +65,22 @@ pub struct Policy {
     shadow: bool,
 }
 
-/// A burst of zero would refuse everything.
+/// Why a burst cannot be used with a policy's rate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the burst must be at least 1 (it is how many requests may arrive at once)")]
-pub struct ZeroBurst;
+#[non_exhaustive]
+pub enum BurstError {
+    /// A burst of zero would refuse everything.
+    #[error("the burst must be at least 1 (it is how many requests may arrive at once)")]
+    Zero,
+    /// burst x interval is beyond what the Redis script computes exactly: its numbers are
+    /// doubles, exact up to 2^53 microseconds, and a time stamp takes part of that range.
+    #[error("burst x (period / count) must stay below {} days, or decisions in Redis would not be exact", MAX_CAPACITY.as_secs() / 86_400)]
+    TooLarge,
+}
+
+/// The longest `burst x emission interval` a policy may span: 2^51 µs (about 71 years), so
+/// that `now + 2 x capacity` stays an exact integer in Redis' Lua (doubles, exact to 2^53).
+pub const MAX_CAPACITY: std::time::Duration = std::time::Duration::from_micros(1 << 51);
 
 impl Policy {
     /// A policy allowing `rate`, with a burst equal to the rate's count, failing open,
@@ -81,10 +93,14 @@ impl Policy {
     /// `t` a key gets at most `burst + rate x t`. Default: the rate's count.
     ///
     /// # Errors
-    /// [`ZeroBurst`] for 0.
-    pub fn with_burst(mut self, burst: u32) -> Result<Self, ZeroBurst> {
+    /// [`BurstError::Zero`] for 0; [`BurstError::TooLarge`] when `burst x interval` exceeds
+    /// [`MAX_CAPACITY`].
+    pub fn with_burst(mut self, burst: u32) -> Result<Self, BurstError> {
         if burst == 0 {
-            return Err(ZeroBurst);
+            return Err(BurstError::Zero);
+        }
+        if u128::from(burst) * u128::from(self.rate.interval_micros()) > MAX_CAPACITY.as_micros() {
+            return Err(BurstError::TooLarge);
         }
         self.burst = burst;
         Ok(self)

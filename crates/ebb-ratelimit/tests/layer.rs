@@ -4,14 +4,13 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::routing::get;
-use ebb_ratelimit::deadpool_redis::{self, Runtime};
 use ebb_ratelimit::{FailureMode, Key, Limiter, Policy, RateLimitLayer, TrustedProxies};
 use ebb_testkit::RedisServer;
 use http::HeaderName;
 
 fn limiter(redis: &RedisServer) -> Limiter {
-    let pool = deadpool_redis::Config::from_url(redis.url()).create_pool(Some(Runtime::Tokio1)).expect("pool");
-    Limiter::redis(pool)
+    let config = ebb_ratelimit::ebb_redis::RedisConfig::from_url(&redis.url()).expect("url");
+    Limiter::redis(ebb_ratelimit::ebb_redis::Redis::new(&config).expect("handle"))
 }
 
 fn policy(name: &str, rate: &str, burst: u32) -> Policy {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use ebb_ratelimit::RateLimitConfig;
-use ebb_ratelimit::deadpool_redis::redis::{ConnectionInfo, IntoConnectionInfo};
+use ebb_redis::RedisConfig;
 use ebb_shutdown::ShutdownConfig;
 
 use crate::Limits;
@@ -14,15 +14,13 @@ use crate::Limits;
 pub const ENV_HTTP_ADDR: &str = "EBB_HTTP_ADDR";
 /// Address of the `/metrics` listener (`EBB_METRICS_ADDR`).
 pub const ENV_METRICS_ADDR: &str = "EBB_METRICS_ADDR";
-/// Redis for rate limits (and sessions, metadata) shared by every replica (`REDIS_URL`).
-pub const ENV_REDIS_URL: &str = "REDIS_URL";
 /// Default application port.
 pub const DEFAULT_HTTP_PORT: u16 = 8080;
 /// Default metrics port.
 pub const DEFAULT_METRICS_PORT: u16 = 9090;
 
 /// Everything [`Server`](crate::Server) reads from the environment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// Where the application listens. Default `0.0.0.0:8080`.
     pub http_addr: SocketAddr,
@@ -30,8 +28,9 @@ pub struct ServerConfig {
     pub metrics_addr: SocketAddr,
     /// Shutdown delay and deadline (`EBB_SHUTDOWN_DELAY`, `EBB_SHUTDOWN_TIMEOUT`).
     pub shutdown: ShutdownConfig,
-    /// Redis shared by the replicas (`REDIS_URL`); `None`: in-process fallbacks.
-    pub redis_url: Option<RedisUrl>,
+    /// Redis shared by the replicas (`REDIS_URL` or `REDIS_CLUSTER_URLS`, `EBB_REDIS_*`);
+    /// `None`: in-process fallbacks.
+    pub redis: Option<RedisConfig>,
     /// The default rate limit (`EBB_RATELIMIT_*`); off unless `EBB_RATELIMIT_RATE` is set.
     pub rate_limit: RateLimitConfig,
     /// Timeouts and caps of the listener and the request path (`EBB_HEADER_READ_TIMEOUT`,
@@ -40,55 +39,13 @@ pub struct ServerConfig {
     pub limits: Limits,
 }
 
-/// A Redis URL, checked at start-up. Never printed whole: it may hold a password.
-#[derive(Clone)]
-pub struct RedisUrl {
-    url: String,
-    info: ConnectionInfo,
-}
-
-impl RedisUrl {
-    /// Parses `redis://[user:password@]host[:port][/db]` (or `rediss://`, `unix://`).
-    ///
-    /// # Errors
-    /// The parser's reason, which never repeats the URL.
-    pub fn parse(url: &str) -> Result<Self, String> {
-        let info = url.into_connection_info().map_err(|error| error.to_string())?;
-        Ok(Self { url: url.to_owned(), info })
-    }
-
-    /// The URL, for clients that take one.
-    pub fn as_str(&self) -> &str {
-        &self.url
-    }
-
-    /// The parsed connection settings.
-    pub fn connection_info(&self) -> &ConnectionInfo {
-        &self.info
-    }
-}
-
-impl PartialEq for RedisUrl {
-    fn eq(&self, other: &Self) -> bool {
-        self.url == other.url
-    }
-}
-
-impl Eq for RedisUrl {}
-
-impl fmt::Debug for RedisUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RedisUrl({})", self.info.addr())
-    }
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             http_addr: SocketAddr::from(([0, 0, 0, 0], DEFAULT_HTTP_PORT)),
             metrics_addr: SocketAddr::from(([0, 0, 0, 0], DEFAULT_METRICS_PORT)),
             shutdown: ShutdownConfig::new(),
-            redis_url: None,
+            redis: None,
             rate_limit: RateLimitConfig::default(),
             limits: Limits::default(),
         }
@@ -115,9 +72,9 @@ pub enum ConfigError {
     /// A shutdown setting is wrong.
     #[error(transparent)]
     Shutdown(#[from] ebb_shutdown::ConfigError),
-    /// `REDIS_URL` cannot be parsed. The value is not repeated: it may hold a password.
-    #[error("REDIS_URL is invalid ({0}): expected redis://[user:password@]host[:port][/db] (value not shown)")]
-    RedisUrl(String),
+    /// A Redis setting is wrong. URLs are not repeated: they may hold a password.
+    #[error(transparent)]
+    Redis(#[from] ebb_redis::ConfigError),
     /// A rate-limit setting is wrong.
     #[error(transparent)]
     RateLimit(#[from] ebb_ratelimit::ConfigError),
@@ -166,11 +123,9 @@ impl ServerConfig {
             Ok(shutdown) => config.shutdown = shutdown,
             Err(shutdown_errors) => errors.extend(shutdown_errors.into_iter().map(ConfigError::Shutdown)),
         }
-        if let Some(url) = lookup(ENV_REDIS_URL).filter(|url| !url.trim().is_empty()) {
-            match RedisUrl::parse(url.trim()) {
-                Ok(url) => config.redis_url = Some(url),
-                Err(reason) => errors.push(ConfigError::RedisUrl(reason)),
-            }
+        match RedisConfig::from_lookup(&lookup) {
+            Ok(redis) => config.redis = redis,
+            Err(redis_errors) => errors.extend(redis_errors.into_iter().map(ConfigError::Redis)),
         }
         match Limits::from_lookup(&lookup) {
             Ok(limits) => config.limits = limits,
@@ -226,12 +181,13 @@ mod tests {
 
     #[test]
     fn a_bad_redis_url_is_reported_without_its_password() {
-        let lookup = |name: &str| (name == ENV_REDIS_URL).then(|| "http://user:hunter2@redis:6379".to_owned());
+        let lookup = |name: &str| (name == "REDIS_URL").then(|| "http://user:hunter2@redis:6379".to_owned());
         let errors = ServerConfig::from_lookup(lookup).expect_err("invalid");
         let text = errors.to_string();
         assert!(text.contains("REDIS_URL is invalid") && !text.contains("hunter2"), "{text}");
-        let url = RedisUrl::parse("redis://user:hunter2@127.0.0.1:6379/0").expect("valid");
-        assert!(!format!("{url:?}").contains("hunter2"));
+        let lookup = |name: &str| (name == "REDIS_URL").then(|| "redis://user:hunter2@127.0.0.1:6379/0".to_owned());
+        let config = ServerConfig::from_lookup(lookup).expect("valid");
+        assert!(!format!("{config:?}").contains("hunter2"));
     }
 
     #[test]

@@ -33,9 +33,9 @@ mod tracing_init;
 use std::process::ExitCode;
 
 pub use config::{
-    ConfigError, ConfigErrors, DEFAULT_HTTP_PORT, DEFAULT_METRICS_PORT, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ENV_REDIS_URL,
-    RedisUrl, ServerConfig,
+    ConfigError, ConfigErrors, DEFAULT_HTTP_PORT, DEFAULT_METRICS_PORT, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ServerConfig,
 };
+pub use ebb_redis::{ENV_REDIS_URL, Redis, RedisConfig};
 pub use edge::HTTP_REQUESTS_SHED_TOTAL;
 pub use limits::{
     ENV_BODY_TIMEOUT, ENV_HEADER_READ_TIMEOUT, ENV_HTTP2_KEEPALIVE, ENV_IDLE_TIMEOUT, ENV_MAX_BODY_SIZE,
@@ -44,7 +44,7 @@ pub use limits::{
 pub use listener::HTTP_CONNECTION_TIMEOUTS_TOTAL;
 pub use server::{ServeError, Server};
 pub use tracing_init::init_tracing;
-pub use {ebb_metrics, ebb_probes, ebb_ratelimit, ebb_shutdown};
+pub use {ebb_metrics, ebb_probes, ebb_ratelimit, ebb_redis, ebb_shutdown};
 
 /// Exit code for a configuration that cannot work (as sysexits' `EX_CONFIG`).
 pub const EXIT_CONFIG: u8 = 78;

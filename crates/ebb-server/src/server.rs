@@ -7,13 +7,13 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use ebb_metrics::{Exporter, ExporterError, HttpMetricsLayer, MetricsHandle, MetricsService};
 use ebb_probes::{Check, Probes, ProbesBuilder};
-use ebb_ratelimit::deadpool_redis::{self, Pool};
 use ebb_ratelimit::{FailureMode, Limiter, Policy, RateLimitLayer};
+use ebb_redis::Redis;
 use ebb_shutdown::{Shutdown, ShutdownReport};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
-use crate::config::{ConfigErrors, ENV_HTTP_ADDR, ENV_METRICS_ADDR, RedisUrl, ServerConfig};
+use crate::config::{ConfigErrors, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ServerConfig};
 use crate::edge::GuardLayer;
 use crate::edge::panic::install_hook;
 use crate::listener;
@@ -95,7 +95,7 @@ pub struct Server {
     shutdown: Shutdown,
     probes: ProbesBuilder,
     metrics: Option<MetricsHandle>,
-    redis: Option<Pool>,
+    redis: Option<Redis>,
     limiter: Limiter,
     rate_limit: Option<RateLimitLayer>,
     streaming: Option<Router>,
@@ -112,9 +112,9 @@ impl Server {
     pub fn new(config: ServerConfig) -> Self {
         let shutdown = Shutdown::new(config.shutdown);
         let probes = Probes::builder().with_shutdown_signal(shutdown.shutting_down_token());
-        let redis = config.redis_url.as_ref().and_then(redis_pool);
+        let redis = config.redis.as_ref().and_then(redis_handle);
         let limiter = match &redis {
-            Some(pool) => Limiter::redis(pool.clone()),
+            Some(redis) => Limiter::redis(redis.clone()),
             None => Limiter::in_process(),
         };
         let rate_limit = config.rate_limit.layer(limiter.clone());
@@ -141,9 +141,10 @@ impl Server {
         &self.shutdown
     }
 
-    /// The Redis pool from `REDIS_URL`, shared by everything that keeps state outside the
-    /// process; `None` without it. Nothing connects until first used.
-    pub fn redis(&self) -> Option<&Pool> {
+    /// The Redis handle from `REDIS_URL` (or `REDIS_CLUSTER_URLS`): one shared connection
+    /// for everything that keeps state outside the process; `None` without it. Nothing
+    /// connects until first used.
+    pub fn redis(&self) -> Option<&Redis> {
         self.redis.as_ref()
     }
 
@@ -225,7 +226,7 @@ impl Server {
     /// When a listener cannot be bound, the exporter cannot be installed, or the server
     /// fails.
     pub async fn serve(self, router: Router) -> Result<ShutdownReport, ServeError> {
-        let Self { config, shutdown, mut probes, metrics, redis, limiter, rate_limit, streaming } = self;
+        let Self { config, shutdown, mut probes, metrics, redis, limiter: _, rate_limit, streaming } = self;
         let limits = config.limits;
         install_hook();
         if redis.is_some() {
@@ -234,10 +235,15 @@ impl Server {
             // replica at once would turn a degraded limiter into an outage.
             let closed = rate_limit.is_some() && config.rate_limit.failure_mode == FailureMode::Closed;
             let ping = {
-                let limiter = limiter.clone();
+                let redis = redis.clone();
                 move || {
-                    let limiter = limiter.clone();
-                    async move { limiter.ping().await }
+                    let redis = redis.clone();
+                    async move {
+                        match &redis {
+                            Some(redis) => redis.ping().await,
+                            None => Ok(()),
+                        }
+                    }
                 }
             };
             probes = if closed {
@@ -328,12 +334,11 @@ impl Server {
     }
 }
 
-fn redis_pool(url: &RedisUrl) -> Option<Pool> {
-    let config = deadpool_redis::Config::from_url(url.as_str());
-    match config.create_pool(Some(deadpool_redis::Runtime::Tokio1)) {
-        Ok(pool) => Some(pool),
+fn redis_handle(config: &ebb_redis::RedisConfig) -> Option<Redis> {
+    match Redis::new(config) {
+        Ok(redis) => Some(redis),
         Err(error) => {
-            tracing::error!("cannot set up the Redis pool ({error}); continuing without Redis");
+            tracing::error!(%error, "cannot set up Redis; continuing without it");
             None
         }
     }

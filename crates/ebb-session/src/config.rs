@@ -86,8 +86,11 @@ impl Default for SessionConfig {
 
 impl SessionConfig {
     /// The `tower-sessions` layer over `store`: `HttpOnly`, `SameSite=Lax`, `Path=/`,
-    /// `Secure` unless turned off, expiring after `ttl` without use (every request renews
-    /// it, in the store too).
+    /// `Secure` unless turned off, expiring after `ttl` without use (every request whose
+    /// handler takes a [`Session`](crate::Session) renews it, in the store too).
+    ///
+    /// Nothing is saved for a request that did not put data in its session, so made-up
+    /// cookies never create records.
     pub fn layer<S: SessionStore + Clone>(&self, store: S) -> SessionManagerLayer<S> {
         let ttl = CookieDuration::seconds(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX));
         SessionManagerLayer::new(store)
@@ -97,7 +100,6 @@ impl SessionConfig {
             .with_path("/")
             .with_secure(self.secure)
             .with_expiry(Expiry::OnInactivity(ttl))
-            .with_always_save(true)
     }
 }
 

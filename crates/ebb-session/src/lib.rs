@@ -2,18 +2,21 @@
 //! bearer tokens (JWT). Any replica serves any request; a replica that dies takes no user
 //! state with it.
 //!
-//! - **Sessions**: `tower-sessions` with [`RedisSessionStore`] on the shared deadpool-redis
-//!   pool. The id is 128 random bits from a CSPRNG, in an `HttpOnly`, `SameSite=Lax`,
-//!   `Secure` (unless turned off for local HTTP) cookie; data in Redis with a sliding TTL.
-//!   Rotate the id at login with `session.cycle_id()`; `session.flush()` logs out.
-//!   Without Redis, `tower_sessions::MemoryStore` — one replica only.
+//! - **Sessions**: `tower-sessions` with [`RedisSessionStore`] on the process' shared
+//!   [`ebb_redis::Redis`] connection. The id is 128 random bits from a CSPRNG, in an
+//!   `HttpOnly`, `SameSite=Lax`, `Secure` (unless turned off for local HTTP) cookie; data in
+//!   Redis with a sliding TTL. Handlers take [`Session`], which is loaded before the handler
+//!   runs (store down: 503, no side effects). Unknown or malformed ids are no session and
+//!   are never written; only sessions holding data are saved. Rotate the id at login with
+//!   `session.cycle_id()`; `session.flush()` logs out. Without Redis,
+//!   `tower_sessions::MemoryStore` — one replica only.
 //! - **Tokens**: [`JwtLayer`] verifies `Authorization: Bearer` with HS256 or RS256 / ES256 /
 //!   EdDSA public keys, checking `exp`/`nbf` with a small leeway, issuer and audience;
 //!   handlers take [`Claims`]. Failures are 401 with `WWW-Authenticate`; nothing panics on
 //!   malformed input, and `alg: none` never verifies.
 //!
 //! ```no_run
-//! # fn demo(pool: deadpool_redis::Pool) -> Result<(), Box<dyn std::error::Error>> {
+//! # fn demo(redis: ebb_redis::Redis) -> Result<(), Box<dyn std::error::Error>> {
 //! use axum::{Router, routing::get};
 //! use ebb_session::{AuthConfig, Claims, JwtLayer, RedisSessionStore};
 //!
@@ -25,13 +28,14 @@
 //! let app: Router = Router::new()
 //!     .route("/whoami", get(|claims: Claims| async move { claims.subject().unwrap_or("?").to_owned() }))
 //!     .layer(jwt)
-//!     .layer(config.session.layer(RedisSessionStore::new(pool)));
+//!     .layer(config.session.layer(RedisSessionStore::new(redis)));
 //! # Ok(())
 //! # }
 //! ```
 
 mod config;
 pub mod jwt;
+mod session;
 mod store;
 
 pub use config::{
@@ -41,6 +45,7 @@ pub use config::{
     SessionConfig,
 };
 pub use jwt::{Claims, InvalidToken, JwtLayer, JwtVerifier};
+pub use session::{Session, SessionRejection};
 pub use store::RedisSessionStore;
-pub use tower_sessions::{MemoryStore, Session};
-pub use {jsonwebtoken, tower_sessions};
+pub use tower_sessions::MemoryStore;
+pub use {ebb_redis, jsonwebtoken, tower_sessions};

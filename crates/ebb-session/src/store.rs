@@ -1,22 +1,17 @@
 //! Sessions in Redis: one key per session, expiring with it, shared by every replica.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
-use deadpool_redis::Pool;
-use deadpool_redis::redis::{self, AsyncCommands};
+use ebb_redis::Redis;
+use ebb_redis::redis::{self, AsyncCommands};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
-/// How long one store operation may take before the request fails with 500.
-const TIMEOUT: Duration = Duration::from_secs(2);
-
-/// A `tower-sessions` store on our Redis pool: the record as JSON under
-/// `<namespace>:<id>`, expiring at the session's expiry (so Redis forgets abandoned
-/// sessions by itself).
+/// A `tower-sessions` store on the process' shared Redis connection: the record as JSON
+/// under `<namespace>:<id>`, expiring at the session's expiry (so Redis forgets abandoned
+/// sessions by itself). Each operation is bounded by the Redis handle's timeout.
 #[derive(Clone)]
 pub struct RedisSessionStore {
-    pool: Pool,
+    redis: Redis,
     namespace: String,
 }
 
@@ -27,9 +22,9 @@ impl std::fmt::Debug for RedisSessionStore {
 }
 
 impl RedisSessionStore {
-    /// Sessions in `pool`'s Redis under `ebb:session:`.
-    pub fn new(pool: Pool) -> Self {
-        Self { pool, namespace: "ebb:session".to_owned() }
+    /// Sessions in `redis` under `ebb:session:`.
+    pub fn new(redis: Redis) -> Self {
+        Self { redis, namespace: "ebb:session".to_owned() }
     }
 
     /// Another key prefix. Default: `ebb:session`.
@@ -45,15 +40,9 @@ impl RedisSessionStore {
 
     async fn run<T>(
         &self,
-        op: impl AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
+        op: impl AsyncFnOnce(&mut ebb_redis::Connection) -> redis::RedisResult<T>,
     ) -> session_store::Result<T> {
-        let work = async {
-            let mut connection = self.pool.get().await.map_err(|e| session_store::Error::Backend(e.to_string()))?;
-            op(&mut connection).await.map_err(|e| session_store::Error::Backend(e.to_string()))
-        };
-        tokio::time::timeout(TIMEOUT, work)
-            .await
-            .map_err(|_| session_store::Error::Backend(format!("Redis did not answer within {TIMEOUT:?}")))?
+        self.redis.run(self.redis.timeout(), op).await.map_err(|e| session_store::Error::Backend(e.to_string()))
     }
 
     /// `SET key json EXAT expiry [NX]`; whether it was written.

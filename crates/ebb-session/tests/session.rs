@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use deadpool_redis::redis;
+use ebb_session::ebb_redis::{Redis, RedisConfig, redis};
 use ebb_session::{RedisSessionStore, Session, SessionConfig};
 use ebb_testkit::RedisServer;
 
@@ -33,24 +33,37 @@ async fn logout(session: Session) -> StatusCode {
     }
 }
 
+/// Counts the runs of `/visit`'s handler: a 5xx must never follow its side effects.
+static SIDE_EFFECTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 async fn visit(session: Session) -> StatusCode {
+    SIDE_EFFECTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     match session.insert("visited", true).await {
         Ok(()) => StatusCode::NO_CONTENT,
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
-async fn replica(pool: &deadpool_redis::Pool, config: &SessionConfig) -> SocketAddr {
+async fn replica(pool: &Redis, config: &SessionConfig) -> SocketAddr {
+    serve_with(config.layer(RedisSessionStore::new(pool.clone()))).await
+}
+
+async fn serve_with(layer: tower_sessions::SessionManagerLayer<RedisSessionStore>) -> SocketAddr {
     let app = Router::new()
         .route("/login", post(login))
         .route("/visit", post(visit))
         .route("/me", get(me))
         .route("/logout", post(logout))
-        .layer(config.layer(RedisSessionStore::new(pool.clone())));
+        .route("/visit-free", get(|| async { "no session read here" }))
+        .layer(layer);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
     addr
+}
+
+fn handle(redis: &RedisServer) -> Redis {
+    Redis::new(&RedisConfig::from_url(&redis.url()).expect("url")).expect("handle")
 }
 
 fn cookie_of(response: &reqwest::Response) -> Option<String> {
@@ -64,8 +77,7 @@ fn id_of(set_cookie: &str) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_made_on_one_replica_is_read_on_another_and_logout_ends_it() {
     let redis = RedisServer::start();
-    let pool =
-        deadpool_redis::Config::from_url(redis.url()).create_pool(Some(deadpool_redis::Runtime::Tokio1)).expect("pool");
+    let pool = handle(&redis);
     let config = SessionConfig { ttl: Duration::from_secs(600), ..SessionConfig::default() };
     let (a, b) = (replica(&pool, &config).await, replica(&pool, &config).await);
     let client = reqwest::Client::new();
@@ -98,14 +110,13 @@ async fn a_session_made_on_one_replica_is_read_on_another_and_logout_ends_it() {
     assert_eq!(old.expect("me").status(), StatusCode::UNAUTHORIZED);
 
     // In Redis with a TTL close to the configured one.
-    let mut connection = pool.get().await.expect("connection");
     let key = format!("ebb:session:{}", id_of(&cookie));
-    let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut connection).await.expect("ttl");
+    let ttl: i64 = pool.query(redis::cmd("TTL").arg(&key)).await.expect("ttl");
     assert!((590..=601).contains(&ttl), "TTL {ttl}");
 
     let out = client.post(format!("http://{b}/logout")).header("cookie", &pair).send().await.expect("logout");
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
-    let exists: i64 = redis::cmd("EXISTS").arg(&key).query_async(&mut connection).await.expect("exists");
+    let exists: i64 = pool.query(redis::cmd("EXISTS").arg(&key)).await.expect("exists");
     assert_eq!(exists, 0, "logout deletes the session from Redis");
     let after = client.get(format!("http://{a}/me")).header("cookie", &pair).send().await.expect("me");
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
@@ -114,8 +125,7 @@ async fn a_session_made_on_one_replica_is_read_on_another_and_logout_ends_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_cookies_are_no_session_not_an_error() {
     let redis = RedisServer::start();
-    let pool =
-        deadpool_redis::Config::from_url(redis.url()).create_pool(Some(deadpool_redis::Runtime::Tokio1)).expect("pool");
+    let pool = handle(&redis);
     let addr = replica(&pool, &SessionConfig::default()).await;
     let client = reqwest::Client::new();
     let long = format!("ebb_session={}", "A".repeat(4000));
@@ -125,4 +135,75 @@ async fn bad_cookies_are_no_session_not_an_error() {
         let response = client.get(format!("http://{addr}/me")).header("cookie", cookie).send().await.expect("me");
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{cookie}");
     }
+}
+
+async fn session_keys(pool: &Redis) -> usize {
+    let keys: Vec<String> = pool.query(redis::cmd("KEYS").arg("ebb:session:*")).await.expect("keys");
+    keys.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_cookies_never_write_a_session_and_are_cleared() {
+    let redis = RedisServer::start();
+    let pool = handle(&redis);
+    let addr = replica(&pool, &SessionConfig::default()).await;
+    let client = reqwest::Client::new();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for i in 0..1000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        // Well-formed ids (22 base64url characters) and garbage alike.
+        let id = if i % 2 == 0 { tower_sessions::session::Id::default().to_string() } else { format!("junk-{seed}") };
+        let path = if i % 3 == 0 { "/me" } else { "/visit-free" };
+        let response = client
+            .get(format!("http://{addr}{path}"))
+            .header("cookie", format!("ebb_session={id}"))
+            .send()
+            .await
+            .expect("request");
+        assert_ne!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        if path == "/me" {
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{id}");
+            let cleared = cookie_of(&response).unwrap_or_default();
+            assert!(
+                cleared.contains("Max-Age=0") || cleared.contains("expires=Thu, 01 Jan 1970"),
+                "cookie {id:?} not cleared: {cleared:?}"
+            );
+        }
+    }
+    assert_eq!(session_keys(&pool).await, 0, "random cookies must not create sessions");
+
+    // Negative control: the same cookies on a layer that saves every session (the old
+    // `always_save`) do create records; the count above could have seen them.
+    let saving =
+        serve_with(SessionConfig::default().layer(RedisSessionStore::new(pool.clone())).with_always_save(true)).await;
+    for _ in 0..20 {
+        let cookie = format!("ebb_session={}", tower_sessions::session::Id::default());
+        client.get(format!("http://{saving}/visit-free")).header("cookie", cookie).send().await.expect("request");
+    }
+    assert!(session_keys(&pool).await > 0, "the control must write sessions");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_only_routes_that_read_the_session_fail_and_before_their_handler() {
+    let mut redis = RedisServer::start();
+    let pool = handle(&redis);
+    let config = SessionConfig::default();
+    let addr = replica(&pool, &config).await;
+    let client = reqwest::Client::new();
+    let login = client.post(format!("http://{addr}/login")).body("ada").send().await.expect("login");
+    let pair = cookie_of(&login).expect("cookie").split(';').next().expect("pair").to_owned();
+    assert_eq!(session_keys(&pool).await, 1);
+    redis.stop();
+
+    let free = client.get(format!("http://{addr}/visit-free")).header("cookie", &pair).send().await.expect("free");
+    assert_eq!(free.status(), StatusCode::OK, "a route that does not read the session is unaffected");
+    let me = client.get(format!("http://{addr}/me")).header("cookie", &pair).send().await.expect("me");
+    assert_eq!(me.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(me.headers().contains_key("retry-after"));
+    let before = SIDE_EFFECTS.load(std::sync::atomic::Ordering::SeqCst);
+    let visit = client.post(format!("http://{addr}/visit")).header("cookie", &pair).send().await.expect("visit");
+    assert_eq!(visit.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(SIDE_EFFECTS.load(std::sync::atomic::Ordering::SeqCst), before, "the handler must not have run");
 }

@@ -48,7 +48,7 @@ async fn main() -> ExitCode {
     let server = Server::new(config.server).with_default_rate_limit(config::default_rate_limit());
 
     let metadata: Arc<dyn MetadataStore> = match server.redis() {
-        Some(pool) => Arc::new(RedisMetadata::new(pool.clone())),
+        Some(redis) => Arc::new(RedisMetadata::new(redis.clone())),
         None => {
             tracing::warn!("REDIS_URL is not set: object metadata is kept in this process (one replica only)");
             Arc::new(MemoryMetadata::new())
@@ -84,8 +84,8 @@ async fn main() -> ExitCode {
     // from the request timeout and the body limit (the body-progress timeout guards them).
     let (app, files) = (app(config.demo_user.clone()), files(offload.clone()));
     let (app, files) = match server.redis() {
-        Some(pool) => {
-            let store = RedisSessionStore::new(pool.clone());
+        Some(redis) => {
+            let store = RedisSessionStore::new(redis.clone());
             let files = files.layer(jwt.clone()).layer(sessions.layer(store.clone()));
             (app.layer(jwt).layer(sessions.layer(store)), files)
         }

@@ -1,18 +1,22 @@
 //! Run with: `REDIS_URL=redis://127.0.0.1:6379/ cargo run -p example-worker`
 //!
-//! A queue consumer of a Redis list — the event-driven case KEDA scales on the list's
-//! length. Jobs are handed off reliably: `BLMOVE` moves each job from the queue into this
-//! consumer's own processing list, and it is removed from there only after it is done
-//! (acknowledged). A consumer that dies leaves its jobs in its processing list; any consumer
-//! that starts puts the jobs of consumers without a heartbeat back on the queue. On SIGTERM
-//! the current job finishes and the rest stays queued. Delivery is at least once: a job
-//! whose consumer dies after the work but before the acknowledgement runs again.
+//! A queue consumer of a Redis stream and consumer group — the event-driven case KEDA
+//! scales on the group's lag (`redis-streams` scaler). Redis tracks which consumer holds
+//! which job; the holder renews its lease while the job runs, so a long job is never taken
+//! over while its owner lives, and the jobs of a consumer that died are taken over once
+//! their lease runs out. A job that keeps failing goes to a dead-letter stream after
+//! `EBB_WORKER_MAX_ATTEMPTS` deliveries. On SIGTERM the current job finishes and the rest
+//! stays queued. Delivery is at least once: a job whose consumer dies after the work but
+//! before the acknowledgement runs again.
 //!
 //! ```text
-//! redis-cli LPUSH ebb:jobs job-1 job-2 job-3
+//! redis-cli XADD 'ebb:{jobs}' '*' job job-1
+//! redis-cli XRANGE 'ebb:{jobs}:dead' - +
 //! curl localhost:9090/metrics | grep jobs_
 //! ```
 
+mod config;
+mod job;
 mod queue;
 
 use std::process::ExitCode;
@@ -31,18 +35,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(ebb_server::EXIT_CONFIG);
         }
     };
-    let config = match queue::Config::from_env() {
+    let config = match config::Config::from_env() {
         Ok(config) => config,
-        Err(error) => {
-            eprintln!("invalid configuration: {error}");
+        Err(errors) => {
+            eprintln!("invalid configuration:\n  {}", errors.join("\n  "));
             return ExitCode::from(ebb_server::EXIT_CONFIG);
         }
     };
-    let Some(pool) = server.redis().cloned() else {
-        eprintln!("invalid configuration: REDIS_URL is required: the worker consumes a Redis list");
+    let Some(redis) = server.redis().cloned() else {
+        eprintln!("invalid configuration: REDIS_URL is required: the worker consumes a Redis stream");
         return ExitCode::from(ebb_server::EXIT_CONFIG);
     };
-    let consumer = queue::Consumer::new(pool, config);
+    let consumer = queue::Consumer::new(redis, config);
     // The worker cannot work without Redis: readiness follows it.
     let check = consumer.clone();
     let server = server.with_readiness_check("redis", move || {

@@ -1,60 +1,68 @@
-//! Workers stopped and started at random while they work: nothing is lost.
+//! Workers on a Redis stream, stopped, killed and given poison: nothing is lost, nothing
+//! runs twice while its owner lives, and what always fails ends in the dead-letter stream.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use ebb_server::ebb_ratelimit::deadpool_redis::{self, Pool, Runtime, redis};
+use ebb_server::ebb_redis::redis::streams::StreamRangeReply;
+use ebb_server::ebb_redis::{Redis, RedisConfig, redis};
 use ebb_testkit::{RedisServer, ServiceProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_example-worker");
+const QUEUE: &str = "ebb:{jobs}";
 
-fn worker(redis: &RedisServer, job_ms: u64) -> ServiceProcess {
-    ServiceProcess::start(
-        BIN,
-        &[
-            ("REDIS_URL", redis.url()),
-            ("EBB_WORKER_JOB_MS", job_ms.to_string()),
-            ("EBB_SHUTDOWN_DELAY", "0s".to_owned()),
-            ("EBB_SHUTDOWN_TIMEOUT", "10s".to_owned()),
-        ],
-    )
+fn worker(redis: &RedisServer, job_ms: u64, extra: &[(&str, &str)]) -> ServiceProcess {
+    let mut env = vec![
+        ("REDIS_URL", redis.url()),
+        ("EBB_WORKER_JOB_MS", job_ms.to_string()),
+        ("EBB_SHUTDOWN_DELAY", "0s".to_owned()),
+        ("EBB_SHUTDOWN_TIMEOUT", "30s".to_owned()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    ServiceProcess::start(BIN, &env)
 }
 
-async fn pool(redis: &RedisServer) -> Pool {
-    deadpool_redis::Config::from_url(redis.url()).create_pool(Some(Runtime::Tokio1)).expect("pool")
+fn handle(redis: &RedisServer) -> Redis {
+    Redis::new(&RedisConfig::from_url(&redis.url()).expect("url")).expect("handle")
 }
 
-async fn enqueue(pool: &Pool, jobs: usize) {
-    let mut connection = pool.get().await.expect("connection");
-    let names: Vec<String> = (0..jobs).map(|i| format!("job-{i}")).collect();
-    redis::cmd("LPUSH").arg("ebb:jobs").arg(&names).query_async::<()>(&mut connection).await.expect("lpush");
-}
-
-/// (jobs left in the queue or in processing lists, the done counts).
-async fn state(pool: &Pool) -> (usize, std::collections::HashMap<String, u64>) {
-    let mut connection = pool.get().await.expect("connection");
-    let queued: usize = redis::cmd("LLEN").arg("ebb:jobs").query_async(&mut connection).await.expect("llen");
-    let lists: Vec<String> =
-        redis::cmd("KEYS").arg("ebb:jobs:processing:*").query_async(&mut connection).await.expect("keys");
-    let mut in_progress = 0;
-    for list in lists {
-        in_progress += redis::cmd("LLEN").arg(&list).query_async::<usize>(&mut connection).await.expect("llen");
+async fn enqueue(redis: &Redis, jobs: impl IntoIterator<Item = String>) {
+    for job in jobs {
+        let _: String = redis.query(redis::cmd("XADD").arg(QUEUE).arg("*").arg("job").arg(&job)).await.expect("xadd");
     }
-    let done = redis::cmd("HGETALL").arg("ebb:jobs:done").query_async(&mut connection).await.expect("done");
-    (queued + in_progress, done)
+}
+
+/// (jobs not yet acknowledged, the done counts).
+async fn state(redis: &Redis) -> (usize, HashMap<String, u64>) {
+    let left: usize = redis.query(redis::cmd("XLEN").arg(QUEUE)).await.expect("xlen");
+    let done = redis.query(redis::cmd("HGETALL").arg(format!("{QUEUE}:done"))).await.expect("done");
+    (left, done)
+}
+
+async fn wait_until_done(redis: &Redis, jobs: usize, within: Duration) -> HashMap<String, u64> {
+    let deadline = Instant::now() + within;
+    loop {
+        let (left, done) = state(redis).await;
+        if left == 0 && done.len() == jobs {
+            return done;
+        }
+        assert!(Instant::now() < deadline, "{left} jobs left, {} done after {within:?}", done.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_restarts_at_random_process_every_job_exactly_once() {
     const JOBS: usize = 300;
-    let redis = RedisServer::start();
-    let pool = pool(&redis).await;
-    enqueue(&pool, JOBS).await;
-    let mut workers: Vec<ServiceProcess> = (0..3).map(|_| worker(&redis, 30)).collect();
+    let server = RedisServer::start();
+    let redis = handle(&server);
+    enqueue(&redis, (0..JOBS).map(|i| format!("job-{i}"))).await;
+    let mut workers: Vec<ServiceProcess> = (0..3).map(|_| worker(&server, 30, &[])).collect();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seed = 0x2545_f491_u64;
     let mut restarts = 0;
     loop {
-        let (left, _) = state(&pool).await;
+        let (left, _) = state(&redis).await;
         if left == 0 {
             break;
         }
@@ -67,15 +75,18 @@ async fn sigterm_restarts_at_random_process_every_job_exactly_once() {
         workers[victim].signal("TERM");
         let exit = workers[victim].wait_exit(Duration::from_secs(15));
         assert_eq!(exit.code, Some(0), "a worker must finish its job and exit 0");
-        workers[victim] = worker(&redis, 30);
+        workers[victim] = worker(&server, 30, &[]);
         restarts += 1;
     }
-    let (_, done) = state(&pool).await;
+    let (_, done) = state(&redis).await;
     assert_eq!(done.len(), JOBS, "every job processed");
     let duplicates: u64 = done.values().map(|count| count - 1).sum();
     eprintln!("{JOBS} jobs, {restarts} SIGTERM restarts, {duplicates} duplicates");
     assert_eq!(duplicates, 0, "SIGTERM finishes the job in hand: exactly once");
-    // The queue depth KEDA would scale on, as the workers report it (each second).
+    // The backlog KEDA's redis-streams scaler reads: the group's lag, exact (not nil) after
+    // acknowledged entries were deleted.
+    let groups: redis::Value = redis.query(redis::cmd("XINFO").arg("GROUPS").arg(QUEUE)).await.expect("xinfo");
+    assert!(format!("{groups:?}").contains("lag"), "{groups:?}");
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let metrics = reqwest::get(workers[0].metrics_url()).await.expect("scrape").text().await.expect("text");
@@ -88,41 +99,87 @@ async fn sigterm_restarts_at_random_process_every_job_exactly_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_worker_loses_nothing_its_jobs_come_back() {
+async fn a_killed_worker_loses_nothing_its_jobs_are_taken_over_after_the_lease() {
     const JOBS: usize = 40;
-    let redis = RedisServer::start();
-    let pool = pool(&redis).await;
-    enqueue(&pool, JOBS).await;
-    let mut doomed = worker(&redis, 300);
+    let server = RedisServer::start();
+    let redis = handle(&server);
+    enqueue(&redis, (0..JOBS).map(|i| format!("job-{i}"))).await;
+    let mut doomed = worker(&server, 300, &[("EBB_WORKER_LEASE", "1s")]);
     // Kill it while it holds a job.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let mut connection = pool.get().await.expect("connection");
-        let lists: Vec<String> =
-            redis::cmd("KEYS").arg("ebb:jobs:processing:*").query_async(&mut connection).await.expect("keys");
-        let mut holding = 0;
-        for list in &lists {
-            holding += redis::cmd("LLEN").arg(list).query_async::<usize>(&mut connection).await.expect("llen");
-        }
-        if holding > 0 {
+        let pending: redis::Value =
+            redis.query(redis::cmd("XPENDING").arg(QUEUE).arg("workers")).await.unwrap_or(redis::Value::Nil);
+        if matches!(&pending, redis::Value::Array(items) if matches!(items.first(), Some(redis::Value::Int(n)) if *n > 0))
+        {
             break;
         }
         assert!(Instant::now() < deadline, "the worker never took a job");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     doomed.signal("KILL");
-    let _survivor = worker(&redis, 20);
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let (left, done) = state(&pool).await;
-        if left == 0 && done.len() == JOBS {
-            let duplicates: u64 = done.values().map(|count| count - 1).sum();
-            eprintln!("{JOBS} jobs after a SIGKILL: all processed, {duplicates} duplicates (at least once)");
-            break;
+    let _survivor = worker(&server, 20, &[("EBB_WORKER_LEASE", "1s")]);
+    let done = wait_until_done(&redis, JOBS, Duration::from_secs(40)).await;
+    let duplicates: u64 = done.values().map(|count| count - 1).sum();
+    eprintln!("{JOBS} jobs after a SIGKILL: all processed, {duplicates} duplicates (at least once)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_longer_than_its_lease_runs_once_while_its_owner_lives() {
+    let server = RedisServer::start();
+    let redis = handle(&server);
+    let lease = [("EBB_WORKER_LEASE", "2s")];
+    let (_a, _b) = (worker(&server, 20, &lease), worker(&server, 20, &lease));
+    // Three times the lease: without renewal the other worker would take it over.
+    enqueue(&redis, ["sleep:6000".to_owned()]).await;
+    let done = wait_until_done(&redis, 1, Duration::from_secs(30)).await;
+    assert_eq!(done.get("sleep:6000"), Some(&1), "renewed leases: processed exactly once: {done:?}");
+
+    // Negative control: an owner that does not renew (a consumer that took the job and went
+    // silent) loses it after the lease, and the job runs elsewhere. The test sees takeovers.
+    let _: String = redis.query(redis::cmd("XADD").arg(QUEUE).arg("*").arg("job").arg("ghosted")).await.expect("xadd");
+    let _: redis::Value = redis
+        .query(
+            redis::cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg("workers")
+                .arg("ghost")
+                .arg("COUNT")
+                .arg(1)
+                .arg("STREAMS")
+                .arg(QUEUE)
+                .arg(">"),
+        )
+        .await
+        .expect("ghost takes it");
+    let done = wait_until_done(&redis, 2, Duration::from_secs(20)).await;
+    assert_eq!(done.get("ghosted"), Some(&1), "{done:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_job_lands_in_the_dead_letter_stream_after_max_attempts() {
+    let server = RedisServer::start();
+    let redis = handle(&server);
+    let _worker = worker(&server, 20, &[("EBB_WORKER_LEASE", "1s"), ("EBB_WORKER_MAX_ATTEMPTS", "3")]);
+    enqueue(&redis, ["fail-always".to_owned(), "fine".to_owned()]).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let dead = loop {
+        let dead: StreamRangeReply =
+            redis.query(redis::cmd("XRANGE").arg(format!("{QUEUE}:dead")).arg("-").arg("+")).await.expect("xrange");
+        if !dead.ids.is_empty() {
+            break dead;
         }
-        assert!(Instant::now() < deadline, "{left} jobs left, {} done", done.len());
+        assert!(Instant::now() < deadline, "no dead letter after 30 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
+    assert_eq!(dead.ids.len(), 1);
+    let field = |name: &str| redis::from_redis_value_ref::<String>(&dead.ids[0].map[name]).expect(name);
+    assert_eq!(field("job"), "fail-always");
+    assert_eq!(field("attempts"), "3");
+    assert!(field("error").contains("failed"), "the last error travels with it: {}", field("error"));
+    let (left, done) = state(&redis).await;
+    assert_eq!((left, done.get("fine")), (0, Some(&1)), "the poison left the queue; the rest ran");
+    assert!(!done.contains_key("fail-always"));
 }
 
 #[tokio::test]
@@ -130,4 +187,12 @@ async fn without_redis_the_worker_refuses_to_start() {
     let (exit, log) = ServiceProcess::run_to_exit(BIN, &[], Duration::from_secs(10));
     assert_eq!(exit.code, Some(78), "{log}");
     assert!(log.contains("REDIS_URL is required"), "{log}");
+}
+
+#[tokio::test]
+async fn a_queue_without_a_hash_tag_is_a_start_up_error() {
+    let env = [("REDIS_URL", "redis://127.0.0.1:1/".to_owned()), ("EBB_WORKER_QUEUE", "ebb:jobs".to_owned())];
+    let (exit, log) = ServiceProcess::run_to_exit(BIN, &env, Duration::from_secs(10));
+    assert_eq!(exit.code, Some(78), "{log}");
+    assert!(log.contains("EBB_WORKER_QUEUE"), "{log}");
 }

@@ -3,12 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use ebb_server::ebb_ratelimit::deadpool_redis::{self, Runtime};
 use ebb_server::ebb_ratelimit::{Limiter, Policy};
 
 pub(crate) async fn run(url: &str, concurrency: usize, seconds: f64) -> Result<(), String> {
-    let pool = deadpool_redis::Config::from_url(url).create_pool(Some(Runtime::Tokio1)).map_err(|e| e.to_string())?;
-    let limiter = Limiter::redis(pool).with_timeout(Duration::from_secs(1));
+    let config = ebb_server::RedisConfig::from_url(url).map_err(|e| e.to_string())?;
+    let redis = ebb_server::Redis::new(&config).map_err(|e| e.to_string())?;
+    // Every decision goes to Redis: this measures the store, not the local refusals.
+    let limiter = Limiter::redis(redis).with_timeout(Duration::from_secs(1)).with_deny_cache(0);
     // The key and arguments `cargo xtask bench` gives redis-benchmark: ebb:rl:{bench:k}.
     let policy = Policy::new("bench", "1000000/1s".parse().map_err(|e| format!("{e}"))?)
         .with_burst(1_000_000_000)

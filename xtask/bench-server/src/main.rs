@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use axum::Router;
 use axum::routing::get;
 use ebb_server::ebb_ratelimit::RateLimitConfig;
-use ebb_server::{RedisUrl, Server, ServerConfig};
+use ebb_server::{RedisConfig, Server, ServerConfig};
 
 const USAGE: &str = "usage: bench-server bare|stack|ratelimit <app-addr> <metrics-addr>\n       \
                      bench-server limiter <redis-url> <concurrency> <seconds>\n       \
@@ -79,7 +79,7 @@ async fn serve(mode: &str, app_addr: SocketAddr, metrics_addr: SocketAddr) -> Re
         "stack" => {}
         "ratelimit" => {
             let url = std::env::var("REDIS_URL").map_err(|_| "ratelimit mode needs REDIS_URL".to_owned())?;
-            config.redis_url = Some(RedisUrl::parse(&url)?);
+            config.redis = Some(RedisConfig::from_url(&url).map_err(|e| e.to_string())?);
             // A limit nobody reaches: every request pays the decision, none is refused.
             config.rate_limit = RateLimitConfig {
                 rate: Some("1000000000/1s".parse().map_err(|e| format!("{e}"))?),

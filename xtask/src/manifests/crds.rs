@@ -73,11 +73,12 @@ struct PrometheusTrigger {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RedisTrigger {
+struct RedisStreamsTrigger {
     address: String,
-    list_name: String,
-    list_length: String,
-    activation_list_length: Option<String>,
+    stream: String,
+    consumer_group: String,
+    lag_count: String,
+    activation_lag_count: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -130,15 +131,15 @@ pub(crate) fn check(object: &Value) -> Option<Vec<String>> {
                                     .map_err(|_| "threshold must be a number".to_owned())
                             })
                         }
-                        "redis" => {
-                            RedisTrigger::deserialize(&trigger.metadata).map_err(|e| e.to_string()).and_then(|t| {
-                                t.list_length
+                        "redis-streams" => RedisStreamsTrigger::deserialize(&trigger.metadata)
+                            .map_err(|e| e.to_string())
+                            .and_then(|t| {
+                                t.lag_count
                                     .parse::<u64>()
                                     .map(|_| ())
-                                    .map_err(|_| "listLength must be a whole number".to_owned())
-                            })
-                        }
-                        other => Err(format!("trigger type `{other}` is not modelled (prometheus, redis)")),
+                                    .map_err(|_| "lagCount must be a whole number".to_owned())
+                            }),
+                        other => Err(format!("trigger type `{other}` is not modelled (prometheus, redis-streams)")),
                     };
                     if let Err(reason) = checked {
                         problems.push(format!("ScaledObject/{name}: trigger {}: {reason}", trigger.type_));

@@ -30,13 +30,15 @@ pub(crate) enum Scaler {
     /// An HPA on CPU and `requests_per_second` (prometheus-adapter), or KEDA on the same
     /// rate in the `keda` overlay.
     Requests,
-    /// KEDA on the length of a Redis list (a queue consumer); no HPA of ours.
-    RedisList {
+    /// KEDA on the lag of a Redis stream's consumer group (a queue consumer: jobs not yet
+    /// delivered to any consumer); no HPA of ours.
+    RedisStream {
         /// `host:port` of Redis as KEDA reaches it.
         address: &'static str,
-        list: &'static str,
-        /// Jobs per replica.
-        per_replica: &'static str,
+        stream: &'static str,
+        group: &'static str,
+        /// Undelivered jobs per replica.
+        lag_per_replica: &'static str,
     },
 }
 
@@ -107,11 +109,16 @@ pub(crate) fn services() -> Vec<Service> {
             scaling: Scaling { min_replicas: 1, max_replicas: 20, cpu_percent: 80, requests_per_second: "0" },
             shutdown_delay: DEFAULT_DELAY,
             shutdown_timeout: DEFAULT_TIMEOUT,
-            env: &[("EBB_WORKER_QUEUE", "ebb:jobs")],
+            env: &[("EBB_WORKER_QUEUE", "ebb:{jobs}"), ("EBB_WORKER_GROUP", "workers")],
             secret_env: &[("REDIS_URL", "example-worker", "redis-url")],
             request_counter: HTTP_REQUESTS_TOTAL,
             custom_metric: REQUESTS_PER_SECOND,
-            scaler: Scaler::RedisList { address: "redis.default.svc:6379", list: "ebb:jobs", per_replica: "20" },
+            scaler: Scaler::RedisStream {
+                address: "redis.default.svc:6379",
+                stream: "ebb:{jobs}",
+                group: "workers",
+                lag_per_replica: "20",
+            },
         },
     ]
 }

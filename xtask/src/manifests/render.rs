@@ -50,7 +50,7 @@ pub(crate) fn render(service: &Service) -> anyhow::Result<Vec<File>> {
     ];
     match &service.scaler {
         Scaler::Requests => files.push(File { name: "hpa.yaml", object: serde_json::to_value(hpa(service))? }),
-        Scaler::RedisList { .. } => files.push(File {
+        Scaler::RedisStream { .. } => files.push(File {
             name: "scaledobject.yaml",
             object: super::scaling::scaled_object(service, &serde_json::Value::Null),
         }),

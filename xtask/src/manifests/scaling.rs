@@ -50,13 +50,16 @@ pub(crate) fn scaled_object(service: &Service, behavior: &Value) -> Value {
                 "activationThreshold": "1",
             },
         }),
-        Scaler::RedisList { address, list, per_replica } => json!({
-            "type": "redis",
+        // The group's lag: jobs not yet delivered. Pending (in-flight) jobs stay with their
+        // consumers; lag also works from zero replicas, where pending entries stay 0.
+        Scaler::RedisStream { address, stream, group, lag_per_replica } => json!({
+            "type": "redis-streams",
             "metadata": {
                 "address": address,
-                "listName": list,
-                "listLength": per_replica,
-                "activationListLength": "1",
+                "stream": stream,
+                "consumerGroup": group,
+                "lagCount": lag_per_replica,
+                "activationLagCount": "0",
             },
         }),
     };

@@ -1,17 +1,13 @@
-use std::time::Duration;
-
-use deadpool_redis::Pool;
-use deadpool_redis::redis::AsyncCommands;
+use ebb_redis::Redis;
+use ebb_redis::redis::AsyncCommands;
 use futures_util::future::{BoxFuture, FutureExt};
 
 use super::{Metadata, MetadataError, MetadataStore};
 
-/// How long one metadata operation may take.
-const TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Metadata as JSON under `<namespace>:<key>` in Redis, shared by every replica.
+/// Metadata as JSON under `<namespace>:<key>` in Redis, shared by every replica, on the
+/// process' shared connection (each operation bounded by its timeout).
 pub struct RedisMetadata {
-    pool: Pool,
+    redis: Redis,
     namespace: String,
 }
 
@@ -22,9 +18,9 @@ impl std::fmt::Debug for RedisMetadata {
 }
 
 impl RedisMetadata {
-    /// Metadata in `pool`'s Redis under `ebb:offload:`.
-    pub fn new(pool: Pool) -> Self {
-        Self { pool, namespace: "ebb:offload".to_owned() }
+    /// Metadata in `redis` under `ebb:offload:`.
+    pub fn new(redis: Redis) -> Self {
+        Self { redis, namespace: "ebb:offload".to_owned() }
     }
 
     /// Another key prefix. Default: `ebb:offload`.
@@ -40,15 +36,9 @@ impl RedisMetadata {
 
     async fn run<T>(
         &self,
-        op: impl AsyncFnOnce(&mut deadpool_redis::Connection) -> Result<T, deadpool_redis::redis::RedisError>,
+        op: impl AsyncFnOnce(&mut ebb_redis::Connection) -> ebb_redis::redis::RedisResult<T>,
     ) -> Result<T, MetadataError> {
-        let work = async {
-            let mut connection = self.pool.get().await.map_err(|e| MetadataError(e.to_string()))?;
-            op(&mut connection).await.map_err(|e| MetadataError(e.to_string()))
-        };
-        tokio::time::timeout(TIMEOUT, work)
-            .await
-            .map_err(|_| MetadataError(format!("Redis did not answer within {TIMEOUT:?}")))?
+        self.redis.run(self.redis.timeout(), op).await.map_err(|e| MetadataError(e.to_string()))
     }
 }
 

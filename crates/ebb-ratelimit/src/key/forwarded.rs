@@ -16,18 +16,29 @@ use ipnet::IpNet;
 /// come from a trusted proxy is keyed by its peer address, whatever it says.
 ///
 /// ```
-/// use ebb_ratelimit::TrustedProxies;
+/// use ebb_ratelimit::{ClientAddr, TrustedProxies};
 /// let trusted: TrustedProxies = "10.0.0.0/8".parse()?;
 /// let mut headers = http::HeaderMap::new();
 /// // The client forged "1.1.1.1"; the ingress (10.0.0.2) appended the real 203.0.113.9.
 /// headers.insert("x-forwarded-for", "1.1.1.1, 203.0.113.9".parse()?);
-/// let client = trusted.client_ip("10.0.0.2".parse()?, &headers);
-/// assert_eq!(client, "203.0.113.9".parse::<std::net::IpAddr>()?);
+/// let client = trusted.client("10.0.0.2".parse()?, &headers);
+/// assert_eq!(client, ClientAddr::Ip("203.0.113.9".parse()?));
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrustedProxies {
     networks: Vec<IpNet>,
+}
+
+/// Who sent a request, as far as trusted proxies tell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientAddr {
+    /// An address.
+    Ip(IpAddr),
+    /// A hop a trusted proxy wrote that is not an address (`unknown`, an obfuscated
+    /// identifier, an empty entry): its text, so that such clients do not all share the
+    /// proxy's own bucket.
+    Unparsed(String),
 }
 
 /// A trusted proxy entry that is neither an address nor a CIDR.
@@ -75,11 +86,11 @@ impl TrustedProxies {
         self.networks.iter().any(|network| network.contains(&ip))
     }
 
-    /// The client address of a request received from `peer`.
-    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        let mut client = peer.to_canonical();
-        if !self.contains(client) {
-            return client;
+    /// The client of a request received from `peer`.
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> ClientAddr {
+        let peer = peer.to_canonical();
+        if !self.contains(peer) {
+            return ClientAddr::Ip(peer);
         }
         // Every X-Forwarded-For line, in order, as one list; walked from the right.
         let hops = headers
@@ -88,26 +99,29 @@ impl TrustedProxies {
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
             .collect::<Vec<_>>();
+        let mut client = peer;
         for hop in hops.into_iter().rev() {
             let Some(ip) = parse_hop(hop) else {
-                // Garbage can only come from left of the real client; stop at the last
-                // address we could trust to have been written by a proxy.
-                return client;
+                // A trusted proxy wrote this hop (everything right of it was trusted): it
+                // is the client as that proxy knew it, even if not an address.
+                return ClientAddr::Unparsed(hop.trim().to_owned());
             };
             client = ip;
             if !self.contains(ip) {
-                return ip;
+                break;
             }
         }
-        client
+        ClientAddr::Ip(client)
     }
 }
 
-/// An address as proxies write it: `203.0.113.9`, `2001:db8::1`, `[2001:db8::1]:443`,
-/// `203.0.113.9:5000`.
+/// An address as proxies write it: `203.0.113.9`, `2001:db8::1`, `[2001:db8::1]`,
+/// `[2001:db8::1]:443`, `203.0.113.9:5000`, `fe80::1%eth0` (the zone is dropped).
 fn parse_hop(hop: &str) -> Option<IpAddr> {
     let hop = hop.trim();
-    if let Ok(ip) = hop.parse::<IpAddr>() {
+    let unbracketed = hop.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(hop);
+    let unzoned = unbracketed.split_once('%').map_or(unbracketed, |(ip, _zone)| ip);
+    if let Ok(ip) = unzoned.parse::<IpAddr>() {
         return Some(ip.to_canonical());
     }
     if let Ok(addr) = hop.parse::<std::net::SocketAddr>() {
@@ -135,23 +149,38 @@ mod tests {
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
         let trusted: TrustedProxies = "10.0.0.0/8".parse().expect("valid");
-        assert_eq!(trusted.client_ip(ip("198.51.100.7"), &headers(&["1.2.3.4"])), ip("198.51.100.7"));
+        assert_eq!(trusted.client(ip("198.51.100.7"), &headers(&["1.2.3.4"])), ClientAddr::Ip(ip("198.51.100.7")));
     }
 
     #[test]
     fn the_rightmost_untrusted_hop_wins_over_forged_ones() {
         let trusted: TrustedProxies = "10.0.0.0/8, 192.168.0.1".parse().expect("valid");
         let forged = headers(&["6.6.6.6, 7.7.7.7", "203.0.113.9, 192.168.0.1"]);
-        assert_eq!(trusted.client_ip(ip("10.1.2.3"), &forged), ip("203.0.113.9"));
+        assert_eq!(trusted.client(ip("10.1.2.3"), &forged), ClientAddr::Ip(ip("203.0.113.9")));
     }
 
     #[test]
     fn garbage_and_ports_are_handled() {
         let trusted: TrustedProxies = "10.0.0.0/8".parse().expect("valid");
-        assert_eq!(trusted.client_ip(ip("10.0.0.1"), &headers(&["junk, 203.0.113.9:4711"])), ip("203.0.113.9"));
-        assert_eq!(trusted.client_ip(ip("10.0.0.1"), &headers(&["junk, 10.0.0.5"])), ip("10.0.0.5"));
-        assert_eq!(trusted.client_ip(ip("10.0.0.1"), &headers(&["[2001:db8::1]:443"])), ip("2001:db8::1"));
-        assert_eq!(trusted.client_ip(ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
+        let client = |lines: &[&str]| trusted.client(ip("10.0.0.1"), &headers(lines));
+        let at = |text: &str| ClientAddr::Ip(ip(text));
+        assert_eq!(client(&["junk, 203.0.113.9:4711"]), at("203.0.113.9"));
+        assert_eq!(client(&["[2001:db8::1]:443"]), at("2001:db8::1"));
+        assert_eq!(client(&["[2001:db8::1]"]), at("2001:db8::1"));
+        assert_eq!(client(&["fe80::1%eth0"]), at("fe80::1"));
+        assert_eq!(trusted.client(ip("10.0.0.1"), &HeaderMap::new()), at("10.0.0.1"));
+        // Left of a trusted hop, garbage is the client's own writing: the trusted hop is
+        // the last address a proxy vouched for.
+        assert_eq!(client(&["junk, 10.0.0.5"]), ClientAddr::Unparsed("junk".to_owned()));
+    }
+
+    #[test]
+    fn an_unparseable_hop_from_a_trusted_proxy_is_its_own_client_not_the_proxy() {
+        let trusted: TrustedProxies = "10.0.0.0/8".parse().expect("valid");
+        for hop in ["unknown", "", "_hidden", "not an ip"] {
+            let client = trusted.client(ip("10.0.0.1"), &headers(&[&format!("198.51.100.1, {hop}")]));
+            assert_eq!(client, ClientAddr::Unparsed(hop.to_owned()), "{hop:?}");
+        }
     }
 
     #[test]

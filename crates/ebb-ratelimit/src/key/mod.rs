@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use http::{Extensions, HeaderMap, HeaderName, Method, Uri};
 
-pub use self::forwarded::{BadNetwork, TrustedProxies};
+pub use self::forwarded::{BadNetwork, ClientAddr, TrustedProxies};
 
 /// The parts of a request that keys and policy selectors may look at.
 #[derive(Clone, Copy, Debug)]
@@ -139,7 +139,11 @@ impl Key {
             KeyKind::PeerIp => Ok(ip_key(head.peer_addr().ok_or(KeyError::NoPeerAddress)?.ip())),
             KeyKind::ClientIp(trusted) => {
                 let peer = head.peer_addr().ok_or(KeyError::NoPeerAddress)?.ip();
-                Ok(ip_key(trusted.client_ip(peer, head.headers)))
+                Ok(match trusted.client(peer, head.headers) {
+                    ClientAddr::Ip(ip) => ip_key(ip),
+                    // Hashed: the text is the client's (through a proxy) and may hold anything.
+                    ClientAddr::Unparsed(hop) => format!("hop:{}", sha1_smol::Sha1::from(hop.as_bytes()).digest()),
+                })
             }
             KeyKind::Header(name) => {
                 let value = head.headers.get(name).ok_or_else(|| KeyError::MissingHeader(name.clone()))?;

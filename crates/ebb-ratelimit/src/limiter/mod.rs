@@ -1,17 +1,19 @@
 //! The [`Limiter`]: decisions for a key under a [`Policy`], shared through Redis or held in
 //! this process.
 
+mod deny_cache;
 mod error_log;
 mod local;
 mod redis;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use deadpool_redis::Pool;
+use ebb_redis::Redis;
 use metrics::Counter;
 
+use self::deny_cache::{DEFAULT_DENY_CACHE_KEYS, DenyCache};
 use self::error_log::ErrorLog;
 use self::local::{DEFAULT_MAX_KEYS, LocalStore};
 use self::redis::RedisStore;
@@ -52,9 +54,9 @@ pub enum Verdict {
 ///
 /// Workers use it without HTTP:
 /// ```no_run
-/// # async fn demo(pool: deadpool_redis::Pool) -> Result<(), ebb_ratelimit::LimiterError> {
+/// # async fn demo(redis: ebb_redis::Redis) -> Result<(), ebb_ratelimit::LimiterError> {
 /// use ebb_ratelimit::{Limiter, Policy};
-/// let limiter = Limiter::redis(pool);
+/// let limiter = Limiter::redis(redis);
 /// let policy = Policy::new("emails", "100/1m".parse().expect("valid rate"));
 /// let decision = limiter.check("customer-42", &policy).await?;
 /// if !decision.allowed {
@@ -66,6 +68,8 @@ pub enum Verdict {
 #[derive(Clone)]
 pub struct Limiter {
     shared: Arc<Shared>,
+    /// Keys Redis refused, until Redis would allow them again.
+    denied: Arc<DenyCache>,
     timeout: Duration,
     namespace: Arc<str>,
 }
@@ -90,25 +94,33 @@ impl std::fmt::Debug for Limiter {
 
 impl Limiter {
     /// A limiter whose decisions live in Redis, shared by every replica using the same
-    /// Redis. Nothing connects until the first decision.
-    pub fn redis(pool: Pool) -> Self {
-        Self::with_store(Some(RedisStore::new(pool)))
+    /// Redis, on the process' shared connection. Nothing connects until the first decision.
+    ///
+    /// Once Redis refuses a key, this replica refuses it locally until Redis would allow it
+    /// again (see [`with_deny_cache`](Self::with_deny_cache)).
+    pub fn redis(redis: Redis) -> Self {
+        Self::with_store(Some(RedisStore::new(redis)), DEFAULT_DENY_CACHE_KEYS)
     }
 
     /// A limiter held in this process: exact for one replica; with N replicas each enforces
     /// the limit alone. Memory is bounded (100 000 keys; see the crate docs).
     pub fn in_process() -> Self {
-        Self::with_store(None)
+        Self::with_store(None, 0)
     }
 
-    fn with_store(redis: Option<RedisStore>) -> Self {
+    fn with_store(redis: Option<RedisStore>, deny_cache_keys: usize) -> Self {
         let shared = Shared {
             redis,
             local: LocalStore::new(DEFAULT_MAX_KEYS),
             errors: ErrorLog::default(),
             counters: RwLock::new(HashMap::new()),
         };
-        Self { shared: Arc::new(shared), timeout: DEFAULT_TIMEOUT, namespace: Arc::from(DEFAULT_NAMESPACE) }
+        Self {
+            shared: Arc::new(shared),
+            denied: Arc::new(DenyCache::new(deny_cache_keys)),
+            timeout: DEFAULT_TIMEOUT,
+            namespace: Arc::from(DEFAULT_NAMESPACE),
+        }
     }
 
     /// How long a Redis decision may take before it counts as failed. Default: 50 ms.
@@ -124,6 +136,14 @@ impl Limiter {
     pub fn with_namespace(mut self, namespace: impl Into<Arc<str>>) -> Self {
         self.namespace = namespace.into();
         self
+    }
+
+    /// How many refused keys this replica remembers (default 10 000; `0` turns the cache
+    /// off and sends every decision to Redis). Memory is bounded by the count; the oldest
+    /// half is forgotten first.
+    #[must_use]
+    pub fn with_deny_cache(self, keys: usize) -> Self {
+        Self { denied: Arc::new(DenyCache::new(keys)), ..self }
     }
 
     /// Whether decisions are shared through Redis.
@@ -153,15 +173,23 @@ impl Limiter {
         let cost = cost.max(1);
         let interval = policy.rate().interval_micros();
         let key = self.redis_key(policy.name(), key);
-        match &self.shared.redis {
-            Some(redis) => {
-                match tokio::time::timeout(self.timeout, redis.decide(&key, interval, policy.burst(), cost)).await {
-                    Ok(result) => result,
-                    Err(_elapsed) => Err(LimiterError::Timeout(self.timeout)),
-                }
-            }
-            None => Ok(self.shared.local.decide(&key, interval, policy.burst(), cost)),
+        let Some(redis) = &self.shared.redis else {
+            return Ok(self.shared.local.decide(&key, interval, policy.burst(), cost));
+        };
+        let denied = &self.denied;
+        if !denied.is_enabled() {
+            return redis.decide(&key, interval, policy.burst(), cost, self.timeout).await;
         }
+        let sent_at = Instant::now();
+        if let Some(refusal) = denied.check(&key, sent_at) {
+            return Ok(refusal);
+        }
+        let decision = redis.decide(&key, interval, policy.burst(), cost, self.timeout).await?;
+        // A refusal of one unit holds for every cost; one of several units may not.
+        if !decision.allowed && cost == 1 {
+            denied.remember(&key, sent_at, &decision);
+        }
+        Ok(decision)
     }
 
     /// The verdict for one request: [`check`](Self::check), then the policy's
@@ -215,10 +243,7 @@ impl Limiter {
     /// When Redis does not answer PING in time.
     pub async fn ping(&self) -> Result<(), LimiterError> {
         let Some(redis) = &self.shared.redis else { return Ok(()) };
-        match tokio::time::timeout(self.timeout.max(Duration::from_millis(250)), redis.ping()).await {
-            Ok(result) => result,
-            Err(_elapsed) => Err(LimiterError::Timeout(self.timeout)),
-        }
+        redis.ping().await
     }
 
     fn redis_key(&self, policy: &str, key: &str) -> String {

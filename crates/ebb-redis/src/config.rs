@@ -1,0 +1,417 @@
+//! Where Redis is and how to reach it, from the environment. URLs may hold passwords, so no
+//! error and no `Debug` output ever repeats one.
+
+use std::fmt;
+use std::time::Duration;
+
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
+
+/// One Redis (or a Sentinel-less primary): `redis://[user:password@]host[:port][/db]`,
+/// `rediss://` for TLS, `unix:///path`.
+pub const ENV_REDIS_URL: &str = "REDIS_URL";
+/// Redis Cluster: comma-separated seed nodes, each `redis://` or `rediss://` (the same
+/// scheme and credentials for all). Exclusive with `REDIS_URL`.
+pub const ENV_REDIS_CLUSTER_URLS: &str = "REDIS_CLUSTER_URLS";
+/// A PEM file of the CA certificates that sign the server's certificate (`rediss://` only).
+/// Without it the system's trust store is used.
+pub const ENV_REDIS_CA_FILE: &str = "EBB_REDIS_CA_FILE";
+/// A PEM client certificate chain for mutual TLS (with `EBB_REDIS_CLIENT_KEY_FILE`).
+pub const ENV_REDIS_CLIENT_CERT_FILE: &str = "EBB_REDIS_CLIENT_CERT_FILE";
+/// The PEM private key of the client certificate.
+pub const ENV_REDIS_CLIENT_KEY_FILE: &str = "EBB_REDIS_CLIENT_KEY_FILE";
+/// How long a command (and a connect) may take unless the caller sets its own bound.
+pub const ENV_REDIS_TIMEOUT: &str = "EBB_REDIS_TIMEOUT";
+
+/// Default bound on a command and on a connect.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest `EBB_REDIS_TIMEOUT` accepted: a Redis slower than this is down.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A Redis setting that cannot work. Never holds a URL or a secret.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable} is invalid: {reason}")]
+pub struct ConfigError {
+    /// The variable's name.
+    pub variable: &'static str,
+    /// Why, in words that repeat no secret.
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, reason: impl Into<String>) -> Self {
+        Self { variable, reason: reason.into() }
+    }
+}
+
+/// How to reach Redis: one server or a Cluster, TLS material, timeouts.
+#[derive(Clone)]
+pub struct RedisConfig {
+    pub(crate) nodes: Nodes,
+    pub(crate) tls: TlsFiles,
+    pub(crate) timeout: Duration,
+}
+
+#[derive(Clone)]
+pub(crate) enum Nodes {
+    Single(Box<ConnectionInfo>),
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    Cluster(Vec<ConnectionInfo>),
+}
+
+/// PEM bytes read at start-up, checked before any connection is made.
+#[derive(Clone, Default)]
+pub(crate) struct TlsFiles {
+    pub(crate) ca: Option<Vec<u8>>,
+    pub(crate) client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("nodes", &self.describe())
+            .field("custom_ca", &self.tls.ca.is_some())
+            .field("client_certificate", &self.tls.client.is_some())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl RedisConfig {
+    /// Reads `REDIS_URL` or `REDIS_CLUSTER_URLS` and the `EBB_REDIS_*` variables.
+    /// `Ok(None)` when neither URL is set (the caller runs its in-process fallback).
+    ///
+    /// # Errors
+    /// Every unusable variable at once, each named, with no secret in the text.
+    pub fn from_env() -> Result<Option<Self>, Vec<ConfigError>> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) over any source of variables (tests, a config file).
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, Vec<ConfigError>> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let mut errors = Vec::new();
+        let nodes = match (get(ENV_REDIS_URL), get(ENV_REDIS_CLUSTER_URLS)) {
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                errors.push(ConfigError::new(
+                    ENV_REDIS_CLUSTER_URLS,
+                    format!("set together with {ENV_REDIS_URL}: set one of them"),
+                ));
+                None
+            }
+            (Some(url), None) => parse_url(ENV_REDIS_URL, &url).map(|info| Nodes::Single(Box::new(info))).map_err(|e| errors.push(e)).ok(),
+            (None, Some(urls)) => parse_cluster(&urls).map_err(|e| errors.push(e)).ok(),
+        };
+        let timeout = match get(ENV_REDIS_TIMEOUT) {
+            None => DEFAULT_TIMEOUT,
+            Some(value) => match humantime::parse_duration(&value) {
+                Ok(timeout) if !timeout.is_zero() && timeout <= MAX_TIMEOUT => timeout,
+                _ => {
+                    errors.push(ConfigError::new(
+                        ENV_REDIS_TIMEOUT,
+                        format!("{value:?} is not a duration between 1ms and {MAX_TIMEOUT:?}, e.g. 2s or 500ms"),
+                    ));
+                    DEFAULT_TIMEOUT
+                }
+            },
+        };
+        let tls = read_tls_files(&get, nodes.as_ref(), &mut errors);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(nodes.map(|nodes| Self { nodes, tls, timeout }))
+    }
+
+    /// One Redis at `url` (`redis://`, `rediss://` with the system's trust store, `unix://`).
+    ///
+    /// # Errors
+    /// When the URL cannot be used; the error names `REDIS_URL` and repeats no secret.
+    pub fn from_url(url: &str) -> Result<Self, ConfigError> {
+        let nodes = Nodes::Single(Box::new(parse_url(ENV_REDIS_URL, url)?));
+        Ok(Self { nodes, tls: TlsFiles::default(), timeout: DEFAULT_TIMEOUT })
+    }
+
+    /// A Redis Cluster reached through any of `urls`.
+    ///
+    /// # Errors
+    /// As [`from_url`](Self::from_url), naming `REDIS_CLUSTER_URLS`.
+    pub fn cluster<S: AsRef<str>>(urls: &[S]) -> Result<Self, ConfigError> {
+        let joined = urls.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(",");
+        let nodes = parse_cluster(&joined)?;
+        Ok(Self { nodes, tls: TlsFiles::default(), timeout: DEFAULT_TIMEOUT })
+    }
+
+    /// Trust these PEM CA certificates instead of the system's (`rediss://`).
+    ///
+    /// # Errors
+    /// When `pem` holds no certificate.
+    pub fn with_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Result<Self, ConfigError> {
+        let pem = pem.into();
+        check_certificates(ENV_REDIS_CA_FILE, &pem)?;
+        self.tls.ca = Some(pem);
+        Ok(self)
+    }
+
+    /// Present this PEM certificate chain and key (mutual TLS).
+    ///
+    /// # Errors
+    /// When either PEM is unusable.
+    pub fn with_client_certificate(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Result<Self, ConfigError> {
+        let (cert, key) = (cert_pem.into(), key_pem.into());
+        check_certificates(ENV_REDIS_CLIENT_CERT_FILE, &cert)?;
+        check_key(ENV_REDIS_CLIENT_KEY_FILE, &key)?;
+        self.tls.client = Some((cert, key));
+        Ok(self)
+    }
+
+    /// The default bound on a command and on a connect. Default 2 s.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The default bound on a command and on a connect.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Whether this is a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.nodes, Nodes::Cluster(_))
+    }
+
+    /// Whether connections use TLS.
+    pub fn is_tls(&self) -> bool {
+        self.infos().iter().any(|info| matches!(info.addr(), ConnectionAddr::TcpTls { .. }))
+    }
+
+    /// Where Redis is, without credentials: for logs and readiness details.
+    pub fn describe(&self) -> String {
+        let addrs = self.infos().iter().map(|info| info.addr().to_string()).collect::<Vec<_>>();
+        match &self.nodes {
+            Nodes::Single(_) => addrs.join(","),
+            Nodes::Cluster(_) => format!("cluster {}", addrs.join(",")),
+        }
+    }
+
+    fn infos(&self) -> &[ConnectionInfo] {
+        match &self.nodes {
+            Nodes::Single(info) => std::slice::from_ref(info),
+            Nodes::Cluster(infos) => infos,
+        }
+    }
+}
+
+fn parse_url(variable: &'static str, url: &str) -> Result<ConnectionInfo, ConfigError> {
+    let expected = "expected redis://[user:password@]host[:port][/db], rediss://... or unix:///path (value not shown)";
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("redis" | "unix" | "redis+unix") => {}
+        Some("rediss") if cfg!(feature = "tls") => {}
+        Some("rediss") => {
+            return Err(ConfigError::new(variable, "rediss:// needs ebb-redis built with its `tls` feature"));
+        }
+        _ => return Err(ConfigError::new(variable, format!("unknown scheme; {expected}"))),
+    }
+    // redis-rs' own messages can quote the URL: say only what kind of fault it was.
+    url.into_connection_info()
+        .map_err(|error| ConfigError::new(variable, format!("{} ({expected})", describe_kind(&error))))
+}
+
+fn describe_kind(error: &redis::RedisError) -> &'static str {
+    match error.kind() {
+        redis::ErrorKind::InvalidClientConfig => "malformed URL, port or database index",
+        _ => "unusable URL",
+    }
+}
+
+fn parse_cluster(urls: &str) -> Result<Nodes, ConfigError> {
+    if !cfg!(feature = "cluster") {
+        return Err(ConfigError::new(ENV_REDIS_CLUSTER_URLS, "needs ebb-redis built with its `cluster` feature"));
+    }
+    let nodes = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| parse_url(ENV_REDIS_CLUSTER_URLS, url))
+        .collect::<Result<Vec<_>, _>>()?;
+    if nodes.is_empty() {
+        return Err(ConfigError::new(
+            ENV_REDIS_CLUSTER_URLS,
+            "expected comma-separated redis:// or rediss:// node URLs",
+        ));
+    }
+    let tls = |info: &ConnectionInfo| matches!(info.addr(), ConnectionAddr::TcpTls { .. });
+    if nodes.iter().any(|info| tls(info) != tls(&nodes[0])) {
+        return Err(ConfigError::new(ENV_REDIS_CLUSTER_URLS, "mixes redis:// and rediss:// nodes"));
+    }
+    if nodes.iter().any(|info| matches!(info.addr(), ConnectionAddr::Unix(_))) {
+        return Err(ConfigError::new(ENV_REDIS_CLUSTER_URLS, "a Cluster is reached over TCP, not unix://"));
+    }
+    Ok(Nodes::Cluster(nodes))
+}
+
+fn read_tls_files(
+    get: &impl Fn(&str) -> Option<String>,
+    nodes: Option<&Nodes>,
+    errors: &mut Vec<ConfigError>,
+) -> TlsFiles {
+    let mut read = |variable: &'static str| {
+        let path = get(variable)?;
+        match std::fs::read(&path) {
+            Ok(bytes) => Some((variable, bytes)),
+            Err(error) => {
+                errors.push(ConfigError::new(variable, format!("cannot read the file it names ({})", error.kind())));
+                None
+            }
+        }
+    };
+    let ca = read(ENV_REDIS_CA_FILE);
+    let cert = read(ENV_REDIS_CLIENT_CERT_FILE);
+    let key = read(ENV_REDIS_CLIENT_KEY_FILE);
+    let any = ca.is_some() || cert.is_some() || key.is_some();
+    let tls = match nodes {
+        Some(Nodes::Single(info)) => matches!(info.addr(), ConnectionAddr::TcpTls { .. }),
+        Some(Nodes::Cluster(infos)) => infos.iter().all(|info| matches!(info.addr(), ConnectionAddr::TcpTls { .. })),
+        None => true, // nothing to connect to; a URL error was reported already if any
+    };
+    if any && !tls {
+        let variable = ca.as_ref().or(cert.as_ref()).or(key.as_ref()).map_or(ENV_REDIS_CA_FILE, |(v, _)| *v);
+        errors.push(ConfigError::new(variable, "is set, but Redis is not reached over rediss://"));
+    }
+    let mut files = TlsFiles::default();
+    if let Some((variable, pem)) = ca {
+        match check_certificates(variable, &pem) {
+            Ok(()) => files.ca = Some(pem),
+            Err(error) => errors.push(error),
+        }
+    }
+    match (cert, key) {
+        (Some((cert_var, cert)), Some((key_var, key))) => {
+            let checked = [check_certificates(cert_var, &cert), check_key(key_var, &key)];
+            let before = errors.len();
+            errors.extend(checked.into_iter().filter_map(Result::err));
+            if errors.len() == before {
+                files.client = Some((cert, key));
+            }
+        }
+        (Some((variable, _)), None) | (None, Some((variable, _))) => {
+            errors.push(ConfigError::new(
+                variable,
+                format!("needs both {ENV_REDIS_CLIENT_CERT_FILE} and {ENV_REDIS_CLIENT_KEY_FILE}"),
+            ));
+        }
+        (None, None) => {}
+    }
+    files
+}
+
+#[cfg(feature = "tls")]
+fn check_certificates(variable: &'static str, pem: &[u8]) -> Result<(), ConfigError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let certificates = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>();
+    match certificates {
+        Ok(certificates) if !certificates.is_empty() => Ok(()),
+        Ok(_) => Err(ConfigError::new(variable, "holds no PEM certificate")),
+        Err(_) => Err(ConfigError::new(variable, "is not valid PEM")),
+    }
+}
+
+#[cfg(feature = "tls")]
+fn check_key(variable: &'static str, pem: &[u8]) -> Result<(), ConfigError> {
+    use rustls_pki_types::PrivateKeyDer;
+    use rustls_pki_types::pem::PemObject;
+    PrivateKeyDer::from_pem_slice(pem)
+        .map(|_| ())
+        .map_err(|_| ConfigError::new(variable, "holds no usable PEM private key"))
+}
+
+#[cfg(not(feature = "tls"))]
+fn check_certificates(variable: &'static str, _pem: &[u8]) -> Result<(), ConfigError> {
+    Err(ConfigError::new(variable, "needs ebb-redis built with its `tls` feature"))
+}
+
+#[cfg(not(feature = "tls"))]
+fn check_key(variable: &'static str, _pem: &[u8]) -> Result<(), ConfigError> {
+    Err(ConfigError::new(variable, "needs ebb-redis built with its `tls` feature"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn nothing_set_is_no_redis() {
+        assert!(RedisConfig::from_lookup(lookup(&[])).expect("valid").is_none());
+    }
+
+    #[test]
+    fn a_url_with_a_password_is_never_repeated() {
+        let vars = [(ENV_REDIS_URL, "http://user:hunter2@redis:6379")];
+        let errors = RedisConfig::from_lookup(lookup(&vars)).expect_err("bad scheme");
+        let text = format!("{errors:?} {}", errors[0]);
+        assert!(text.contains(ENV_REDIS_URL) && !text.contains("hunter2"), "{text}");
+        let vars = [(ENV_REDIS_URL, "redis://user:hunter2@redis:notaport")];
+        let errors = RedisConfig::from_lookup(lookup(&vars)).expect_err("bad port");
+        assert!(!format!("{errors:?}").contains("hunter2"));
+        let config = RedisConfig::from_url("redis://user:hunter2@127.0.0.1:6379/2").expect("valid");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert_eq!(config.describe(), "127.0.0.1:6379");
+    }
+
+    #[test]
+    fn every_bad_variable_is_reported_at_once() {
+        let vars = [
+            (ENV_REDIS_URL, "redis://127.0.0.1:6379"),
+            (ENV_REDIS_CLUSTER_URLS, "redis://127.0.0.1:7000"),
+            (ENV_REDIS_TIMEOUT, "soon"),
+            (ENV_REDIS_CA_FILE, "/nonexistent/ca.pem"),
+        ];
+        let errors = RedisConfig::from_lookup(lookup(&vars)).expect_err("three faults");
+        let names: Vec<_> = errors.iter().map(|e| e.variable).collect();
+        assert_eq!(names, [ENV_REDIS_CLUSTER_URLS, ENV_REDIS_TIMEOUT, ENV_REDIS_CA_FILE], "{errors:?}");
+        assert!(!errors[2].reason.contains("nonexistent"), "no paths: {}", errors[2]);
+    }
+
+    #[test]
+    fn cluster_urls_are_parsed_and_must_agree_on_tls() {
+        let vars = [(ENV_REDIS_CLUSTER_URLS, "redis://127.0.0.1:7000, redis://127.0.0.1:7001")];
+        let config = RedisConfig::from_lookup(lookup(&vars)).expect("valid").expect("set");
+        assert!(config.is_cluster() && !config.is_tls());
+        assert_eq!(config.describe(), "cluster 127.0.0.1:7000,127.0.0.1:7001");
+        let vars = [(ENV_REDIS_CLUSTER_URLS, "redis://127.0.0.1:7000,rediss://127.0.0.1:7001")];
+        assert!(RedisConfig::from_lookup(lookup(&vars)).is_err());
+    }
+
+    #[test]
+    fn tls_files_need_rediss_and_valid_pem() {
+        let dir = std::env::temp_dir().join(format!("ebb-redis-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let garbage = dir.join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate").expect("write");
+        let garbage = garbage.to_str().expect("utf-8");
+        let vars = [(ENV_REDIS_URL, "rediss://127.0.0.1:6380"), (ENV_REDIS_CA_FILE, garbage)];
+        let errors = RedisConfig::from_lookup(lookup(&vars)).expect_err("bad PEM");
+        assert_eq!(errors[0].variable, ENV_REDIS_CA_FILE, "{errors:?}");
+        let vars = [(ENV_REDIS_URL, "redis://127.0.0.1:6379"), (ENV_REDIS_CA_FILE, garbage)];
+        let errors = RedisConfig::from_lookup(lookup(&vars)).expect_err("CA without TLS");
+        assert!(errors[0].reason.contains("rediss://"), "{errors:?}");
+        let vars = [(ENV_REDIS_URL, "rediss://127.0.0.1:6380"), (ENV_REDIS_CLIENT_KEY_FILE, garbage)];
+        let errors = RedisConfig::from_lookup(lookup(&vars)).expect_err("key without certificate");
+        assert!(errors.iter().any(|e| e.reason.contains(ENV_REDIS_CLIENT_CERT_FILE)), "{errors:?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
