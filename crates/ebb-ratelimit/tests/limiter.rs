@@ -159,3 +159,69 @@ async fn concurrent_decisions_on_one_key_never_exceed_the_burst() {
     }
     assert_eq!(allowed, 50);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_connection_is_replaced_and_limiting_resumes_within_two_seconds() {
+    let redis = RedisServer::start();
+    let proxy = ebb_testkit::FreezingProxy::start(redis.addr());
+    let url = format!("redis://{}/", proxy.addr());
+    let limiter = Limiter::redis(Redis::new(&RedisConfig::from_url(&url).expect("url")).expect("handle"))
+        .with_timeout(Duration::from_millis(50));
+    let policy = policy("api", "5/1m", 5);
+    for _ in 0..5 {
+        assert!(matches!(limiter.decide("client", &policy, 1).await, Verdict::Allowed(_)));
+    }
+    proxy.freeze();
+    let frozen = Instant::now();
+    let mut failed_open = 0;
+    // Another key each time, so that local refusals cannot answer for Redis.
+    let mut n = 0;
+    loop {
+        n += 1;
+        match limiter.decide(&format!("probe-{n}"), &policy, 1).await {
+            Verdict::FailedOpen => failed_open += 1,
+            Verdict::Allowed(_) => break,
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(frozen.elapsed() < Duration::from_secs(2), "limiting did not resume within 2 s");
+    }
+    assert!(failed_open > 0, "the freeze was not felt: the test proved nothing");
+    // Redis decides again, with the state from before the freeze.
+    assert!(matches!(limiter.decide("client", &policy, 1).await, Verdict::Limited(_)));
+    eprintln!("limiting resumed {:?} after the freeze ({failed_open} decisions failed open)", frozen.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_limits_hold_across_slots_and_resume_after_a_master_dies() {
+    let mut cluster = ebb_testkit::RedisCluster::start();
+    let env = cluster.env();
+    let config = RedisConfig::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))
+        .expect("valid")
+        .expect("set");
+    let limiter = Limiter::redis(Redis::new(&config).expect("handle")).with_timeout(Duration::from_millis(200));
+    let policy = policy("cluster", "1/1h", 3);
+    // Keys spread over every master: each gets exactly its burst.
+    for key in 0..30 {
+        let allowed = futures_allowed(&limiter, &format!("k{key}"), &policy, 5).await;
+        assert_eq!(allowed, 3, "key k{key}");
+    }
+    let victim = cluster.master_of("ebb:rl:{cluster:fresh}");
+    cluster.kill(victim);
+    let killed = Instant::now();
+    loop {
+        if limiter.check("fresh", &policy).await.is_ok() {
+            break;
+        }
+        assert!(killed.elapsed() < Duration::from_secs(20), "decisions did not resume after the failover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("decisions resumed {:?} after a master died", killed.elapsed());
+}
+
+async fn futures_allowed(limiter: &Limiter, key: &str, policy: &Policy, tries: usize) -> usize {
+    let mut allowed = 0;
+    for _ in 0..tries {
+        allowed += usize::from(limiter.check(key, policy).await.expect("decision").allowed);
+    }
+    allowed
+}

@@ -102,7 +102,10 @@ impl RedisConfig {
                 ));
                 None
             }
-            (Some(url), None) => parse_url(ENV_REDIS_URL, &url).map(|info| Nodes::Single(Box::new(info))).map_err(|e| errors.push(e)).ok(),
+            (Some(url), None) => parse_url(ENV_REDIS_URL, &url)
+                .map(|info| Nodes::Single(Box::new(info)))
+                .map_err(|e| errors.push(e))
+                .ok(),
             (None, Some(urls)) => parse_cluster(&urls).map_err(|e| errors.push(e)).ok(),
         };
         let timeout = match get(ENV_REDIS_TIMEOUT) {

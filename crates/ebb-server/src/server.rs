@@ -229,6 +229,14 @@ impl Server {
         let Self { config, shutdown, mut probes, metrics, redis, limiter: _, rate_limit, streaming } = self;
         let limits = config.limits;
         install_hook();
+        if let Some(redis) = &redis {
+            // Connect before the first request, so that it does not pay (or, with the
+            // limiter's 50 ms bound, time out on) the dial. Unreachable: the fallbacks apply.
+            match redis.ping().await {
+                Ok(()) => tracing::info!(redis = %redis.describe(), "connected to Redis"),
+                Err(error) => tracing::warn!(redis = %redis.describe(), %error, "Redis is not reachable at start"),
+            }
+        }
         if redis.is_some() {
             // Readiness follows Redis only when the limit fails closed: with fail-open (or
             // local) limits the service works without Redis, and failing readiness on every

@@ -1,6 +1,10 @@
 //! The shared test harness of the ebb workspace: real servers, never mocks.
 //!
-//! - [`RedisServer`]: a throwaway `redis-server` on a free loopback port, no persistence.
+//! - [`RedisServer`]: a throwaway `redis-server` on a free loopback port, no persistence;
+//!   plain, or TLS-only with an ACL user and a CA of its own ([`TestCa`]).
+//! - [`RedisCluster`]: a throwaway 6-node Redis Cluster (3 masters, 3 replicas).
+//! - [`FreezingProxy`]: a TCP proxy whose open connections can be frozen while new ones
+//!   work (a hung connection).
 //! - [`S3Server`]: a throwaway `s3s-fs` (S3-compatible, SigV4-checked) over a temporary
 //!   directory.
 //! - [`PrometheusServer`]: a throwaway Prometheus scraping given targets every second.
@@ -14,23 +18,29 @@
 //! panic that says how to install it (`cargo xtask test` installs everything).
 
 mod balancer;
+mod certs;
 mod child;
+mod freezing_proxy;
 mod poll;
 mod ports;
 mod process;
 mod prometheus;
 mod redis;
+mod redis_cluster;
 mod registry;
 mod s3;
 mod tempdir;
 mod tools;
 
 pub use balancer::{Replicas, TcpBalancer, WrkReport, http_status, tool_or_skip, wrk};
+pub use certs::TestCa;
+pub use freezing_proxy::FreezingProxy;
 pub use poll::{poll_until, wait_for_port};
 pub use ports::free_port;
 pub use process::{ExitInfo, ServiceProcess};
 pub use prometheus::PrometheusServer;
-pub use redis::RedisServer;
+pub use redis::{REDIS_TLS_PASSWORD, REDIS_TLS_USER, RedisServer};
+pub use redis_cluster::RedisCluster;
 pub use registry::RegistryServer;
 pub use s3::S3Server;
 pub use tempdir::TempDir;

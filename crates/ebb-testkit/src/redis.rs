@@ -1,24 +1,68 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::certs::TestCa;
 use crate::child::ServerChild;
 use crate::{TempDir, find_tool, free_port, poll_until};
 
+/// The ACL user of a TLS server (the `default` user is switched off there).
+pub const REDIS_TLS_USER: &str = "ebb-app";
+/// Its password.
+pub const REDIS_TLS_PASSWORD: &str = "s3cret-for-tests-only";
+
 /// A throwaway `redis-server` on 127.0.0.1, without persistence; killed when dropped.
+/// Plain ([`start`](Self::start)), or TLS-only with an ACL user and a CA of its own
+/// ([`start_tls`](Self::start_tls), [`start_mutual_tls`](Self::start_mutual_tls)).
 #[derive(Debug)]
 pub struct RedisServer {
     child: ServerChild,
     port: u16,
     dir: TempDir,
+    tls: Option<Tls>,
+}
+
+#[derive(Debug)]
+struct Tls {
+    ca: TestCa,
+    server: (PathBuf, PathBuf),
+    /// A client certificate the server requires, for mutual TLS.
+    client: Option<(PathBuf, PathBuf)>,
 }
 
 impl RedisServer {
     /// Starts one and waits until it answers `PING`.
     pub fn start() -> Self {
+        Self::with_tls(|_| None)
+    }
+
+    /// Starts one that speaks only TLS, with a certificate for 127.0.0.1 signed by a CA of
+    /// its own ([`ca_file`](Self::ca_file)), and only the ACL user [`REDIS_TLS_USER`].
+    pub fn start_tls() -> Self {
+        Self::with_tls(|dir| {
+            let ca = TestCa::new(dir, "redis-ca");
+            let server = ca.issue("redis-server", "IP:127.0.0.1");
+            Some(Tls { ca, server, client: None })
+        })
+    }
+
+    /// Like [`start_tls`](Self::start_tls), and it requires a client certificate signed by
+    /// its CA ([`client_certificate`](Self::client_certificate)).
+    pub fn start_mutual_tls() -> Self {
+        Self::with_tls(|dir| {
+            let ca = TestCa::new(dir, "redis-ca");
+            let server = ca.issue("redis-server", "IP:127.0.0.1");
+            let client = Some(ca.issue("redis-client", "DNS:ebb-client"));
+            Some(Tls { ca, server, client })
+        })
+    }
+
+    fn with_tls(tls: impl FnOnce(&std::path::Path) -> Option<Tls>) -> Self {
         let dir = TempDir::new("ebb-redis");
-        let mut server = Self { child: ServerChild::default(), port: free_port(), dir };
+        let tls = tls(dir.path());
+        let mut server = Self { child: ServerChild::default(), port: free_port(), dir, tls };
         server.spawn();
         server
     }
@@ -29,24 +73,72 @@ impl RedisServer {
             "EBB_REDIS_SERVER",
             "install it with `apt-get install redis-server`, or run `cargo xtask test`",
         );
-        let child = Command::new(binary)
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(self.dir.path())
+        let port = self.port.to_string();
+        let mut command = Command::new(binary);
+        command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]).arg("--dir").arg(self.dir.path());
+        match &self.tls {
+            None => {
+                command.args(["--port", &port]);
+            }
+            Some(tls) => {
+                command.args(["--port", "0", "--tls-port", &port]);
+                command.arg("--tls-cert-file").arg(&tls.server.0).arg("--tls-key-file").arg(&tls.server.1);
+                command.arg("--tls-ca-cert-file").arg(tls.ca.cert());
+                command.args(["--tls-auth-clients", if tls.client.is_some() { "yes" } else { "no" }]);
+                command.args(["--user", "default", "off"]);
+                command.args(["--user", REDIS_TLS_USER, "on", &format!(">{REDIS_TLS_PASSWORD}"), "~*", "&*", "+@all"]);
+            }
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start redis-server: {error}"));
         self.child.set(child);
         let addr = self.addr();
-        poll_until(&format!("redis-server on {addr} to answer PING"), Duration::from_secs(10), || {
-            ping(addr).then_some(())
+        let tls = self.tls.is_some();
+        poll_until(&format!("redis-server on {addr} to answer"), Duration::from_secs(10), || {
+            let ready =
+                if tls { TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() } else { ping(addr) };
+            ready.then_some(())
         });
     }
 
-    /// `redis://127.0.0.1:<port>/`.
+    /// `redis://127.0.0.1:<port>/`, or `rediss://<user>:<password>@127.0.0.1:<port>/`.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        match self.tls {
+            None => format!("redis://127.0.0.1:{}/", self.port),
+            Some(_) => format!("rediss://{REDIS_TLS_USER}:{REDIS_TLS_PASSWORD}@127.0.0.1:{}/", self.port),
+        }
+    }
+
+    /// The variables that point a service here: `REDIS_URL`, and for TLS the CA (and the
+    /// client certificate when required).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![("REDIS_URL", self.url())];
+        if let Some(tls) = &self.tls {
+            env.push(("EBB_REDIS_CA_FILE", tls.ca.cert().display().to_string()));
+            if let Some((cert, key)) = &tls.client {
+                env.push(("EBB_REDIS_CLIENT_CERT_FILE", cert.display().to_string()));
+                env.push(("EBB_REDIS_CLIENT_KEY_FILE", key.display().to_string()));
+            }
+        }
+        env
+    }
+
+    /// The CA that signed a TLS server's certificate.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.tls.as_ref().map(|tls| tls.ca.cert())
+    }
+
+    /// The client certificate and key a mutual-TLS server accepts.
+    pub fn client_certificate(&self) -> Option<(PathBuf, PathBuf)> {
+        self.tls.as_ref().and_then(|tls| tls.client.clone())
+    }
+
+    /// Its directory (for throwaway files such as a second CA).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     /// Its address.
@@ -82,7 +174,7 @@ impl RedisServer {
     }
 }
 
-fn ping(addr: SocketAddr) -> bool {
+pub(crate) fn ping(addr: SocketAddr) -> bool {
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(100)) else { return false };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
     let mut reply = [0u8; 7];

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use ebb_testkit::{RedisServer, ServiceProcess};
+use ebb_testkit::{RedisCluster, RedisServer, ServiceProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_example-api");
 
@@ -21,14 +21,28 @@ async fn status(client: &reqwest::Client, url: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_share_one_limit_exactly() {
+    let redis = RedisServer::start();
+    three_replicas_share_one_limit(redis.env()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_one_limit_exactly_over_tls() {
+    let redis = RedisServer::start_tls();
+    three_replicas_share_one_limit(redis.env()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_one_limit_exactly_on_a_redis_cluster() {
+    let cluster = RedisCluster::start();
+    three_replicas_share_one_limit(cluster.env()).await;
+}
+
+async fn three_replicas_share_one_limit(redis_env: Vec<(&'static str, String)>) {
     const RATE: f64 = 20.0;
     const BURST: f64 = 10.0;
-    let redis = RedisServer::start();
-    let env = [
-        ("REDIS_URL", redis.url()),
-        ("EBB_RATELIMIT_RATE", "20/1s".to_owned()),
-        ("EBB_RATELIMIT_BURST", "10".to_owned()),
-    ];
+    let mut env = redis_env;
+    env.push(("EBB_RATELIMIT_RATE", "20/1s".to_owned()));
+    env.push(("EBB_RATELIMIT_BURST", "10".to_owned()));
     let replicas: Vec<ServiceProcess> = (0..3).map(|_| start(&env)).collect();
     let client = reqwest::Client::new();
     // Two clients per replica hammer the same key (every request comes from 127.0.0.1).
@@ -157,6 +171,23 @@ async fn bad_configuration_fails_start_up_naming_every_variable() {
     );
     assert_eq!(exit.code, Some(78), "{log}");
     assert!(log.contains("EBB_RATELIMIT_BURST=\"0\""), "{log}");
+
+    // Redis over TLS with a CA file that is no PEM, and a burst beyond exact arithmetic.
+    let dir = ebb_testkit::TempDir::new("ebb-bad-ca");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not a certificate").expect("write");
+    let env = [
+        ("REDIS_URL", "rediss://app:hunter2@127.0.0.1:6380/".to_owned()),
+        ("EBB_REDIS_CA_FILE", ca.display().to_string()),
+        ("EBB_RATELIMIT_RATE", "1/1d".to_owned()),
+        ("EBB_RATELIMIT_BURST", "4000000000".to_owned()),
+    ];
+    let (exit, log) = ServiceProcess::run_to_exit(BIN, &env, Duration::from_secs(10));
+    assert_eq!(exit.code, Some(78), "{log}");
+    for needle in ["EBB_REDIS_CA_FILE", "EBB_RATELIMIT_BURST"] {
+        assert!(log.contains(needle), "missing {needle:?} in:\n{log}");
+    }
+    assert!(!log.contains("hunter2") && !log.contains(&ca.display().to_string()), "a secret or path leaked:\n{log}");
 }
 
 /// Polls `url` until it answers `expected`, for at most 10 s.

@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ebb_session::jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use ebb_testkit::{RedisServer, ServiceProcess, TempDir};
+use ebb_testkit::{RedisCluster, RedisServer, ServiceProcess, TempDir};
 use reqwest::StatusCode;
 
 const BIN: &str = env!("CARGO_BIN_EXE_example-api");
@@ -52,14 +52,28 @@ fn session_cookie(response: &reqwest::Response) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_move_between_replicas_and_survive_one_dying() {
-    const BURST: u32 = 40;
     let redis = RedisServer::start();
+    users_move_between_replicas(redis.env()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_move_between_replicas_over_tls_with_an_acl_user() {
+    let redis = RedisServer::start_tls();
+    users_move_between_replicas(redis.env()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_move_between_replicas_on_a_redis_cluster() {
+    let cluster = RedisCluster::start();
+    users_move_between_replicas(cluster.env()).await;
+}
+
+async fn users_move_between_replicas(redis_env: Vec<(&'static str, String)>) {
+    const BURST: u32 = 40;
     let objects = TempDir::new("ebb-stateless");
-    let env = [
-        ("REDIS_URL", redis.url()),
-        ("EBB_RATELIMIT_RATE", "1/1h".to_owned()),
-        ("EBB_RATELIMIT_BURST", BURST.to_string()),
-    ];
+    let mut env = redis_env;
+    env.push(("EBB_RATELIMIT_RATE", "1/1h".to_owned()));
+    env.push(("EBB_RATELIMIT_BURST", BURST.to_string()));
     let (mut a, b) = (start(&env, &objects), start(&env, &objects));
     let client = Client { http: reqwest::Client::new(), sent: Cell::new(0) };
 

@@ -6,24 +6,28 @@ use std::time::{Duration, Instant};
 
 use ebb_server::ebb_redis::redis::streams::StreamRangeReply;
 use ebb_server::ebb_redis::{Redis, RedisConfig, redis};
-use ebb_testkit::{RedisServer, ServiceProcess};
+use ebb_testkit::{RedisCluster, RedisServer, ServiceProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_example-worker");
 const QUEUE: &str = "ebb:{jobs}";
 
-fn worker(redis: &RedisServer, job_ms: u64, extra: &[(&str, &str)]) -> ServiceProcess {
-    let mut env = vec![
-        ("REDIS_URL", redis.url()),
-        ("EBB_WORKER_JOB_MS", job_ms.to_string()),
-        ("EBB_SHUTDOWN_DELAY", "0s".to_owned()),
-        ("EBB_SHUTDOWN_TIMEOUT", "30s".to_owned()),
-    ];
+/// Where the workers find Redis: the variables of a server or a Cluster.
+type RedisEnv = Vec<(&'static str, String)>;
+
+fn worker(redis: &RedisEnv, job_ms: u64, extra: &[(&str, &str)]) -> ServiceProcess {
+    let mut env = redis.clone();
+    env.push(("EBB_WORKER_JOB_MS", job_ms.to_string()));
+    env.push(("EBB_SHUTDOWN_DELAY", "0s".to_owned()));
+    env.push(("EBB_SHUTDOWN_TIMEOUT", "30s".to_owned()));
     env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     ServiceProcess::start(BIN, &env)
 }
 
-fn handle(redis: &RedisServer) -> Redis {
-    Redis::new(&RedisConfig::from_url(&redis.url()).expect("url")).expect("handle")
+fn handle(env: &RedisEnv) -> Redis {
+    let config = RedisConfig::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))
+        .unwrap_or_else(|errors| panic!("{errors:?}"))
+        .expect("configured");
+    Redis::new(&config).expect("handle")
 }
 
 async fn enqueue(redis: &Redis, jobs: impl IntoIterator<Item = String>) {
@@ -39,10 +43,17 @@ async fn state(redis: &Redis) -> (usize, HashMap<String, u64>) {
     (left, done)
 }
 
+/// Like [`state`], or `None` while Redis does not answer (a Cluster failing over).
+async fn try_state(redis: &Redis) -> Option<(usize, HashMap<String, u64>)> {
+    let left: usize = redis.query(redis::cmd("XLEN").arg(QUEUE)).await.ok()?;
+    let done = redis.query(redis::cmd("HGETALL").arg(format!("{QUEUE}:done"))).await.ok()?;
+    Some((left, done))
+}
+
 async fn wait_until_done(redis: &Redis, jobs: usize, within: Duration) -> HashMap<String, u64> {
     let deadline = Instant::now() + within;
     loop {
-        let (left, done) = state(redis).await;
+        let (left, done) = try_state(redis).await.unwrap_or((usize::MAX, HashMap::new()));
         if left == 0 && done.len() == jobs {
             return done;
         }
@@ -53,8 +64,18 @@ async fn wait_until_done(redis: &Redis, jobs: usize, within: Duration) -> HashMa
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_restarts_at_random_process_every_job_exactly_once() {
-    const JOBS: usize = 300;
     let server = RedisServer::start();
+    sigterm_restarts(server.env()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_restarts_over_tls_with_an_acl_user() {
+    let server = RedisServer::start_tls();
+    sigterm_restarts(server.env()).await;
+}
+
+async fn sigterm_restarts(server: RedisEnv) {
+    const JOBS: usize = 300;
     let redis = handle(&server);
     enqueue(&redis, (0..JOBS).map(|i| format!("job-{i}"))).await;
     let mut workers: Vec<ServiceProcess> = (0..3).map(|_| worker(&server, 30, &[])).collect();
@@ -101,7 +122,8 @@ async fn sigterm_restarts_at_random_process_every_job_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_loses_nothing_its_jobs_are_taken_over_after_the_lease() {
     const JOBS: usize = 40;
-    let server = RedisServer::start();
+    let running = RedisServer::start();
+    let server = running.env();
     let redis = handle(&server);
     enqueue(&redis, (0..JOBS).map(|i| format!("job-{i}"))).await;
     let mut doomed = worker(&server, 300, &[("EBB_WORKER_LEASE", "1s")]);
@@ -126,7 +148,8 @@ async fn a_killed_worker_loses_nothing_its_jobs_are_taken_over_after_the_lease()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_longer_than_its_lease_runs_once_while_its_owner_lives() {
-    let server = RedisServer::start();
+    let running = RedisServer::start();
+    let server = running.env();
     let redis = handle(&server);
     let lease = [("EBB_WORKER_LEASE", "2s")];
     let (_a, _b) = (worker(&server, 20, &lease), worker(&server, 20, &lease));
@@ -158,7 +181,8 @@ async fn a_job_longer_than_its_lease_runs_once_while_its_owner_lives() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_job_lands_in_the_dead_letter_stream_after_max_attempts() {
-    let server = RedisServer::start();
+    let running = RedisServer::start();
+    let server = running.env();
     let redis = handle(&server);
     let _worker = worker(&server, 20, &[("EBB_WORKER_LEASE", "1s"), ("EBB_WORKER_MAX_ATTEMPTS", "3")]);
     enqueue(&redis, ["fail-always".to_owned(), "fine".to_owned()]).await;
@@ -180,6 +204,27 @@ async fn a_poison_job_lands_in_the_dead_letter_stream_after_max_attempts() {
     let (left, done) = state(&redis).await;
     assert_eq!((left, done.get("fine")), (0, Some(&1)), "the poison left the queue; the rest ran");
     assert!(!done.contains_key("fail-always"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_a_dead_master_and_restarts_lose_no_job() {
+    const JOBS: usize = 200;
+    let mut cluster = RedisCluster::start();
+    let env = cluster.env();
+    let redis = handle(&env);
+    enqueue(&redis, (0..JOBS).map(|i| format!("job-{i}"))).await;
+    // Replication is asynchronous: let the replica catch up before its master dies.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let lease = [("EBB_WORKER_LEASE", "2s")];
+    let mut workers: Vec<ServiceProcess> = (0..3).map(|_| worker(&env, 20, &lease)).collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    cluster.kill(cluster.master_of(QUEUE));
+    workers[0].signal("TERM");
+    assert_eq!(workers[0].wait_exit(Duration::from_secs(30)).code, Some(0));
+    workers[0] = worker(&env, 20, &lease);
+    let done = wait_until_done(&redis, JOBS, Duration::from_secs(60)).await;
+    let duplicates: u64 = done.values().map(|count| count - 1).sum();
+    eprintln!("{JOBS} jobs on a Cluster whose master died: all processed, {duplicates} duplicates");
 }
 
 #[tokio::test]

@@ -24,7 +24,7 @@ use axum::routing::get;
 use ebb_server::ebb_ratelimit::RateLimitConfig;
 use ebb_server::{RedisConfig, Server, ServerConfig};
 
-const USAGE: &str = "usage: bench-server bare|stack|ratelimit <app-addr> <metrics-addr>\n       \
+const USAGE: &str = "usage: bench-server bare|stack|ratelimit|flood <app-addr> <metrics-addr>\n       \
                      bench-server limiter <redis-url> <concurrency> <seconds>\n       \
                      bench-server s3-put <file>";
 
@@ -43,7 +43,11 @@ fn main() -> ExitCode {
     };
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["limiter", url, concurrency, seconds] => match (concurrency.parse(), seconds.parse()) {
-            (Ok(concurrency), Ok(seconds)) => runtime.block_on(limiter::run(url, concurrency, seconds)),
+            (Ok(concurrency), Ok(seconds)) => runtime.block_on(limiter::run(url, concurrency, seconds, 1)),
+            _ => Err(USAGE.to_owned()),
+        },
+        ["limiter", url, concurrency, seconds, keys] => match (concurrency.parse(), seconds.parse(), keys.parse()) {
+            (Ok(concurrency), Ok(seconds), Ok(keys)) => runtime.block_on(limiter::run(url, concurrency, seconds, keys)),
             _ => Err(USAGE.to_owned()),
         },
         ["s3-put", file] => runtime.block_on(s3_put::run(file)),
@@ -77,14 +81,14 @@ async fn serve(mode: &str, app_addr: SocketAddr, metrics_addr: SocketAddr) -> Re
             return axum::serve(listener, app()).with_graceful_shutdown(terminate).await.map_err(|e| e.to_string());
         }
         "stack" => {}
-        "ratelimit" => {
-            let url = std::env::var("REDIS_URL").map_err(|_| "ratelimit mode needs REDIS_URL".to_owned())?;
+        "ratelimit" | "flood" => {
+            let url = std::env::var("REDIS_URL").map_err(|_| format!("{mode} mode needs REDIS_URL"))?;
             config.redis = Some(RedisConfig::from_url(&url).map_err(|e| e.to_string())?);
-            // A limit nobody reaches: every request pays the decision, none is refused.
-            config.rate_limit = RateLimitConfig {
-                rate: Some("1000000000/1s".parse().map_err(|e| format!("{e}"))?),
-                ..RateLimitConfig::default()
-            };
+            // ratelimit: a limit nobody reaches, so every request pays the decision.
+            // flood: one client (the load generator) far over its limit, almost all refused.
+            let rate = if mode == "flood" { "10/1s" } else { "1000000000/1s" };
+            config.rate_limit =
+                RateLimitConfig { rate: Some(rate.parse().map_err(|e| format!("{e}"))?), ..RateLimitConfig::default() };
         }
         other => return Err(format!("unknown mode `{other}`\n{USAGE}")),
     }

@@ -23,12 +23,17 @@ struct Variant {
     mode: &'static str,
     figure: &'static str,
     target: Target,
+    /// Whether the mode answers most requests with 429 (a client over its limit).
+    refuses: bool,
 }
 
-const VARIANTS: [Variant; 2] = [
-    Variant { mode: "stack", figure: "metrics_stack", target: Target::AtLeast(0.93) },
+const VARIANTS: [Variant; 3] = [
+    Variant { mode: "stack", figure: "metrics_stack", target: Target::AtLeast(0.93), refuses: false },
     // Every request also pays a Redis round trip (Redis shares the server's core).
-    Variant { mode: "ratelimit", figure: "ratelimit_stack", target: Target::None },
+    Variant { mode: "ratelimit", figure: "ratelimit_stack", target: Target::None, refuses: false },
+    // One client far over its limit: after Redis' first refusal the replica answers 429
+    // itself until Redis would allow again (the deny cache).
+    Variant { mode: "flood", figure: "ratelimit_flood", target: Target::AtLeast(0.8), refuses: true },
 ];
 
 #[derive(Clone, Copy)]
@@ -39,6 +44,8 @@ struct Measurement {
     rps_per_cpu: f64,
     p99_ms: f64,
     rss_kib: u64,
+    /// Redis script calls per request during the measurement.
+    redis_per_request: f64,
 }
 
 pub(super) fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
@@ -52,7 +59,8 @@ pub(super) fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
         let mut measured: Vec<Option<Measurement>> = vec![None; modes.len()];
         for step in 0..modes.len() {
             let index = (step + round) % modes.len();
-            let m = measure(sh, server, modes[index], &redis_url, pinned)?;
+            let refuses = VARIANTS.iter().any(|v| v.mode == modes[index] && v.refuses);
+            let m = measure(sh, server, modes[index], (&redis_url, redis.addr().port()), pinned, refuses)?;
             eprintln!(
                 "xtask: round {} {:<10} {:>8.0} rps {:>8.0} rps/cpu-s  p99 {:>6.2} ms  RSS {} KiB",
                 round + 1,
@@ -97,11 +105,26 @@ pub(super) fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
             "MiB",
             Target::AtMost(10.0),
         );
+        if variant.refuses {
+            report.add(
+                format!("{}_redis_commands_per_request", variant.figure),
+                median(&|r| r[m].redis_per_request),
+                "calls",
+                Target::AtMost(0.05),
+            );
+        }
     }
     Ok(())
 }
 
-fn measure(sh: &Shell, server: &Path, mode: &str, redis_url: &str, pinned: bool) -> anyhow::Result<Measurement> {
+fn measure(
+    sh: &Shell,
+    server: &Path,
+    mode: &str,
+    (redis_url, redis_port): (&str, u16),
+    pinned: bool,
+    refuses: bool,
+) -> anyhow::Result<Measurement> {
     let app = free_addr()?;
     let metrics = free_addr()?;
     let mut command = if pinned {
@@ -125,14 +148,39 @@ fn measure(sh: &Shell, server: &Path, mode: &str, redis_url: &str, pinned: bool)
     wrk::run(sh, &url, "2s", pinned)?; // warm-up: connections, allocator, label cache
     let pid = child.0.id();
     let cpu_before = cpu_seconds(pid)?;
+    let calls_before = evalsha_calls(sh, redis_port)?;
     let result = wrk::run(sh, &url, DURATION, pinned)?;
+    let calls = evalsha_calls(sh, redis_port)? - calls_before;
     let cpu = cpu_seconds(pid)? - cpu_before;
-    if result.non_2xx > 0.0 {
+    if refuses && result.non_2xx < result.requests * 0.9 {
+        anyhow::bail!(
+            "bench-server {mode} refused only {} of {} requests: not a flood",
+            result.non_2xx,
+            result.requests
+        );
+    }
+    if !refuses && result.non_2xx > 0.0 {
         anyhow::bail!(
             "bench-server {mode} answered {} requests with errors: the figures would be meaningless",
             result.non_2xx
         );
     }
     let rss_kib = rss_kib(pid).unwrap_or(0);
-    Ok(Measurement { rps: result.rps, rps_per_cpu: result.requests / cpu.max(0.01), p99_ms: result.p99_ms, rss_kib })
+    Ok(Measurement {
+        rps: result.rps,
+        rps_per_cpu: result.requests / cpu.max(0.01),
+        p99_ms: result.p99_ms,
+        rss_kib,
+        redis_per_request: calls / result.requests.max(1.0),
+    })
+}
+
+/// `EVALSHA` calls Redis has served so far (`INFO commandstats`).
+fn evalsha_calls(sh: &Shell, port: u16) -> anyhow::Result<f64> {
+    let port = port.to_string();
+    let stats = xshell::cmd!(sh, "redis-cli -p {port} INFO commandstats").quiet().read()?;
+    Ok(stats
+        .lines()
+        .find_map(|line| line.strip_prefix("cmdstat_evalsha:calls=")?.split(',').next()?.parse().ok())
+        .unwrap_or(0.0))
 }
