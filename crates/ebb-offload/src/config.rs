@@ -15,6 +15,8 @@ pub const ENV_PART_SIZE: &str = "EBB_OFFLOAD_PART_SIZE";
 pub const ENV_PARTS_IN_FLIGHT: &str = "EBB_OFFLOAD_PARTS_IN_FLIGHT";
 /// Lifetime of presigned URLs.
 pub const ENV_URL_EXPIRY: &str = "EBB_OFFLOAD_URL_EXPIRY";
+/// Content types served inline (comma-separated); others are served as attachments.
+pub const ENV_INLINE_TYPES: &str = "EBB_OFFLOAD_INLINE_TYPES";
 /// Variable for [`OffloadConfig::memory_budget`].
 pub const ENV_MEMORY_BUDGET: &str = "EBB_OFFLOAD_MEMORY_BUDGET";
 
@@ -94,6 +96,11 @@ pub struct OffloadConfig {
     /// go over is refused with 503 and `Retry-After`. So stalled or slow uploads hold at most
     /// this much, however many clients start them.
     pub memory_budget: u64,
+    /// Content types served inline (`image/png`, `text/plain`, ...); any other is served as
+    /// `application/octet-stream` with `Content-Disposition: attachment`, so that an upload
+    /// can never run script on the service's origin. Default
+    /// [`DEFAULT_INLINE_TYPES`](crate::DEFAULT_INLINE_TYPES).
+    pub inline_types: Vec<String>,
 }
 
 impl Default for OffloadConfig {
@@ -105,6 +112,7 @@ impl Default for OffloadConfig {
             parts_in_flight: DEFAULT_PARTS_IN_FLIGHT,
             url_expiry: DEFAULT_URL_EXPIRY,
             memory_budget: DEFAULT_MEMORY_BUDGET,
+            inline_types: crate::DEFAULT_INLINE_TYPES.iter().map(|t| (*t).to_owned()).collect(),
         }
     }
 }
@@ -178,6 +186,18 @@ impl OffloadConfig {
                     config.url_expiry = expiry;
                 }
                 _ => invalid(ENV_URL_EXPIRY, value, "a duration from `1s` to `7d` such as `15m`"),
+            }
+        }
+        if let Some(value) = lookup(ENV_INLINE_TYPES) {
+            let types: Vec<String> =
+                value.split(',').map(|t| t.trim().to_ascii_lowercase()).filter(|t| !t.is_empty()).collect();
+            let dangerous = |t: &String| t.contains("html") || t.contains("xml") || t.contains("script");
+            if types.iter().any(|t| t.split_once('/').is_none_or(|(a, b)| a.is_empty() || b.is_empty())) {
+                invalid(ENV_INLINE_TYPES, value, "comma-separated content types such as `image/png,text/plain`");
+            } else if types.iter().any(dangerous) {
+                invalid(ENV_INLINE_TYPES, value, "types browsers never run as script (no html, xml or javascript)");
+            } else {
+                config.inline_types = types;
             }
         }
         if let Some(value) = lookup(ENV_MEMORY_BUDGET) {

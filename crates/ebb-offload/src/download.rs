@@ -1,14 +1,27 @@
-//! Streaming download: ranges, entity tags, never a whole object in memory.
+//! Streaming download: ranges, entity tags, never a whole object in memory — and never a
+//! header that describes other bytes than those sent.
+//!
+//! The store is the source of truth for the bytes, their size and their entity tag: a
+//! download asks the store (`HEAD`), then reads exactly that object (`GET` with `If-Match`
+//! on its tag). The record adds what the store does not keep (SHA-256, content type) only
+//! when it describes those very bytes (same size and tag). The body is checked on the way
+//! (see `verify.rs`).
 
 use std::ops::Range;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use object_store::{GetOptions, GetRange};
+use object_store::path::Path;
+use object_store::{Attribute, GetOptions, GetRange, ObjectMeta, ObjectStoreExt};
 
 use crate::metadata::Metadata;
+use crate::offload::quote;
+use crate::verify::Verified;
 use crate::{ObjectKey, Offload, OffloadError, names, range};
+
+/// How often a read starts over when the key's object is replaced under it.
+const ATTEMPTS: usize = 3;
 
 /// What a download found.
 #[non_exhaustive]
@@ -22,11 +35,11 @@ pub enum Fetched {
 /// A download in progress.
 #[non_exhaustive]
 pub struct Download {
-    /// The object's metadata.
+    /// The object as served: size and entity tag from the store itself.
     pub meta: Metadata,
     /// The byte range sent, when a `Range` was honoured (206); else the whole object.
     pub range: Option<Range<u64>>,
-    /// The bytes, read from the store as the client reads them.
+    /// The bytes, read from the store as the client reads them, checked against `meta`.
     pub body: BoxStream<'static, Result<Bytes, object_store::Error>>,
 }
 
@@ -41,6 +54,13 @@ impl Download {
     pub fn content_length(&self) -> u64 {
         self.range.as_ref().map_or(self.meta.size, |r| r.end - r.start)
     }
+}
+
+/// Where the key's bytes are and what to announce about them.
+pub(crate) struct Located {
+    pub(crate) path: Path,
+    pub(crate) head: ObjectMeta,
+    pub(crate) meta: Metadata,
 }
 
 impl Offload {
@@ -66,30 +86,96 @@ impl Offload {
         range_header: Option<&str>,
         if_none_match: Option<&str>,
     ) -> Result<Fetched, OffloadError> {
-        let meta = self.lookup(key).await?;
-        if let (Some(wanted), Some(etag)) = (if_none_match, meta.etag.as_deref()) {
-            if etag_matches(wanted, etag) {
-                return Ok(Fetched::NotModified(meta));
+        for _ in 0..ATTEMPTS {
+            let Some(Located { path, head, meta }) = self.locate(key).await? else { continue };
+            if let (Some(wanted), Some(etag)) = (if_none_match, meta.etag.as_deref()) {
+                if etag_matches(wanted, etag) {
+                    return Ok(Fetched::NotModified(meta));
+                }
+            }
+            let range = range::parse(range_header, meta.size)
+                .map_err(|()| OffloadError::RangeNotSatisfiable { size: meta.size })?;
+            let options = GetOptions {
+                range: range.clone().map(GetRange::Bounded),
+                // Exactly the object the headers describe; replaced meanwhile: start over.
+                if_match: head.e_tag.clone(),
+                ..GetOptions::default()
+            };
+            let result = match self.inner.store.get_opts(&path, options).await {
+                Ok(result) => result,
+                Err(object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. }) => continue,
+                Err(error) => return Err(OffloadError::from_store(key.as_str(), error)),
+            };
+            if result.meta.size != meta.size {
+                continue;
+            }
+            let mut meta = meta;
+            if meta.version.is_none() {
+                // Found at the key itself: the store's own content type, if it keeps one.
+                if let Some(content_type) = result.attributes.get(&Attribute::ContentType) {
+                    meta.content_type = content_type.as_ref().to_owned();
+                }
+            }
+            let length = range.as_ref().map_or(meta.size, |r| r.end - r.start);
+            let sha256 = if range.is_none() { meta.sha256.clone() } else { None };
+            let body = result
+                .into_stream()
+                .inspect(|chunk| {
+                    if let Ok(chunk) = chunk {
+                        names::bytes("download", chunk.len() as u64);
+                    }
+                })
+                .boxed();
+            let body = Verified::new(body, key.as_str(), length, sha256).boxed();
+            return Ok(Fetched::Content(Download { meta, range, body }));
+        }
+        tracing::warn!(key = %key, "the object kept changing while it was being read");
+        Err(OffloadError::Unavailable("the object kept changing while it was being read".to_owned()))
+    }
+
+    /// The key's current object, as the store has it: `Ok(None)` when it vanished between
+    /// reading the record and asking the store (replaced; the caller asks again).
+    pub(crate) async fn locate(&self, key: &ObjectKey) -> Result<Option<Located>, OffloadError> {
+        let record =
+            self.inner.metadata.get(key.as_str()).await.map_err(|e| OffloadError::from_metadata(key.as_str(), e))?;
+        let path = match record.as_ref().and_then(|r| r.version.as_deref()) {
+            Some(version) => key.version_path(version),
+            // No record: an object written at the key itself, around the service.
+            None => self.path(key),
+        };
+        let head = match self.inner.store.head(&path).await {
+            Ok(head) => head,
+            Err(object_store::Error::NotFound { .. }) if record.is_some() => return Ok(None),
+            Err(error) => return Err(OffloadError::from_store(key.as_str(), error)),
+        };
+        let meta = described(key, record, &head);
+        Ok(Some(Located { path, head, meta }))
+    }
+}
+
+/// What to announce about `head`'s bytes: the store's size and tag; the record's SHA-256 and
+/// content type only when the record describes these very bytes.
+fn described(key: &ObjectKey, record: Option<Metadata>, head: &ObjectMeta) -> Metadata {
+    let etag = head.e_tag.as_deref().map(quote);
+    let created = humantime::format_rfc3339_seconds(std::time::SystemTime::from(head.last_modified)).to_string();
+    match record {
+        Some(record) if record.size == head.size && (record.etag.is_none() || record.etag == etag) => {
+            Metadata { etag, ..record }
+        }
+        record => {
+            if record.is_some() {
+                tracing::warn!(key = %key, "the stored bytes differ from their record; serving what the store holds");
+            }
+            Metadata {
+                key: key.as_str().to_owned(),
+                version: record.and_then(|r| r.version),
+                size: head.size,
+                etag,
+                sha256: None,
+                content_type: crate::DEFAULT_CONTENT_TYPE.to_owned(),
+                created,
             }
         }
-        let range = range::parse(range_header, meta.size)
-            .map_err(|()| OffloadError::RangeNotSatisfiable { size: meta.size })?;
-        let options = GetOptions { range: range.clone().map(GetRange::Bounded), ..GetOptions::default() };
-        let result = self
-            .inner
-            .store
-            .get_opts(&self.path(key), options)
-            .await
-            .map_err(|e| OffloadError::from_store(key.as_str(), e))?;
-        let body = result
-            .into_stream()
-            .inspect(|chunk| {
-                if let Ok(chunk) = chunk {
-                    names::bytes("download", chunk.len() as u64);
-                }
-            })
-            .boxed();
-        Ok(Fetched::Content(Download { meta, range, body }))
     }
 }
 

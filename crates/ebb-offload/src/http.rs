@@ -7,22 +7,38 @@
 //! | `GET /{key}` | streams the object; `Range` (`206`), `ETag`, `If-None-Match` (`304`) |
 //! | `HEAD /{key}` | the metadata as headers |
 //! | `DELETE /{key}` | removes object and metadata; `204` |
-//! | `POST /{key}/upload-url`, `POST /{key}/download-url` | `{ "url", "method", "expires_at" }` |
+//! | `POST /{key}/download-url` | `{ "url", "method", "expires_at" }` for the current version |
+//! | `POST /{key}/upload-url` `{"size", "content_type"?}` | a [`PresignedUpload`]: `PUT` the bytes to it with its `headers` |
+//! | `POST /{key}/complete` `{"version"}` | makes a presigned upload the key's object; `201` with the metadata |
+//! | `POST /{key}/multipart` | starts a presigned multipart upload: `{ "version", "upload_id" }` |
+//! | `POST /{key}/multipart/part-url` `{"version", "upload_id", "part_number"}` | a `PUT` URL for one part |
+//! | `POST /{key}/multipart/complete` `{"version", "upload_id", "parts": [etag, ...]}` | `201` with the metadata |
+//! | `POST /{key}/multipart/abort` `{"version", "upload_id"}` | `204`; nothing becomes visible |
 //!
-//! Errors are text with the reason: `400` bad key or broken body, `404`, `413` over the size
-//! limit, `416` range outside the object, `501` presigning on a local store, `503` store
-//! unavailable.
+//! Responses with an object carry `X-Content-Type-Options: nosniff` and
+//! `Content-Security-Policy: sandbox`; types outside the inline list
+//! ([`OffloadConfig::inline_types`](crate::OffloadConfig::inline_types)) are sent as
+//! `application/octet-stream` with `Content-Disposition: attachment`.
+//!
+//! Errors are text with the reason in our words (never a store message, path or endpoint):
+//! `400` bad key, body or request, `404`, `409` conflicts, `413` over the size limit, `416`
+//! range outside the object, `501` presigning on a local store, `503` (+ `Retry-After`) when
+//! a store is unavailable or a write's outcome is unknown.
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 
+use bytes::Bytes;
+use serde::Deserialize;
+
 use crate::download::{Download, Fetched};
 use crate::metadata::Metadata;
-use crate::{ObjectKey, Offload, OffloadError};
+use crate::serving::served;
+use crate::{MultipartUpload, ObjectKey, Offload, OffloadError, PresignedUpload};
 
 /// Header carrying the SHA-256 (hex) of objects uploaded through the service.
 pub const SHA256_HEADER: &str = "x-content-sha256";
@@ -61,18 +77,18 @@ async fn download(State(offload): State<Offload>, Path(key): Path<String>, heade
             }
             response
         }
-        Ok(Fetched::Content(download)) => content_response(download),
+        Ok(Fetched::Content(download)) => content_response(&offload, download),
         Err(error) => error_response(&error),
     }
 }
 
-fn content_response(download: Download) -> Response {
+fn content_response(offload: &Offload, download: Download) -> Response {
     let length = download.content_length();
     let status = if download.range.is_some() { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
     let Download { meta, range, body, .. } = download;
     let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = status;
-    metadata_headers(response.headers_mut(), &meta);
+    metadata_headers(offload, response.headers_mut(), &meta);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     if let Some(range) = range {
@@ -92,7 +108,7 @@ async fn head(State(offload): State<Offload>, Path(key): Path<String>) -> Respon
     match offload.metadata(&key).await {
         Ok(meta) => {
             let mut response = StatusCode::OK.into_response();
-            metadata_headers(response.headers_mut(), &meta);
+            metadata_headers(&offload, response.headers_mut(), &meta);
             response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(meta.size));
             response
         }
@@ -112,36 +128,106 @@ async fn delete(State(offload): State<Offload>, Path(key): Path<String>) -> Resp
     }
 }
 
-async fn presign(State(offload): State<Offload>, Path(path): Path<String>) -> Response {
-    let (key, method) = if let Some(key) = path.strip_suffix("/upload-url") {
-        (key, Method::PUT)
-    } else if let Some(key) = path.strip_suffix("/download-url") {
-        (key, Method::GET)
-    } else {
-        return (StatusCode::NOT_FOUND, "POST <key>/upload-url or <key>/download-url\n").into_response();
+/// What each `POST /{key}/<action>` may carry (fields by action; unknown ones refused).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Action {
+    size: Option<u64>,
+    content_type: Option<String>,
+    version: Option<String>,
+    upload_id: Option<String>,
+    part_number: Option<u32>,
+    parts: Option<Vec<String>>,
+}
+
+const ACTIONS: [&str; 7] = [
+    "/upload-url",
+    "/download-url",
+    "/complete",
+    "/multipart",
+    "/multipart/part-url",
+    "/multipart/complete",
+    "/multipart/abort",
+];
+
+async fn presign(State(offload): State<Offload>, Path(path): Path<String>, body: Bytes) -> Response {
+    // The longest matching action wins (`/multipart/complete` before `/complete`).
+    let Some((key, action)) = ACTIONS
+        .iter()
+        .filter_map(|action| path.strip_suffix(action).map(|key| (key, *action)))
+        .max_by_key(|(_, action)| action.len())
+    else {
+        let list = ACTIONS.map(|a| &a[1..]).join(", ");
+        return (StatusCode::NOT_FOUND, format!("POST <key>/<action>, the action one of: {list}\n")).into_response();
     };
     let key = match ObjectKey::parse(key) {
         Ok(key) => key,
         Err(error) => return error_response(&OffloadError::BadKey(error)),
     };
-    if method == Method::GET {
-        if let Err(error) = offload.metadata(&key).await {
-            return error_response(&error);
+    let fields: Action = if body.iter().all(u8::is_ascii_whitespace) {
+        Action::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(fields) => fields,
+            Err(error) => {
+                let reason = format!("the body must be a JSON object with the action's fields: {error}");
+                return error_response(&OffloadError::BadRequest(reason));
+            }
         }
-    }
-    match offload.presign(method, &key).await {
-        Ok(url) => axum::Json(url).into_response(),
-        Err(error) => error_response(&error),
-    }
+    };
+    let missing = |field: &str| OffloadError::BadRequest(format!("`{field}` is required for {}", &action[1..]));
+    let upload = |fields: &Action| -> Result<MultipartUpload, OffloadError> {
+        Ok(MultipartUpload {
+            version: fields.version.clone().ok_or_else(|| missing("version"))?,
+            upload_id: fields.upload_id.clone().ok_or_else(|| missing("upload_id"))?,
+        })
+    };
+    let answer = async {
+        Ok::<_, OffloadError>(match action {
+            "/download-url" => axum::Json(offload.presign_download(&key).await?).into_response(),
+            "/upload-url" => {
+                let size = fields.size.ok_or_else(|| missing("size"))?;
+                let upload: PresignedUpload =
+                    offload.presign_upload(&key, size, fields.content_type.as_deref()).await?;
+                axum::Json(upload).into_response()
+            }
+            "/complete" => {
+                let version = fields.version.as_deref().ok_or_else(|| missing("version"))?;
+                (StatusCode::CREATED, axum::Json(offload.complete_upload(&key, version).await?)).into_response()
+            }
+            "/multipart" => axum::Json(offload.start_multipart(&key).await?).into_response(),
+            "/multipart/part-url" => {
+                let part = fields.part_number.ok_or_else(|| missing("part_number"))?;
+                axum::Json(offload.presign_part(&key, &upload(&fields)?, part).await?).into_response()
+            }
+            "/multipart/complete" => {
+                let parts = fields.parts.clone().ok_or_else(|| missing("parts"))?;
+                let meta = offload.complete_multipart(&key, &upload(&fields)?, parts).await?;
+                (StatusCode::CREATED, axum::Json(meta)).into_response()
+            }
+            _ => {
+                offload.abort_multipart(&key, &upload(&fields)?).await?;
+                StatusCode::NO_CONTENT.into_response()
+            }
+        })
+    };
+    answer.await.unwrap_or_else(|error| error_response(&error))
 }
 
-fn metadata_headers(headers: &mut HeaderMap, meta: &Metadata) {
+fn metadata_headers(offload: &Offload, headers: &mut HeaderMap, meta: &Metadata) {
+    let served = served(&meta.content_type, &offload.limits().inline_types);
     let mut set = |name, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(name, value);
         }
     };
-    set(header::CONTENT_TYPE, &meta.content_type);
+    set(header::CONTENT_TYPE, served.content_type);
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    // Even a type a browser would render cannot run script or reach the origin's cookies.
+    set(header::CONTENT_SECURITY_POLICY, "sandbox");
+    if served.attachment {
+        set(header::CONTENT_DISPOSITION, "attachment");
+    }
     set(header::ACCEPT_RANGES, "bytes");
     if let Some(etag) = &meta.etag {
         set(header::ETAG, etag);

@@ -41,7 +41,21 @@ pub enum KeyError {
     /// Holds a control character or a backslash.
     #[error("the object key must not contain control characters or backslashes")]
     BadCharacter,
+    /// A segment is longer than [`MAX_SEGMENT_LEN`] bytes (file systems and S3 servers
+    /// backed by them refuse longer names).
+    #[error("each part of the object key between `/` may be at most {MAX_SEGMENT_LEN} bytes long")]
+    SegmentTooLong,
+    /// Starts with the prefix this service keeps its own objects under.
+    #[error("object keys starting with `.ebb/` are reserved")]
+    Reserved,
 }
+
+/// The longest segment (text between `/`) accepted, in bytes: file names are at most 255
+/// bytes on the file systems that local stores and S3 servers such as MinIO write to.
+pub const MAX_SEGMENT_LEN: usize = 255;
+
+/// The first segment of the store paths that hold the object versions (see the crate docs).
+pub(crate) const RESERVED_PREFIX: &str = ".ebb";
 
 impl ObjectKey {
     /// Checks `key`.
@@ -65,8 +79,12 @@ impl ObjectKey {
             match segment {
                 "" => return Err(KeyError::EmptySegment),
                 "." | ".." => return Err(KeyError::DotSegment),
+                long if long.len() > MAX_SEGMENT_LEN => return Err(KeyError::SegmentTooLong),
                 _ => {}
             }
+        }
+        if key.split('/').next() == Some(RESERVED_PREFIX) {
+            return Err(KeyError::Reserved);
         }
         Ok(Self(key.to_owned()))
     }
@@ -74,6 +92,17 @@ impl ObjectKey {
     /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Where the bytes of `version` of this key live: `.ebb/v/<digest of the key>/<version>`.
+    /// Versions are written once and never overwritten, so two uploads never write the same
+    /// path; and the layout is flat, so keys such as `a` and `a/b` can never collide as a
+    /// file and a directory would.
+    pub(crate) fn version_path(&self, version: &str) -> Path {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(self.0.as_bytes());
+        let name: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        Path::from_iter([RESERVED_PREFIX, "v", name.as_str(), version])
     }
 
     /// The key as an object_store path under `prefix`.
@@ -98,8 +127,9 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_keys() {
+        let long = format!("{}/{}/{}/{}", "x".repeat(255), "y".repeat(255), "z".repeat(255), "w".repeat(250));
         for key in
-            ["a", "a/b/c.txt", "reports/2026/Q3 final.pdf", "ünïcödé/名前", "a.b/..c/d..", "x".repeat(1024).as_str()]
+            ["a", "a/b/c.txt", "reports/2026/Q3 final.pdf", "ünïcödé/名前", "a.b/..c/d..", long.as_str(), "x/.ebb"]
         {
             assert!(ObjectKey::parse(key).is_ok(), "{key}");
         }
@@ -123,6 +153,16 @@ mod tests {
             assert_eq!(ObjectKey::parse(key), Err(expected), "{key:?}");
         }
         assert_eq!(ObjectKey::parse(&"x".repeat(1025)), Err(KeyError::TooLong(1025)));
+        assert_eq!(ObjectKey::parse(&"x".repeat(256)), Err(KeyError::SegmentTooLong));
+        assert_eq!(ObjectKey::parse(".ebb/v/a/1"), Err(KeyError::Reserved));
+    }
+
+    #[test]
+    fn versions_live_apart_from_keys() {
+        let (a, ab) = (ObjectKey::parse("a").expect("valid"), ObjectKey::parse("a/b").expect("valid"));
+        let (a, ab) = (a.version_path("0001"), ab.version_path("0002"));
+        assert!(a.as_ref().starts_with(".ebb/v/") && a.parts().count() == 4, "{a}");
+        assert_ne!(a.parts().nth(2), ab.parts().nth(2), "flat and distinct");
     }
 
     #[test]

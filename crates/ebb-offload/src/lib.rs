@@ -27,6 +27,7 @@
 //! # }
 //! ```
 
+mod commit;
 mod config;
 mod download;
 mod error;
@@ -34,24 +35,31 @@ mod error;
 pub mod http;
 mod key;
 pub mod metadata;
+mod multipart;
 mod names;
 mod offload;
+mod presign;
 mod range;
+mod serving;
 mod upload;
+mod verify;
 
 pub use config::{
     AWS_VARIABLES, ConfigError, DEFAULT_DIR, DEFAULT_MAX_SIZE, DEFAULT_MEMORY_BUDGET, DEFAULT_PART_SIZE,
-    DEFAULT_PARTS_IN_FLIGHT, DEFAULT_URL_EXPIRY, ENV_DIR, ENV_MAX_SIZE, ENV_MEMORY_BUDGET, ENV_PART_SIZE,
-    ENV_PARTS_IN_FLIGHT, ENV_URL_EXPIRY, MAX_OBJECT_SIZE, MAX_PART_SIZE, OffloadConfig, StoreConfig,
+    DEFAULT_PARTS_IN_FLIGHT, DEFAULT_URL_EXPIRY, ENV_DIR, ENV_INLINE_TYPES, ENV_MAX_SIZE, ENV_MEMORY_BUDGET,
+    ENV_PART_SIZE, ENV_PARTS_IN_FLIGHT, ENV_URL_EXPIRY, MAX_OBJECT_SIZE, MAX_PART_SIZE, OffloadConfig, StoreConfig,
 };
 pub use download::{Download, Fetched};
 pub use error::OffloadError;
-pub use key::{KeyError, MAX_KEY_LEN, ObjectKey};
+pub use key::{KeyError, MAX_KEY_LEN, MAX_SEGMENT_LEN, ObjectKey};
 #[cfg(feature = "redis")]
 pub use metadata::RedisMetadata;
 pub use metadata::{MemoryMetadata, Metadata, MetadataError, MetadataStore};
+pub use multipart::{MAX_PARTS, MultipartUpload};
 pub use names::{OFFLOAD_BYTES_TOTAL, OFFLOAD_OPERATIONS_TOTAL};
-pub use offload::{BuildError, Offload, PresignedUrl};
+pub use offload::{BuildError, Offload};
+pub use presign::{PresignedUpload, PresignedUrl};
+pub use serving::DEFAULT_INLINE_TYPES;
 pub use upload::DEFAULT_CONTENT_TYPE;
 
 pub use object_store;

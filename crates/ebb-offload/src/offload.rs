@@ -2,14 +2,14 @@
 //! the metadata.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
+use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::signer::Signer;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
-use serde::Serialize;
 
 use crate::config::{OffloadConfig, StoreConfig};
 use crate::metadata::{Metadata, MetadataStore};
@@ -27,7 +27,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// let offload = Offload::from_config(&OffloadConfig::from_env().map_err(|e| format!("{e:?}"))?,
 ///                                    Arc::new(MemoryMetadata::new()))?;
 /// let key = ebb_offload::ObjectKey::parse("reports/q3.pdf")?;
-/// let url = offload.presign(http::Method::GET, &key).await?;
+/// let url = offload.presign_download(&key).await?;
 /// println!("{}", url.url);
 /// # Ok(())
 /// # }
@@ -40,6 +40,7 @@ pub struct Offload {
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn ObjectStore>,
     signer: Option<Arc<dyn Signer>>,
+    pub(crate) multipart: Option<Arc<dyn MultipartStore>>,
     pub(crate) metadata: Arc<dyn MetadataStore>,
     pub(crate) limits: OffloadConfig,
     description: String,
@@ -77,17 +78,6 @@ pub enum BuildError {
     },
 }
 
-/// A presigned URL: the client sends `method` to `url` until `expires_at`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct PresignedUrl {
-    /// The URL, with its signature.
-    pub url: String,
-    /// `PUT` for uploads, `GET` for downloads.
-    pub method: String,
-    /// When it stops working, RFC 3339.
-    pub expires_at: String,
-}
-
 impl Offload {
     /// The store `config` describes: S3 with the `AWS_*` settings (retrying briefly, so a
     /// down store answers 503 within seconds), or a local directory (created if missing).
@@ -100,7 +90,12 @@ impl Offload {
                 let s3 = s3_store(vars)?;
                 let description = format!("s3 ({s3})");
                 let s3 = Arc::new(s3);
-                Ok(Self::with_parts(s3.clone(), Some(s3), metadata, config.clone(), description, true))
+                let mut offload =
+                    Self::with_parts(s3.clone(), Some(s3.clone()), metadata, config.clone(), description, true);
+                if let Some(inner) = Arc::get_mut(&mut offload.inner) {
+                    inner.multipart = Some(s3);
+                }
+                Ok(offload)
             }
             StoreConfig::Local(dir) => {
                 let local_error = |reason: String| BuildError::Local { dir: dir.display().to_string(), reason };
@@ -133,7 +128,8 @@ impl Offload {
         keeps_attributes: bool,
     ) -> Self {
         let budget = Arc::new(tokio::sync::Semaphore::new(budget_kib(&limits)));
-        Self { inner: Arc::new(Inner { store, signer, metadata, limits, description, keeps_attributes, budget }) }
+        let inner = Inner { store, signer, multipart: None, metadata, limits, description, keeps_attributes, budget };
+        Self { inner: Arc::new(inner) }
     }
 
     /// Bytes of the upload memory budget that uploads in progress hold now (in KiB steps).
@@ -156,70 +152,50 @@ impl Offload {
         &self.inner.limits
     }
 
-    /// The metadata of `key`: from the metadata store, else from the object store itself
-    /// (objects uploaded with a presigned URL).
+    /// The metadata of `key` as it would be served: size and entity tag from the store,
+    /// SHA-256 and content type from the record when it describes those bytes.
     ///
     /// # Errors
     /// [`OffloadError::NotFound`], or a store failure.
     pub async fn metadata(&self, key: &ObjectKey) -> Result<Metadata, OffloadError> {
-        let result = self.lookup(key).await;
+        let result = async {
+            for _ in 0..3 {
+                if let Some(located) = self.locate(key).await? {
+                    return Ok(located.meta);
+                }
+            }
+            Err(OffloadError::Unavailable("the object kept changing while it was being read".to_owned()))
+        }
+        .await;
         names::record("head", result.as_ref().map(|_| ()));
         result
     }
 
-    pub(crate) async fn lookup(&self, key: &ObjectKey) -> Result<Metadata, OffloadError> {
-        if let Some(meta) = self.inner.metadata.get(key.as_str()).await? {
-            return Ok(meta);
-        }
-        let head =
-            self.inner.store.head(&self.path(key)).await.map_err(|e| OffloadError::from_store(key.as_str(), e))?;
-        Ok(Metadata {
-            key: key.as_str().to_owned(),
-            size: head.size,
-            etag: head.e_tag.map(|tag| quote(&tag)),
-            sha256: None,
-            content_type: "application/octet-stream".to_owned(),
-            created: humantime::format_rfc3339_seconds(SystemTime::from(head.last_modified)).to_string(),
-        })
-    }
-
-    /// Deletes the object and its metadata. Deleting a missing key is not an error.
+    /// Deletes the object: its record first (atomically, so a concurrent upload either
+    /// lands after it or is deleted with it), then its bytes. Deleting a missing key is not
+    /// an error.
     ///
     /// # Errors
     /// A store failure.
     pub async fn delete(&self, key: &ObjectKey) -> Result<(), OffloadError> {
         let result = async {
-            match self.inner.store.delete(&self.path(key)).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(error) => return Err(OffloadError::from_store(key.as_str(), error)),
+            let taken = self
+                .inner
+                .metadata
+                .take(key.as_str())
+                .await
+                .map_err(|e| OffloadError::from_metadata(key.as_str(), e))?;
+            if let Some(record) = &taken {
+                self.discard(key, record).await;
             }
-            self.inner.metadata.delete(key.as_str()).await?;
-            Ok(())
+            // An object written at the key itself, around the service, goes too.
+            match self.inner.store.delete(&self.path(key)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(error) => Err(OffloadError::from_store(key.as_str(), error)),
+            }
         }
         .await;
         names::record("delete", result.as_ref().map(|_| ()));
-        result
-    }
-
-    /// A URL for `PUT` (upload) or `GET` (download) straight to the store, valid for the
-    /// configured expiry, so that big transfers never pass through (or hold up the drain
-    /// of) the service.
-    ///
-    /// # Errors
-    /// [`OffloadError::PresignUnsupported`] for a local directory.
-    pub async fn presign(&self, method: http::Method, key: &ObjectKey) -> Result<PresignedUrl, OffloadError> {
-        let result = async {
-            let signer = self.inner.signer.as_ref().ok_or(OffloadError::PresignUnsupported)?;
-            let expiry = self.inner.limits.url_expiry;
-            let url = signer
-                .signed_url(method.clone(), &self.path(key), expiry)
-                .await
-                .map_err(|e| OffloadError::from_store(key.as_str(), e))?;
-            let expires_at = humantime::format_rfc3339_seconds(SystemTime::now() + expiry).to_string();
-            Ok(PresignedUrl { url: url.to_string(), method: method.to_string(), expires_at })
-        }
-        .await;
-        names::record("presign", result.as_ref().map(|_| ()));
         result
     }
 
@@ -230,8 +206,15 @@ impl Offload {
     pub async fn check(&self) -> Result<(), OffloadError> {
         match self.inner.store.head(&Path::from("ebb-readiness-probe")).await {
             Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(error) => Err(OffloadError::Unavailable(error.to_string())),
+            Err(error) => {
+                tracing::warn!(%error, "object store readiness check failed");
+                Err(OffloadError::Unavailable(error.to_string()))
+            }
         }
+    }
+
+    pub(crate) fn signer(&self) -> Result<&Arc<dyn Signer>, OffloadError> {
+        self.inner.signer.as_ref().ok_or(OffloadError::PresignUnsupported)
     }
 
     pub(crate) fn path(&self, key: &ObjectKey) -> Path {

@@ -7,6 +7,9 @@
 //! in a single PUT. Whatever goes wrong midway — the client disconnects, the body breaks,
 //! the size limit is crossed, the store fails, or the request is dropped — the multipart
 //! upload is aborted, so no partial object ever becomes visible.
+//!
+//! Each upload writes a version of its own (see `commit.rs`): the key's record is
+//! swapped to it only once every byte is stored.
 
 use std::time::SystemTime;
 
@@ -15,6 +18,7 @@ use futures_util::{Stream, StreamExt};
 use object_store::{Attribute, Attributes, PutMultipartOptions, PutOptions, PutPayload, PutResult, WriteMultipart};
 use sha2::{Digest, Sha256};
 
+use crate::commit::new_version;
 use crate::metadata::Metadata;
 use crate::offload::quote;
 use crate::{ObjectKey, Offload, OffloadError, names};
@@ -67,7 +71,8 @@ impl Offload {
         if self.inner.keeps_attributes {
             attributes.insert(Attribute::ContentType, content_type.clone().into());
         }
-        let path = self.path(key);
+        let version = new_version();
+        let path = key.version_path(&version);
         let store_error = |error| OffloadError::from_store(key.as_str(), error);
 
         let mut body = std::pin::pin!(body);
@@ -122,14 +127,14 @@ impl Offload {
         };
         let meta = Metadata {
             key: key.as_str().to_owned(),
+            version: Some(version),
             size,
             etag: result.e_tag.as_deref().map(quote),
             sha256: Some(hex(&hasher.finalize())),
             content_type,
             created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         };
-        self.inner.metadata.put(&meta).await?;
-        Ok(meta)
+        self.commit(key, meta).await
     }
 }
 

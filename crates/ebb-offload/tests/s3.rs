@@ -60,18 +60,18 @@ async fn a_multipart_object_round_trips_with_ranges_across_parts() {
     let url = format!("http://{addr}/files/reports/2026/big.bin");
 
     let created =
-        client.put(&url).header("content-type", "application/x-test").body(body.clone()).send().await.expect("put");
+        client.put(&url).header("content-type", "application/pdf").body(body.clone()).send().await.expect("put");
     assert_eq!(created.status(), StatusCode::CREATED);
     let meta: Metadata = created.json().await.expect("json");
     assert_eq!(meta.size, body.len() as u64);
     assert_eq!(meta.sha256.as_deref(), Some(sha256_hex(&body).as_str()));
-    assert_eq!(meta.content_type, "application/x-test");
+    assert_eq!(meta.content_type, "application/pdf");
     let etag = meta.etag.clone().expect("an etag");
 
     let whole = client.get(&url).send().await.expect("get");
     assert_eq!(whole.status(), StatusCode::OK);
     assert_eq!(whole.headers()["content-length"], body.len().to_string().as_str());
-    assert_eq!(whole.headers()["content-type"], "application/x-test");
+    assert_eq!(whole.headers()["content-type"], "application/pdf");
     assert_eq!(whole.headers()["etag"], etag.as_str());
     assert!(whole.bytes().await.expect("body") == body, "the object changed on the way");
 
@@ -118,38 +118,39 @@ async fn presigned_urls_go_straight_to_the_store_and_expire() {
     let s3 = S3Server::start(&["files"]);
     let mut config = config(&s3);
     config.url_expiry = Duration::from_secs(2);
+    config.max_size = MIB as u64;
     let addr = serve(offload(&config)).await;
     let client = reqwest::Client::new();
     let body = data(300_000);
 
-    let upload: serde_json::Value = client
-        .post(format!("http://{addr}/files/direct/a.bin/upload-url"))
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let request = serde_json::json!({"size": 300_000});
+    let upload: serde_json::Value = post(&client, addr, "direct/a.bin/upload-url", request).await;
     assert_eq!(upload["method"], "PUT");
     let upload_url = upload["url"].as_str().expect("url").to_owned();
     assert!(upload_url.starts_with(&s3.endpoint()), "{upload_url}");
     assert!(upload["expires_at"].as_str().is_some_and(|t| t.ends_with('Z')));
     let put = client.put(&upload_url).body(body.clone()).send().await.expect("direct put");
     assert!(put.status().is_success(), "{}", put.status());
-
-    let download: serde_json::Value = client
-        .post(format!("http://{addr}/files/direct/a.bin/download-url"))
+    // Not the key's object until completed.
+    assert_eq!(head_status(&client, addr, "direct/a.bin").await, StatusCode::NOT_FOUND);
+    let version = upload["version"].as_str().expect("version");
+    let done = client
+        .post(format!("http://{addr}/files/direct/a.bin/complete"))
+        .json(&serde_json::json!({ "version": version }))
         .send()
         .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+        .expect("complete");
+    assert_eq!(done.status(), StatusCode::CREATED);
+
+    let download: serde_json::Value = post(&client, addr, "direct/a.bin/download-url", serde_json::Value::Null).await;
     let download_url = download["url"].as_str().expect("url").to_owned();
     assert!(client.get(&download_url).send().await.expect("direct get").bytes().await.expect("body") == body);
-    // The service sees the object too (metadata from the store itself).
+    // The service serves it with the store's true size and tag.
     let head = client.head(format!("http://{addr}/files/direct/a.bin")).send().await.expect("head");
     assert_eq!(head.headers()["content-length"], "300000");
+    let served = client.get(format!("http://{addr}/files/direct/a.bin")).send().await.expect("get");
+    assert!(served.headers().contains_key("etag"));
+    assert_eq!(served.bytes().await.expect("body"), body);
 
     // A tampered signature is refused.
     let tampered = tamper(&download_url);
@@ -164,9 +165,45 @@ async fn presigned_urls_go_straight_to_the_store_and_expire() {
         assert!(Instant::now() < deadline, "the URL never expired ({status})");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    // No URL for an object that does not exist.
+    // No URL for an object that does not exist; none for more than the size limit.
     let missing = client.post(format!("http://{addr}/files/nope/download-url")).send().await.expect("post");
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let huge = client
+        .post(format!("http://{addr}/files/huge/upload-url"))
+        .json(&serde_json::json!({"size": config.max_size + 1}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // The store cannot refuse a longer body (object_store will not sign Content-Length):
+    // completion does. Over the limit, the object is deleted and never served.
+    let small: serde_json::Value = post(&client, addr, "sneaky/upload-url", serde_json::json!({"size": 10})).await;
+    let oversize = vec![7u8; usize::try_from(config.max_size).expect("size") + 1];
+    let put = client.put(small["url"].as_str().expect("url")).body(oversize).send().await.expect("put");
+    assert!(put.status().is_success(), "{}", put.status());
+    let complete = client
+        .post(format!("http://{addr}/files/sneaky/complete"))
+        .json(&serde_json::json!({"version": small["version"]}))
+        .send()
+        .await
+        .expect("complete");
+    assert_eq!(complete.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(head_status(&client, addr, "sneaky").await, StatusCode::NOT_FOUND);
+    let no_size = client.post(format!("http://{addr}/files/x/upload-url")).send().await.expect("post");
+    assert_eq!(no_size.status(), StatusCode::BAD_REQUEST);
+    assert!(no_size.text().await.expect("body").contains("size"));
+}
+
+async fn post(client: &reqwest::Client, addr: SocketAddr, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let request = client.post(format!("http://{addr}/files/{path}"));
+    let request = if body.is_null() { request } else { request.json(&body) };
+    let response = request.send().await.expect("post");
+    assert!(response.status().is_success(), "{path}: {}", response.status());
+    response.json().await.expect("json")
+}
+
+async fn head_status(client: &reqwest::Client, addr: SocketAddr, key: &str) -> StatusCode {
+    client.head(format!("http://{addr}/files/{key}")).send().await.expect("head").status()
 }
 
 fn tamper(url: &str) -> String {
@@ -229,8 +266,11 @@ async fn the_size_limit_answers_413_and_stores_nothing() {
         .expect("put");
     assert_eq!(streamed.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(streamed.text().await.expect("body").contains("limit"));
+    // A fresh client: the server closes a connection whose body it refused to read, and a
+    // pooled one may be reused just as it closes.
+    let fresh = reqwest::Client::new();
     for key in ["declared", "streamed"] {
-        let status = client.head(format!("http://{addr}/files/{key}")).send().await.expect("head").status();
+        let status = fresh.head(format!("http://{addr}/files/{key}")).send().await.expect("head").status();
         assert_eq!(status, StatusCode::NOT_FOUND, "{key} must not be visible");
     }
 }
@@ -271,7 +311,9 @@ async fn a_stopped_store_answers_503_and_recovers_without_a_restart() {
     let started = Instant::now();
     let put = client.put(format!("http://{addr}/files/new.txt")).body("new").send().await.expect("put");
     assert_eq!(put.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(put.text().await.expect("body").contains("object store unavailable"));
+    let text = put.text().await.expect("body");
+    assert!(text.contains("object store is unavailable"), "{text}");
+    assert!(!text.contains("127.0.0.1") && !text.contains("http"), "no endpoint in answers: {text}");
     let get = client.get(&url).send().await.expect("get");
     assert_eq!(get.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(started.elapsed() < Duration::from_secs(15), "503s took {:?}", started.elapsed());

@@ -54,6 +54,12 @@ impl S3Server {
         wait_for_port(self.addr(), Duration::from_secs(10));
     }
 
+    /// Its data directory: one sub-directory per bucket, multipart uploads in progress as
+    /// `.upload-*` files (s3s-fs has no ListMultipartUploads).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

@@ -19,9 +19,9 @@ impl MemoryMetadata {
 }
 
 impl MetadataStore for MemoryMetadata {
-    fn put<'a>(&'a self, meta: &'a Metadata) -> BoxFuture<'a, Result<(), MetadataError>> {
-        self.entries.write().unwrap_or_else(|e| e.into_inner()).insert(meta.key.clone(), meta.clone());
-        futures_util::future::ready(Ok(())).boxed()
+    fn swap<'a>(&'a self, meta: &'a Metadata) -> BoxFuture<'a, Result<Option<Metadata>, MetadataError>> {
+        let old = self.entries.write().unwrap_or_else(|e| e.into_inner()).insert(meta.key.clone(), meta.clone());
+        futures_util::future::ready(Ok(old)).boxed()
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Metadata>, MetadataError>> {
@@ -29,9 +29,9 @@ impl MetadataStore for MemoryMetadata {
         futures_util::future::ready(Ok(found)).boxed()
     }
 
-    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), MetadataError>> {
-        self.entries.write().unwrap_or_else(|e| e.into_inner()).remove(key);
-        futures_util::future::ready(Ok(())).boxed()
+    fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Metadata>, MetadataError>> {
+        let old = self.entries.write().unwrap_or_else(|e| e.into_inner()).remove(key);
+        futures_util::future::ready(Ok(old)).boxed()
     }
 
     fn kind(&self) -> &'static str {

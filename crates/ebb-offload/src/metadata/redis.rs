@@ -38,34 +38,60 @@ impl RedisMetadata {
         &self,
         op: impl AsyncFnOnce(&mut ebb_redis::Connection) -> ebb_redis::redis::RedisResult<T>,
     ) -> Result<T, MetadataError> {
-        self.redis.run(self.redis.timeout(), op).await.map_err(|e| MetadataError(e.to_string()))
+        self.redis.run(self.redis.timeout(), op).await.map_err(|error| {
+            // A command that was sent and then timed out, or whose connection broke, may
+            // have been applied; one refused by Redis, or never sent, was not.
+            let maybe_applied = match &error {
+                ebb_redis::Error::Timeout(_) => true,
+                ebb_redis::Error::Redis(error) => error.is_io_error() || error.is_connection_dropped(),
+                _ => false,
+            };
+            if maybe_applied {
+                MetadataError::unknown(error.to_string())
+            } else {
+                MetadataError::failed(error.to_string())
+            }
+        })
+    }
+
+    fn decode(key: &str, json: Option<String>) -> Result<Option<Metadata>, MetadataError> {
+        json.map(|json| {
+            serde_json::from_str(&json).map_err(|e| MetadataError::failed(format!("corrupt entry for {key:?}: {e}")))
+        })
+        .transpose()
     }
 }
 
 impl MetadataStore for RedisMetadata {
-    fn put<'a>(&'a self, meta: &'a Metadata) -> BoxFuture<'a, Result<(), MetadataError>> {
+    /// `SET key json GET`: one atomic command (Redis >= 6.2).
+    fn swap<'a>(&'a self, meta: &'a Metadata) -> BoxFuture<'a, Result<Option<Metadata>, MetadataError>> {
         async move {
-            let json = serde_json::to_string(meta).map_err(|e| MetadataError(e.to_string()))?;
+            let json = serde_json::to_string(meta).map_err(|e| MetadataError::failed(e.to_string()))?;
             let key = self.redis_key(&meta.key);
-            self.run(async |c| c.set::<_, _, ()>(&key, &json).await).await
+            let old: Option<String> = self
+                .run(async |c| ebb_redis::redis::cmd("SET").arg(&key).arg(&json).arg("GET").query_async(c).await)
+                .await?;
+            Self::decode(&meta.key, old)
         }
         .boxed()
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Metadata>, MetadataError>> {
         async move {
-            let key = self.redis_key(key);
-            let json: Option<String> = self.run(async |c| c.get(&key).await).await?;
-            json.map(|json| serde_json::from_str(&json).map_err(|e| MetadataError(format!("corrupt entry: {e}"))))
-                .transpose()
+            let redis_key = self.redis_key(key);
+            let json: Option<String> = self.run(async |c| c.get(&redis_key).await).await?;
+            Self::decode(key, json)
         }
         .boxed()
     }
 
-    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), MetadataError>> {
+    /// `GETDEL key` (Redis >= 6.2).
+    fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Metadata>, MetadataError>> {
         async move {
-            let key = self.redis_key(key);
-            self.run(async |c| c.del::<_, ()>(&key).await).await
+            let redis_key = self.redis_key(key);
+            let json: Option<String> =
+                self.run(async |c| ebb_redis::redis::cmd("GETDEL").arg(&redis_key).query_async(c).await).await?;
+            Self::decode(key, json)
         }
         .boxed()
     }
