@@ -23,7 +23,9 @@ impl Offload {
     pub(crate) async fn commit(&self, key: &ObjectKey, meta: Metadata) -> Result<Metadata, OffloadError> {
         match self.inner.metadata.swap(&meta).await {
             Ok(replaced) => {
-                if let Some(old) = replaced {
+                // A retried swap (a Cluster client retries on timeouts) can hand back our
+                // own record: never delete the bytes the key now names.
+                if let Some(old) = replaced.filter(|old| old.version != meta.version) {
                     self.discard(key, &old).await;
                 }
                 Ok(meta)

@@ -1,7 +1,7 @@
 //! [`Redis`]: the shared handle. One multiplexed connection, replaced in the background when
 //! it breaks *or* when it hangs; callers never wait on a dial while a connection is in use.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -12,11 +12,10 @@ use crate::config::{ENV_REDIS_CA_FILE, Nodes, RedisConfig};
 use crate::connection::Connection;
 use crate::error::Error;
 
-/// After a failed connect, callers fail at once for this long instead of each dialling.
+/// After a failed connect, commands fail at once for this long instead of each dialling.
 pub const RECONNECT_BACKOFF: Duration = Duration::from_millis(200);
-/// A connection whose commands time out this many times in a row is replaced.
-pub const REPLACE_AFTER_TIMEOUTS: u32 = 3;
-/// A connection whose commands have only timed out for this long is replaced.
+/// How long a health probe of a connection that timed out may take before the connection
+/// counts as silent and is replaced (at most the configured timeout).
 pub const REPLACE_AFTER_SILENCE: Duration = Duration::from_secs(1);
 
 /// The shared Redis handle of a process: cheap to clone, one connection for everyone.
@@ -24,12 +23,14 @@ pub const REPLACE_AFTER_SILENCE: Duration = Duration::from_secs(1);
 /// - **Multiplexed**: every caller's commands share one connection (a Cluster connection
 ///   holds one per node), pipelined on the wire: no pool, no checkout, no PING per use.
 /// - **Bounded**: every command has a timeout (the config's, or the caller's own).
-/// - **Self-healing**: a connection that fails with an I/O error is dropped and redialled; one
-///   that stays silent ([`REPLACE_AFTER_TIMEOUTS`] timeouts in a row, or only timeouts for
-///   [`REPLACE_AFTER_SILENCE`]) is replaced in the background while callers keep using it, so
-///   a frozen proxy or a half-open TCP connection costs about a second, not forever.
-/// - **Lazy**: nothing connects until the first command; after a failed connect, commands
-///   fail at once for [`RECONNECT_BACKOFF`].
+/// - **Self-healing**: a connection that fails with an I/O error is dropped and redialled.
+///   When a command times out, one probe (`PING`, bounded by [`REPLACE_AFTER_SILENCE`])
+///   asks the same connection whether it still answers: if not, a new connection is dialled
+///   in the background while callers keep using the old one. A frozen proxy or a half-open
+///   TCP connection costs about a second, not forever; a merely slow Redis (a 50 ms budget
+///   missed) costs nothing.
+/// - **Lazy**: nothing connects until the first command. While Redis cannot be reached,
+///   commands fail at once instead of each waiting for a dial.
 #[derive(Clone)]
 pub struct Redis {
     inner: Arc<Inner>,
@@ -40,14 +41,20 @@ struct Inner {
     timeout: Duration,
     describe: String,
     custom_ca: bool,
-    current: RwLock<Option<Connection>>,
+    current: RwLock<Option<Slot>>,
+    /// Numbers connections, so that late outcomes on a replaced one are ignored.
+    generations: AtomicU64,
     dialing: AtomicBool,
     dialed: Notify,
     last_failure: Mutex<Option<(Instant, String)>>,
-    /// Timeouts since the last answer, and when the first of them happened (µs since `born`).
-    timeouts_in_row: AtomicU32,
-    silent_since: AtomicU64,
-    born: Instant,
+    /// The generation a probe is running for (0: none).
+    probing: AtomicU64,
+}
+
+#[derive(Clone)]
+struct Slot {
+    generation: u64,
+    connection: Connection,
 }
 
 enum Target {
@@ -66,8 +73,8 @@ impl Redis {
     /// A handle for `config`. Nothing connects yet.
     ///
     /// # Errors
-    /// When the TLS material cannot be used (checked already by
-    /// [`RedisConfig::from_env`], so this is rare).
+    /// When the settings cannot make a client (mismatched Cluster nodes, unusable TLS
+    /// material); [`RedisConfig::from_env`] reports these at start-up already.
     pub fn new(config: &RedisConfig) -> Result<Self, Error> {
         if config.is_tls() {
             install_crypto_provider();
@@ -85,12 +92,11 @@ impl Redis {
             describe: config.describe(),
             custom_ca: config.tls.ca.is_some(),
             current: RwLock::new(None),
+            generations: AtomicU64::new(0),
             dialing: AtomicBool::new(false),
             dialed: Notify::new(),
             last_failure: Mutex::new(None),
-            timeouts_in_row: AtomicU32::new(0),
-            silent_since: AtomicU64::new(0),
-            born: Instant::now(),
+            probing: AtomicU64::new(0),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -107,15 +113,11 @@ impl Redis {
 
     /// Whether this is a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
-        match self.inner.target {
-            Target::Single(_) => false,
-            #[cfg(feature = "cluster")]
-            Target::Cluster(_) => true,
-        }
+        self.inner.target.is_cluster()
     }
 
     /// Runs `op` on the shared connection within `timeout`, and learns from the outcome:
-    /// an I/O error drops the connection, repeated timeouts replace it.
+    /// an I/O error drops the connection, a timeout has it probed.
     ///
     /// # Errors
     /// [`Error::Unavailable`] with no connection, [`Error::Timeout`], or Redis' own error.
@@ -124,25 +126,27 @@ impl Redis {
         timeout: Duration,
         op: impl AsyncFnOnce(&mut Connection) -> RedisResult<T>,
     ) -> Result<T, Error> {
+        let mut used = None;
         let work = async {
-            let mut connection = self.connection().await?;
+            let slot = self.slot().await?;
+            used = Some(slot.generation);
+            let mut connection = slot.connection;
             op(&mut connection).await.map_err(Error::Redis)
         };
         let outcome = match tokio::time::timeout(timeout, work).await {
             Ok(outcome) => outcome,
             Err(_elapsed) => Err(Error::Timeout(timeout)),
         };
-        match &outcome {
-            Ok(_) => self.answered(),
-            Err(Error::Timeout(_)) => self.timed_out(),
-            Err(Error::Redis(error)) if error.is_timeout() => self.timed_out(),
-            Err(Error::Redis(error))
-                if error.is_io_error() || error.is_connection_dropped() || error.is_unrecoverable_error() =>
-            {
-                self.broken(error);
+        if let Some(generation) = used {
+            match &outcome {
+                Err(Error::Timeout(_)) => self.probe(generation),
+                Err(Error::Redis(error)) if error.is_timeout() => self.probe(generation),
+                Err(Error::Redis(error)) if error.is_io_error() || error.is_connection_dropped() => {
+                    self.broken(generation, error);
+                }
+                // Answered (an error reply, or a reply of another type, is still an answer).
+                _ => {}
             }
-            Err(Error::Redis(_)) => self.answered(), // Redis answered, with an error.
-            Err(Error::Unavailable(_)) => {}
         }
         outcome
     }
@@ -168,78 +172,104 @@ impl Redis {
         self.run(timeout, async |c| invocation.invoke_async(c).await).await
     }
 
-    /// `PING` within the default timeout: for readiness. The error says why in words fit
-    /// for a readiness detail (no secrets).
+    /// Whether Redis answers, within the default timeout: for readiness. The error says why
+    /// in words fit for a readiness detail (no secrets). On a Cluster one node answering is
+    /// enough (`PING` would need every master).
     ///
     /// # Errors
-    /// When Redis does not answer `PONG`.
+    /// When Redis does not answer.
     pub async fn ping(&self) -> Result<(), Error> {
-        let reply: String = self.query(&redis::cmd("PING")).await?;
-        if reply == "PONG" { Ok(()) } else { Err(Error::Unavailable(format!("PING answered {reply:?}"))) }
+        let cmd = self.inner.target.alive_cmd();
+        let reply: String = self.query(&cmd).await?;
+        if reply == ALIVE_REPLY || reply == "PONG" {
+            Ok(())
+        } else {
+            Err(Error::Unavailable(format!("the health command answered {reply:?}")))
+        }
     }
 
-    /// The shared connection, dialling (once, for every waiting caller) when there is none.
+    /// The shared connection, dialling when there is none. Only the very first dial is
+    /// waited for; after a failure, callers fail at once while the next dial runs.
+    ///
+    /// Commands sent on it directly bypass the timeouts and the health accounting of
+    /// [`run`](Self::run); never send blocking commands (`BLPOP`, `XREADGROUP BLOCK`) on it.
     ///
     /// # Errors
     /// [`Error::Unavailable`] when Redis cannot be reached.
     pub async fn connection(&self) -> Result<Connection, Error> {
-        if let Some(connection) = self.current() {
-            return Ok(connection);
+        self.slot().await.map(|slot| slot.connection)
+    }
+
+    async fn slot(&self) -> Result<Slot, Error> {
+        if let Some(slot) = self.current() {
+            return Ok(slot);
         }
-        if let Some(reason) = self.recent_failure() {
+        if let Some(reason) = self.failure() {
+            // Failing: never make a caller wait for a dial that may hang for the timeout.
+            if !self.in_backoff() {
+                self.dial_in_background();
+            }
             return Err(Error::Unavailable(reason));
         }
         let dialed = self.inner.dialed.notified();
         tokio::pin!(dialed);
         dialed.as_mut().enable();
         self.dial_in_background();
-        if let Some(connection) = self.current() {
-            return Ok(connection);
+        if let Some(slot) = self.current() {
+            return Ok(slot);
         }
         dialed.await;
-        self.current()
-            .ok_or_else(|| Error::Unavailable(self.recent_failure().unwrap_or_else(|| "connection lost".to_owned())))
+        self.current().ok_or_else(|| Error::Unavailable(self.failure().unwrap_or_else(|| "connection lost".to_owned())))
     }
 
-    fn current(&self) -> Option<Connection> {
+    fn current(&self) -> Option<Slot> {
         self.inner.current.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn recent_failure(&self) -> Option<String> {
+    fn failure(&self) -> Option<String> {
         let failure = self.inner.last_failure.lock().unwrap_or_else(|e| e.into_inner());
-        failure.as_ref().filter(|(at, _)| at.elapsed() < RECONNECT_BACKOFF).map(|(_, reason)| reason.clone())
+        failure.as_ref().map(|(_, reason)| reason.clone())
     }
 
-    fn answered(&self) {
-        if self.inner.timeouts_in_row.load(Ordering::Relaxed) != 0 {
-            self.inner.timeouts_in_row.store(0, Ordering::Relaxed);
-        }
+    fn in_backoff(&self) -> bool {
+        let failure = self.inner.last_failure.lock().unwrap_or_else(|e| e.into_inner());
+        failure.as_ref().is_some_and(|(at, _)| at.elapsed() < RECONNECT_BACKOFF)
     }
 
-    fn timed_out(&self) {
-        let now = self.micros_since_born();
-        let in_row = self.inner.timeouts_in_row.fetch_add(1, Ordering::Relaxed) + 1;
-        if in_row == 1 {
-            self.inner.silent_since.store(now, Ordering::Relaxed);
+    /// A command on connection `generation` timed out: ask it, once, whether it still
+    /// answers; if it does not, replace it.
+    fn probe(&self, generation: u64) {
+        let Some(slot) = self.current().filter(|slot| slot.generation == generation) else { return };
+        if self.inner.probing.swap(generation, Ordering::AcqRel) == generation {
+            return; // a probe of this connection is running
         }
-        let silent_for = Duration::from_micros(now.saturating_sub(self.inner.silent_since.load(Ordering::Relaxed)));
-        if in_row >= REPLACE_AFTER_TIMEOUTS || silent_for >= REPLACE_AFTER_SILENCE {
-            // Keep serving from the silent connection until the new one is up: it may
-            // still answer, and nobody waits on the dial.
+        let this = self.clone();
+        let bound = self.inner.timeout.min(REPLACE_AFTER_SILENCE);
+        tokio::spawn(async move {
+            let mut connection = slot.connection;
+            let cmd = this.inner.target.alive_cmd();
+            let answered = tokio::time::timeout(bound, cmd.query_async::<String>(&mut connection)).await;
+            if !matches!(answered, Ok(Ok(_))) {
+                tracing::warn!(redis = %this.inner.describe, "a Redis connection stopped answering; replacing it");
+                this.dial_in_background();
+            }
+            let _ = this.inner.probing.compare_exchange(generation, 0, Ordering::AcqRel, Ordering::Relaxed);
+        });
+    }
+
+    fn broken(&self, generation: u64, error: &redis::RedisError) {
+        // A Cluster connection reconnects to a single node by itself; dropping all of it
+        // would take every slot down for one node's fault.
+        if self.inner.target.is_cluster() {
+            return;
+        }
+        let mut current = self.inner.current.write().unwrap_or_else(|e| e.into_inner());
+        if current.as_ref().is_some_and(|slot| slot.generation == generation) {
+            *current = None;
+            drop(current);
+            tracing::warn!(redis = %self.inner.describe, %error, "Redis connection lost; reconnecting");
             self.dial_in_background();
         }
-    }
-
-    fn broken(&self, error: &redis::RedisError) {
-        let dropped = self.inner.current.write().unwrap_or_else(|e| e.into_inner()).take();
-        if dropped.is_some() {
-            tracing::warn!(redis = %self.inner.describe, %error, "Redis connection lost; reconnecting");
-        }
-        self.dial_in_background();
-    }
-
-    fn micros_since_born(&self) -> u64 {
-        u64::try_from(self.inner.born.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
     fn dial_in_background(&self) {
@@ -248,6 +278,9 @@ impl Redis {
         }
         let inner = Arc::clone(&self.inner);
         tokio::spawn(async move {
+            // Whatever happens to this task (a panic, a runtime shutting down), the next
+            // caller may dial again and waiters wake up.
+            let _done = DialDone(Arc::clone(&inner));
             let outcome = tokio::time::timeout(inner.timeout, inner.target.connect(inner.timeout)).await;
             let outcome = match outcome {
                 Ok(Ok(connection)) => Ok(connection),
@@ -256,11 +289,12 @@ impl Redis {
             };
             match outcome {
                 Ok(connection) => {
-                    let replaced = inner.current.write().unwrap_or_else(|e| e.into_inner()).replace(connection);
+                    let generation = inner.generations.fetch_add(1, Ordering::Relaxed) + 1;
+                    let slot = Slot { generation, connection };
+                    let replaced = inner.current.write().unwrap_or_else(|e| e.into_inner()).replace(slot);
                     let failed_before = inner.last_failure.lock().unwrap_or_else(|e| e.into_inner()).take();
-                    inner.timeouts_in_row.store(0, Ordering::Relaxed);
                     if replaced.is_some() {
-                        tracing::warn!(redis = %inner.describe, "replaced a Redis connection that stopped answering");
+                        tracing::info!(redis = %inner.describe, "replaced a Redis connection that stopped answering");
                     } else if failed_before.is_some() {
                         tracing::info!(redis = %inner.describe, "connected to Redis again");
                     }
@@ -268,16 +302,27 @@ impl Redis {
                 Err(reason) => {
                     let mut failure = inner.last_failure.lock().unwrap_or_else(|e| e.into_inner());
                     if failure.is_none() {
-                        tracing::warn!(redis = %inner.describe, %reason, "cannot connect to Redis; retrying on use");
+                        tracing::warn!(redis = %inner.describe, %reason, "cannot connect to Redis; retrying");
                     }
                     *failure = Some((Instant::now(), reason));
                 }
             }
-            inner.dialing.store(false, Ordering::Release);
-            inner.dialed.notify_waiters();
         });
     }
 }
+
+/// Resets the dialing flag and wakes waiters when a dial task ends, however it ends.
+struct DialDone(Arc<Inner>);
+
+impl Drop for DialDone {
+    fn drop(&mut self) {
+        self.0.dialing.store(false, Ordering::Release);
+        self.0.dialed.notify_waiters();
+    }
+}
+
+/// What `ECHO` answers in a Cluster health check.
+const ALIVE_REPLY: &str = "ebb";
 
 impl Inner {
     /// A connect error in words an operator can act on.
@@ -293,6 +338,26 @@ impl Inner {
 }
 
 impl Target {
+    fn is_cluster(&self) -> bool {
+        match self {
+            Self::Single(_) => false,
+            #[cfg(feature = "cluster")]
+            Self::Cluster(_) => true,
+        }
+    }
+
+    /// A command that proves the connection answers: `PING`, or on a Cluster `ECHO` (routed
+    /// to one node; `PING` goes to every master and fails while one is down).
+    fn alive_cmd(&self) -> Cmd {
+        if self.is_cluster() {
+            let mut cmd = redis::cmd("ECHO");
+            cmd.arg(ALIVE_REPLY);
+            cmd
+        } else {
+            redis::cmd("PING")
+        }
+    }
+
     async fn connect(&self, timeout: Duration) -> RedisResult<Connection> {
         match self {
             Self::Single(client) => {
@@ -308,7 +373,7 @@ impl Target {
             #[cfg(feature = "cluster")]
             Self::Cluster(client) => {
                 let mut connection = client.get_async_connection().await?;
-                redis::cmd("PING").query_async::<String>(&mut connection).await?;
+                self.alive_cmd().query_async::<String>(&mut connection).await?;
                 Ok(Connection::Cluster(connection))
             }
         }

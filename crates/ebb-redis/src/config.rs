@@ -225,8 +225,16 @@ fn parse_url(variable: &'static str, url: &str) -> Result<ConnectionInfo, Config
         _ => return Err(ConfigError::new(variable, format!("unknown scheme; {expected}"))),
     }
     // redis-rs' own messages can quote the URL: say only what kind of fault it was.
-    url.into_connection_info()
-        .map_err(|error| ConfigError::new(variable, format!("{} ({expected})", describe_kind(&error))))
+    let info = url
+        .into_connection_info()
+        .map_err(|error| ConfigError::new(variable, format!("{} ({expected})", describe_kind(&error))))?;
+    if matches!(info.addr(), ConnectionAddr::TcpTls { insecure: true, .. }) {
+        return Err(ConfigError::new(
+            variable,
+            "#insecure (no certificate verification) is not supported; set EBB_REDIS_CA_FILE to trust a private CA",
+        ));
+    }
+    Ok(info)
 }
 
 fn describe_kind(error: &redis::RedisError) -> &'static str {
@@ -258,6 +266,22 @@ fn parse_cluster(urls: &str) -> Result<Nodes, ConfigError> {
     }
     if nodes.iter().any(|info| matches!(info.addr(), ConnectionAddr::Unix(_))) {
         return Err(ConfigError::new(ENV_REDIS_CLUSTER_URLS, "a Cluster is reached over TCP, not unix://"));
+    }
+    let settings = |info: &ConnectionInfo| {
+        let redis = info.redis_settings();
+        (redis.username().map(str::to_owned), redis.password().map(str::to_owned))
+    };
+    if nodes.iter().any(|info| settings(info) != settings(&nodes[0])) {
+        return Err(ConfigError::new(
+            ENV_REDIS_CLUSTER_URLS,
+            "the nodes name different users or passwords: give every URL the same",
+        ));
+    }
+    if nodes.iter().any(|info| info.redis_settings().db() != 0) {
+        return Err(ConfigError::new(
+            ENV_REDIS_CLUSTER_URLS,
+            "a Cluster has only database 0: drop the /<db> from the URLs",
+        ));
     }
     Ok(Nodes::Cluster(nodes))
 }
@@ -395,8 +419,17 @@ mod tests {
         let config = RedisConfig::from_lookup(lookup(&vars)).expect("valid").expect("set");
         assert!(config.is_cluster() && !config.is_tls());
         assert_eq!(config.describe(), "cluster 127.0.0.1:7000,127.0.0.1:7001");
-        let vars = [(ENV_REDIS_CLUSTER_URLS, "redis://127.0.0.1:7000,rediss://127.0.0.1:7001")];
-        assert!(RedisConfig::from_lookup(lookup(&vars)).is_err());
+        for bad in [
+            "redis://127.0.0.1:7000,rediss://127.0.0.1:7001",
+            "redis://u:hunter2@127.0.0.1:7000,redis://127.0.0.1:7001",
+            "redis://127.0.0.1:7000/3",
+        ] {
+            let vars = [(ENV_REDIS_CLUSTER_URLS, bad)];
+            let errors = RedisConfig::from_lookup(lookup(&vars)).expect_err(bad);
+            assert!(!format!("{errors:?}").contains("hunter2"), "{errors:?}");
+        }
+        let vars = [(ENV_REDIS_URL, "rediss://127.0.0.1:6380/#insecure")];
+        assert!(RedisConfig::from_lookup(lookup(&vars)).is_err(), "no unverified TLS");
     }
 
     #[test]

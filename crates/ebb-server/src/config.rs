@@ -124,7 +124,20 @@ impl ServerConfig {
             Err(shutdown_errors) => errors.extend(shutdown_errors.into_iter().map(ConfigError::Shutdown)),
         }
         match RedisConfig::from_lookup(&lookup) {
-            Ok(redis) => config.redis = redis,
+            // A client that cannot be built (checked here, not at first use) is a start-up
+            // error, never a silent fall-back to one replica's in-process state.
+            Ok(Some(redis)) => match ebb_redis::Redis::new(&redis) {
+                Ok(_) => config.redis = Some(redis),
+                Err(error) => errors.push(ConfigError::Redis(ebb_redis::ConfigError {
+                    variable: if redis.is_cluster() {
+                        ebb_redis::ENV_REDIS_CLUSTER_URLS
+                    } else {
+                        ebb_redis::ENV_REDIS_URL
+                    },
+                    reason: format!("cannot make a Redis client from it ({})", error_kind(&error)),
+                })),
+            },
+            Ok(None) => {}
             Err(redis_errors) => errors.extend(redis_errors.into_iter().map(ConfigError::Redis)),
         }
         match Limits::from_lookup(&lookup) {
@@ -136,6 +149,14 @@ impl ServerConfig {
             Err(rate_limit_errors) => errors.extend(rate_limit_errors.into_iter().map(ConfigError::RateLimit)),
         }
         if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
+    }
+}
+
+/// What kind of client error it was, without redis-rs' text (it may quote a URL).
+fn error_kind(error: &ebb_redis::Error) -> String {
+    match error {
+        ebb_redis::Error::Redis(error) => format!("{:?}", error.kind()),
+        _ => "unusable settings".to_owned(),
     }
 }
 

@@ -345,8 +345,10 @@ impl Server {
 fn redis_handle(config: &ebb_redis::RedisConfig) -> Option<Redis> {
     match Redis::new(config) {
         Ok(redis) => Some(redis),
+        // ServerConfig::from_env checked that the client can be built; a config made by
+        // hand that cannot is said loudly.
         Err(error) => {
-            tracing::error!(%error, "cannot set up Redis; continuing without it");
+            tracing::error!(%error, "cannot set up Redis; running without it (in-process state, one replica only)");
             None
         }
     }

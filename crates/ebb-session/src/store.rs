@@ -45,7 +45,9 @@ impl RedisSessionStore {
         self.redis.run(self.redis.timeout(), op).await.map_err(|e| session_store::Error::Backend(e.to_string()))
     }
 
-    /// `SET key json EXAT expiry [NX]`; whether it was written.
+    /// `SET key json EXAT expiry NX|XX`: create only a new session, save only one that still
+    /// exists (so a save racing a logout cannot bring the session back); whether it was
+    /// written.
     async fn write(&self, record: &Record, only_if_new: bool) -> session_store::Result<bool> {
         let json = serde_json::to_string(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let key = self.key(&record.id);
@@ -53,9 +55,7 @@ impl RedisSessionStore {
         self.run(async |c| {
             let mut set = redis::cmd("SET");
             set.arg(&key).arg(&json).arg("EXAT").arg(expires_at);
-            if only_if_new {
-                set.arg("NX");
-            }
+            set.arg(if only_if_new { "NX" } else { "XX" });
             let reply: Option<String> = set.query_async(c).await?;
             Ok(reply.is_some())
         })

@@ -207,3 +207,21 @@ async fn with_redis_down_only_routes_that_read_the_session_fail_and_before_their
     assert_eq!(visit.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(SIDE_EFFECTS.load(std::sync::atomic::Ordering::SeqCst), before, "the handler must not have run");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_save_racing_a_logout_cannot_bring_the_session_back() {
+    use tower_sessions::SessionStore;
+    use tower_sessions::session::{Id, Record};
+    let redis = RedisServer::start();
+    let pool = handle(&redis);
+    let store = RedisSessionStore::new(pool.clone());
+    let expiry = tower_sessions::cookie::time::OffsetDateTime::now_utc() + tower_sessions::cookie::time::Duration::hours(1);
+    let mut record = Record { id: Id::default(), data: Default::default(), expiry_date: expiry };
+    record.data.insert("user".to_owned(), serde_json::json!("ada"));
+    store.create(&mut record).await.expect("create");
+    assert_eq!(session_keys(&pool).await, 1);
+    // Logout deletes the session; a request that loaded it before saves afterwards.
+    store.delete(&record.id).await.expect("logout");
+    store.save(&record).await.expect("a late save is not an error");
+    assert_eq!(session_keys(&pool).await, 0, "the late save must not resurrect the session");
+}

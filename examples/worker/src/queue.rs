@@ -3,15 +3,18 @@
 //! delivered — so the worker needs no heartbeats, processing lists or keyspace scans.
 //!
 //! - **Take**: `XREADGROUP ... >` hands a new job to exactly one consumer.
-//! - **Lease**: while a job runs, its owner renews it every third of the lease with
-//!   `XCLAIM ... 0 <id> JUSTID` (resets the idle time, not the delivery count). A long job
-//!   is therefore never taken over while its owner lives.
+//! - **Lease**: while a job runs, its owner renews it every third of the lease (a script:
+//!   `XCLAIM ... 0 <id> JUSTID` only if `XPENDING` still names this consumer; it resets the
+//!   idle time, not the delivery count). A long job is never taken over while its owner
+//!   lives; an owner that finds it lost the job stops it.
 //! - **Take over**: each consumer looks, once a second, for jobs idle longer than the lease
-//!   (`XPENDING ... IDLE`): their owner died or failed them. `XCLAIM` with the same idle bound
-//!   gives each to exactly one consumer, which runs it again.
+//!   (`XPENDING ... IDLE`): their owner died or failed them. It claims one at a time, right
+//!   before running it (`XCLAIM` with the same idle bound: only one consumer wins).
 //! - **Dead letters**: a job delivered `EBB_WORKER_MAX_ATTEMPTS` times moves, with its last
 //!   error, to the `<queue>:dead` stream.
-//! - **Done**: `XACK` + `XDEL` in one transaction with the job's effect (here, a counter).
+//! - **Done**: one script does the job's effect (here, a counter), `XACK` and `XDEL` — only
+//!   if this consumer still holds the job, so the effect happens once even if a job ran
+//!   twice.
 //!
 //! Every key shares the queue's hash tag, so the transactions work on a Redis Cluster.
 
@@ -20,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use ebb_server::Redis;
 use ebb_server::ebb_redis::redis::streams::{StreamClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
-use ebb_server::ebb_redis::redis::{self, Value};
+use ebb_server::ebb_redis::redis::{self, Script, Value};
 use ebb_server::ebb_shutdown::CancellationToken;
 
 use crate::config::Config;
@@ -36,6 +39,10 @@ pub(crate) struct Consumer {
     redis: Redis,
     config: Config,
 }
+
+const RENEW_LUA: &str = include_str!("lua/renew.lua");
+const FINISH_LUA: &str = include_str!("lua/finish.lua");
+const DEAD_LETTER_LUA: &str = include_str!("lua/dead_letter.lua");
 
 /// One job in hand.
 struct Job {
@@ -95,7 +102,10 @@ impl Consumer {
         while !stop.is_cancelled() {
             if last_reclaim.is_none_or(|at| at.elapsed() >= RECLAIM_EVERY) {
                 last_reclaim = Some(Instant::now());
-                for job in self.take_over(stop).await? {
+                // One at a time, each claimed just before it runs: a claimed job waiting
+                // behind others would outlive its lease unrenewed.
+                while !stop.is_cancelled() {
+                    let Some(job) = self.take_over().await? else { break };
                     self.process(job).await?;
                 }
                 continue;
@@ -132,18 +142,15 @@ impl Consumer {
         Ok(entry.map(job_of))
     }
 
-    /// Jobs whose lease ran out: taken over, or moved to the dead-letter stream once they
-    /// were delivered `max_attempts` times.
-    async fn take_over(&self, stop: &CancellationToken) -> Result<Vec<Job>, ebb_server::ebb_redis::Error> {
+    /// One job whose lease ran out: taken over, or moved to the dead-letter stream once it
+    /// was delivered `max_attempts` times (then the next one is looked at).
+    async fn take_over(&self) -> Result<Option<Job>, ebb_server::ebb_redis::Error> {
         let lease_ms = u64::try_from(self.config.lease.as_millis()).unwrap_or(u64::MAX);
-        let mut pending = redis::cmd("XPENDING");
-        pending.arg(&self.config.queue).arg(&self.config.group).arg("IDLE").arg(lease_ms).arg("-").arg("+").arg(16);
-        let reply: StreamPendingCountReply = self.redis.query(&pending).await?;
-        let mut jobs = Vec::new();
-        for entry in reply.ids {
-            if stop.is_cancelled() {
-                break;
-            }
+        loop {
+            let mut pending = redis::cmd("XPENDING");
+            pending.arg(&self.config.queue).arg(&self.config.group).arg("IDLE").arg(lease_ms).arg("-").arg("+").arg(1);
+            let reply: StreamPendingCountReply = self.redis.query(&pending).await?;
+            let Some(entry) = reply.ids.into_iter().next() else { return Ok(None) };
             // Only one consumer wins the claim: it resets the idle time the others test.
             let mut claim = redis::cmd("XCLAIM");
             claim.arg(&self.config.queue).arg(&self.config.group).arg(&self.config.id).arg(lease_ms).arg(&entry.id);
@@ -151,37 +158,25 @@ impl Consumer {
             let Some(job) = claimed.ids.into_iter().next().map(job_of) else { continue };
             if entry.times_delivered >= usize::try_from(self.config.max_attempts).unwrap_or(usize::MAX) {
                 self.dead_letter(&job, entry.times_delivered).await?;
-            } else {
-                tracing::warn!(job = %job.id, previous_owner = %entry.consumer, "took over a job whose lease ran out");
-                metrics::counter!("jobs_requeued_total").increment(1);
-                jobs.push(job);
+                continue;
             }
+            tracing::warn!(job = %job.id, previous_owner = %entry.consumer, "took over a job whose lease ran out");
+            metrics::counter!("jobs_requeued_total").increment(1);
+            return Ok(Some(job));
         }
-        Ok(jobs)
     }
 
     async fn dead_letter(&self, job: &Job, attempts: usize) -> Result<(), ebb_server::ebb_redis::Error> {
-        let last_error: Option<String> =
-            self.redis.query(redis::cmd("HGET").arg(self.key("errors")).arg(&job.id)).await?;
-        let last_error = last_error.unwrap_or_else(|| "the consumer holding it stopped answering".to_owned());
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("XADD")
-            .arg(self.key("dead"))
-            .arg("*")
-            .arg("job")
-            .arg(&job.payload)
-            .arg("id")
-            .arg(&job.id)
-            .arg("attempts")
-            .arg(attempts)
-            .arg("error")
-            .arg(&last_error)
-            .ignore();
-        self.finish(&mut pipe, job);
-        self.redis.run(self.redis.timeout(), async |c| pipe.query_async::<()>(c).await).await?;
-        tracing::error!(job = %job.id, attempts, error = %last_error, "job moved to the dead-letter stream");
-        metrics::counter!("jobs_dead_lettered_total").increment(1);
+        let script = Script::new(DEAD_LETTER_LUA);
+        let mut invocation = script.key(&self.config.queue);
+        invocation.key(self.key("dead")).key(self.key("errors"));
+        invocation.arg(&self.config.group).arg(&self.config.id).arg(&job.id).arg(&job.payload).arg(attempts);
+        invocation.arg("the consumer holding it stopped answering");
+        let moved: i64 = self.redis.invoke(&invocation, self.redis.timeout()).await?;
+        if moved == 1 {
+            tracing::error!(job = %job.id, attempts, "job moved to the dead-letter stream");
+            metrics::counter!("jobs_dead_lettered_total").increment(1);
+        }
         Ok(())
     }
 
@@ -195,17 +190,26 @@ impl Consumer {
         let outcome = loop {
             tokio::select! {
                 outcome = &mut work => break outcome,
-                _ = renew.tick() => self.renew(&job).await,
+                _ = renew.tick() => {
+                    if !self.renew(&job).await {
+                        tracing::warn!(job = %job.id, "lost the job's lease to another consumer; stopping it");
+                        return Ok(());
+                    }
+                }
             }
         };
         match outcome {
             Ok(()) => {
-                let mut pipe = redis::pipe();
-                // The job's effect, in the same transaction as its acknowledgement.
-                pipe.atomic().hincr(self.key("done"), &job.payload, 1).ignore();
-                self.finish(&mut pipe, &job);
-                self.redis.run(self.redis.timeout(), async |c| pipe.query_async::<()>(c).await).await?;
-                metrics::counter!("jobs_processed_total").increment(1);
+                let script = Script::new(FINISH_LUA);
+                let mut invocation = script.key(&self.config.queue);
+                invocation.key(self.key("done")).key(self.key("errors"));
+                invocation.arg(&self.config.group).arg(&self.config.id).arg(&job.id).arg(&job.payload);
+                let finished: i64 = self.redis.invoke(&invocation, self.redis.timeout()).await?;
+                if finished == 1 {
+                    metrics::counter!("jobs_processed_total").increment(1);
+                } else {
+                    tracing::warn!(job = %job.id, "the job was taken over before it finished; its effect is not applied twice");
+                }
             }
             Err(error) => {
                 tracing::warn!(job = %job.id, %error, "job failed; it is retried after its lease");
@@ -218,18 +222,18 @@ impl Consumer {
         Ok(())
     }
 
-    /// `XACK` + `XDEL` and the error record's removal, appended to `pipe`.
-    fn finish(&self, pipe: &mut redis::Pipeline, job: &Job) {
-        pipe.cmd("XACK").arg(&self.config.queue).arg(&self.config.group).arg(&job.id).ignore();
-        pipe.cmd("XDEL").arg(&self.config.queue).arg(&job.id).ignore();
-        pipe.cmd("HDEL").arg(self.key("errors")).arg(&job.id).ignore();
-    }
-
-    async fn renew(&self, job: &Job) {
-        let mut claim = redis::cmd("XCLAIM");
-        claim.arg(&self.config.queue).arg(&self.config.group).arg(&self.config.id).arg(0).arg(&job.id).arg("JUSTID");
-        if let Err(error) = self.redis.query::<Value>(&claim).await {
-            tracing::warn!(job = %job.id, %error, "could not renew a job's lease");
+    /// Renews the lease on `job`; `false` when another consumer holds it now. A renewal
+    /// that fails (Redis slow or away) keeps the job: the lease may still be ours.
+    async fn renew(&self, job: &Job) -> bool {
+        let script = Script::new(RENEW_LUA);
+        let mut invocation = script.key(&self.config.queue);
+        invocation.arg(&self.config.group).arg(&self.config.id).arg(&job.id);
+        match self.redis.invoke::<i64>(&invocation, self.redis.timeout()).await {
+            Ok(renewed) => renewed == 1,
+            Err(error) => {
+                tracing::warn!(job = %job.id, %error, "could not renew a job's lease");
+                true
+            }
         }
     }
 

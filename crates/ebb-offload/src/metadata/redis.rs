@@ -43,7 +43,9 @@ impl RedisMetadata {
             // have been applied; one refused by Redis, or never sent, was not.
             let maybe_applied = match &error {
                 ebb_redis::Error::Timeout(_) => true,
-                ebb_redis::Error::Redis(error) => error.is_io_error() || error.is_connection_dropped(),
+                ebb_redis::Error::Redis(error) => {
+                    error.is_io_error() || error.is_connection_dropped() || error.is_timeout()
+                }
                 _ => false,
             };
             if maybe_applied {

@@ -6,6 +6,10 @@
 //! replicas' admissions push it later), so a key Redis refused at `t0` with `retry_after` is
 //! refused by Redis until `t0 + retry_after` as well. The deadline counts from the moment
 //! the command was *sent*, so it never outlasts Redis' own.
+//!
+//! Redis' state can also move back (an operator deletes a key to lift a limit, a flush, a
+//! failover that lost writes): so a refusal is remembered for at most [`MAX_REMEMBERED`],
+//! after which Redis is asked again. The `Retry-After` sent stays Redis' own.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,9 +20,15 @@ use crate::decision::Decision;
 /// Keys remembered at most (two generations of half this each, ~100 bytes per key).
 pub(crate) const DEFAULT_DENY_CACHE_KEYS: usize = 10_000;
 
+/// The longest a refusal is answered locally before Redis is asked again.
+pub(crate) const MAX_REMEMBERED: Duration = Duration::from_secs(5);
+
 #[derive(Clone, Copy)]
 struct Deny {
+    /// Until when this replica answers for Redis.
     until: Instant,
+    /// When Redis said the key may try again (for `Retry-After`).
+    retry_at: Instant,
     reset_until: Instant,
     limit: u32,
 }
@@ -60,7 +70,7 @@ impl DenyCache {
             allowed: false,
             limit: deny.limit,
             remaining: 0,
-            retry_after: deny.until - now,
+            retry_after: deny.retry_at.saturating_duration_since(now),
             reset: deny.reset_until.saturating_duration_since(now),
         })
     }
@@ -71,7 +81,8 @@ impl DenyCache {
             return;
         }
         let deny = Deny {
-            until: sent_at + decision.retry_after,
+            until: sent_at + decision.retry_after.min(MAX_REMEMBERED),
+            retry_at: sent_at + decision.retry_after,
             reset_until: sent_at + decision.reset,
             limit: decision.limit,
         };
@@ -115,6 +126,11 @@ mod tests {
         assert!(!during.allowed);
         assert!(cache.check("k", sent + Duration::from_millis(1000)).is_none(), "expired at the deadline");
         assert!(cache.check("other", sent).is_none());
+        // A long refusal is answered locally for a few seconds only, with Redis' Retry-After.
+        cache.remember("long", sent, &refused(3_600_000));
+        let early = cache.check("long", sent + Duration::from_secs(1)).expect("refused");
+        assert_eq!(early.retry_after, Duration::from_secs(3599));
+        assert!(cache.check("long", sent + MAX_REMEMBERED).is_none(), "Redis is asked again");
     }
 
     #[test]
