@@ -261,6 +261,21 @@ impl Uploads {
         let (flag, failures) = (stop.clone(), failed.clone());
         let handle = thread::spawn(move || {
             let client = reqwest::blocking::Client::new();
+            // Writes need a login: the built-in demo user's session, valid on every replica.
+            let credentials = serde_json::json!({"username": "demo", "password": "demo-password"});
+            let login = client
+                .post(format!("http://{balancer}/login"))
+                .header("content-type", "application/json")
+                .body(credentials.to_string())
+                .send()?;
+            anyhow::ensure!(login.status() == 200, "login for uploads answered {}", login.status());
+            let cookie = login
+                .headers()
+                .get("set-cookie")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .unwrap_or_default()
+                .to_owned();
             let body = vec![7_u8; 256 << 10];
             let mut stored = Vec::new();
             let started = Instant::now();
@@ -270,7 +285,10 @@ impl Uploads {
                 n += 1;
                 // Each upload as another client, so that the rate limit is not what stops it.
                 let client_ip = format!("192.0.{}.{}", (n / 250) % 250, n % 250);
-                let request = client.put(format!("http://{balancer}/files/{key}")).header("x-forwarded-for", client_ip);
+                let request = client
+                    .put(format!("http://{balancer}/files/{key}"))
+                    .header("x-forwarded-for", client_ip)
+                    .header("cookie", &cookie);
                 match request.body(body.clone()).send() {
                     Ok(response) if response.status() == 201 => stored.push(key),
                     _ => {

@@ -225,3 +225,18 @@ async fn futures_allowed(limiter: &Limiter, key: &str, policy: &Policy, tries: u
     }
     allowed
 }
+
+#[tokio::test]
+async fn peeking_counts_nothing_in_redis_and_in_process() {
+    let redis = RedisServer::start();
+    for limiter in [Limiter::redis(pool(&redis)), Limiter::in_process()] {
+        let policy = policy("logins", "1/1h", 2);
+        for _ in 0..10 {
+            assert!(limiter.peek("ada", &policy).await.expect("peek").allowed, "peeking must not count");
+        }
+        assert!(limiter.check("ada", &policy).await.expect("check").allowed);
+        assert!(limiter.check("ada", &policy).await.expect("check").allowed);
+        let peeked = limiter.peek("ada", &policy).await.expect("peek");
+        assert!(!peeked.allowed && peeked.retry_after > Duration::ZERO, "{peeked:?}");
+    }
+}

@@ -12,8 +12,12 @@ use crate::config::{ENV_REDIS_CA_FILE, Nodes, RedisConfig};
 use crate::connection::Connection;
 use crate::error::Error;
 
-/// After a failed connect, commands fail at once for this long instead of each dialling.
+/// After a failed connect, commands fail at once for this long instead of each dialling,
+/// and the next dial happens by itself after it (doubling up to [`MAX_RECONNECT_BACKOFF`]),
+/// so the connection comes back without waiting for traffic.
 pub const RECONNECT_BACKOFF: Duration = Duration::from_millis(200);
+/// The longest pause between two dials while Redis cannot be reached.
+pub const MAX_RECONNECT_BACKOFF: Duration = Duration::from_secs(2);
 /// How long a health probe of a connection that timed out may take before the connection
 /// counts as silent and is replaced (at most the configured timeout).
 pub const REPLACE_AFTER_SILENCE: Duration = Duration::from_secs(1);
@@ -49,6 +53,8 @@ struct Inner {
     last_failure: Mutex<Option<(Instant, String)>>,
     /// The generation a probe is running for (0: none).
     probing: AtomicU64,
+    /// The pause before the next automatic dial, in ms (grows while dials fail).
+    retry_ms: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -97,6 +103,7 @@ impl Redis {
             dialed: Notify::new(),
             last_failure: Mutex::new(None),
             probing: AtomicU64::new(0),
+            retry_ms: AtomicU64::new(0),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -293,6 +300,7 @@ impl Redis {
                     let slot = Slot { generation, connection };
                     let replaced = inner.current.write().unwrap_or_else(|e| e.into_inner()).replace(slot);
                     let failed_before = inner.last_failure.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    inner.retry_ms.store(0, Ordering::Relaxed);
                     if replaced.is_some() {
                         tracing::info!(redis = %inner.describe, "replaced a Redis connection that stopped answering");
                     } else if failed_before.is_some() {
@@ -305,6 +313,19 @@ impl Redis {
                         tracing::warn!(redis = %inner.describe, %reason, "cannot connect to Redis; retrying");
                     }
                     *failure = Some((Instant::now(), reason));
+                    drop(failure);
+                    // Dial again by itself later; stop once every handle is gone.
+                    let base = u64::try_from(RECONNECT_BACKOFF.as_millis()).unwrap_or(200);
+                    let max = u64::try_from(MAX_RECONNECT_BACKOFF.as_millis()).unwrap_or(2000);
+                    let pause = inner.retry_ms.load(Ordering::Relaxed).clamp(base, max);
+                    inner.retry_ms.store((pause * 2).min(max), Ordering::Relaxed);
+                    let weak = Arc::downgrade(&inner);
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
+                        if let Some(inner) = weak.upgrade() {
+                            Redis { inner }.dial_in_background();
+                        }
+                    });
                 }
             }
         });

@@ -215,7 +215,8 @@ async fn a_save_racing_a_logout_cannot_bring_the_session_back() {
     let redis = RedisServer::start();
     let pool = handle(&redis);
     let store = RedisSessionStore::new(pool.clone());
-    let expiry = tower_sessions::cookie::time::OffsetDateTime::now_utc() + tower_sessions::cookie::time::Duration::hours(1);
+    let expiry =
+        tower_sessions::cookie::time::OffsetDateTime::now_utc() + tower_sessions::cookie::time::Duration::hours(1);
     let mut record = Record { id: Id::default(), data: Default::default(), expiry_date: expiry };
     record.data.insert("user".to_owned(), serde_json::json!("ada"));
     store.create(&mut record).await.expect("create");

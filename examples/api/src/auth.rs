@@ -1,15 +1,20 @@
 //! `POST /login`, `GET /me`, `POST /logout`: a session in Redis (or, without `REDIS_URL`, in
-//! this process), or a bearer token instead.
+//! this process), or a bearer token instead; and the rule that object writes need either.
 
 use std::sync::Arc;
 
+use std::net::SocketAddr;
+
 use axum::Router;
-use axum::extract::{Json, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, FromRequestParts, Json, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ebb_session::{Claims, Session};
 use serde::Deserialize;
+
+use crate::login_limit::LoginLimit;
 
 /// Demo credentials (`EBB_DEMO_USERNAME`, `EBB_DEMO_PASSWORD`).
 #[derive(Clone)]
@@ -26,17 +31,44 @@ struct Credentials {
     password: String,
 }
 
-pub(crate) fn routes(user: DemoUser) -> Router {
+/// The peer address, when the server recorded one (ebb-server always does).
+struct Peer(Option<SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| *peer)))
+    }
+}
+
+struct Login {
+    user: DemoUser,
+    limit: LoginLimit,
+}
+
+pub(crate) fn routes(user: DemoUser, limit: LoginLimit) -> Router {
     Router::new()
         .route("/login", post(login))
         .route("/me", get(me))
         .route("/logout", post(logout))
-        .with_state(Arc::new(user))
+        .with_state(Arc::new(Login { user, limit }))
 }
 
-async fn login(State(user): State<Arc<DemoUser>>, session: Session, Json(credentials): Json<Credentials>) -> Response {
+async fn login(
+    State(login): State<Arc<Login>>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    session: Session,
+    Json(credentials): Json<Credentials>,
+) -> Response {
+    if let Some(refusal) = login.limit.refuse(&credentials.username, peer, &headers).await {
+        return refusal;
+    }
+    let user = &login.user;
     let known = same(&credentials.username, &user.username) & same(&credentials.password, &user.password);
     if !known {
+        login.limit.failed(&credentials.username, peer, &headers).await;
         return (StatusCode::UNAUTHORIZED, "unknown username or wrong password\n").into_response();
     }
     // A new session id at login, so that an id planted before it (fixation) is worthless.
@@ -69,6 +101,31 @@ async fn me(session: Session, claims: Option<Claims>) -> Response {
 async fn logout(session: Session) -> Response {
     match session.flush().await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => store_error(&error),
+    }
+}
+
+/// Object writes (`PUT`, `DELETE`, presigning and completing uploads) need a logged-in
+/// session or a valid bearer token; reads (`GET`, `HEAD`) are public. The session is looked
+/// at only for writes, so reads never touch the session store.
+pub(crate) async fn writers_only(request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD) || request.extensions().get::<Claims>().is_some() {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let session = match Session::from_request_parts(&mut parts, &()).await {
+        Ok(session) => session,
+        Err(rejection) => return rejection.into_response(),
+    };
+    match session.get::<String>(USER_KEY).await {
+        Ok(Some(_)) => next.run(Request::from_parts(parts, body)).await,
+        Ok(None) => {
+            let mut response =
+                (StatusCode::UNAUTHORIZED, "writing objects needs a login (POST /login) or a bearer token\n")
+                    .into_response();
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
         Err(error) => store_error(&error),
     }
 }

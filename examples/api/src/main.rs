@@ -4,11 +4,13 @@
 //!
 //! - `GET /` answers text;
 //! - `PUT|GET|HEAD|DELETE /files/{*key}` stream objects to and from S3 (MinIO) or, without
-//!   S3 settings, a local directory; `POST /files/{*key}/upload-url|download-url` hand out
-//!   presigned URLs (see `ebb_offload::http`);
+//!   S3 settings, a local directory; `POST /files/{*key}/upload-url|download-url|complete`
+//!   and `/multipart...` hand out presigned URLs (see `ebb_offload::http`). Reads are public;
+//!   writes, deletes and presigning need a login or a bearer token (401 otherwise);
 //! - `POST /login` (`{"username","password"}`, checked against `EBB_DEMO_USERNAME` /
-//!   `EBB_DEMO_PASSWORD`), `GET /me` (a session cookie or `Authorization: Bearer <JWT>`),
-//!   `POST /logout` — sessions live in Redis, so any replica serves any user;
+//!   `EBB_DEMO_PASSWORD`; 5 failures per 15 min per account and per client, then 429),
+//!   `GET /me` (a session cookie or `Authorization: Bearer <JWT>`), `POST /logout` —
+//!   sessions live in Redis, so any replica serves any user;
 //! - every application route is rate limited by the default policy, keyed by client IP
 //!   (`EBB_RATELIMIT_RATE`; here `100/1s` with a burst of 50 unless the environment says
 //!   otherwise); probes are never limited.
@@ -18,12 +20,15 @@
 //! REDIS_URL=redis://127.0.0.1:6379/ AWS_ENDPOINT=http://127.0.0.1:9000 AWS_ALLOW_HTTP=true \
 //!   AWS_ACCESS_KEY_ID=minioadmin AWS_SECRET_ACCESS_KEY=minioadmin AWS_REGION=us-east-1 \
 //!   AWS_BUCKET=files cargo run -p example-api                # state shared by every replica
-//! curl -T report.pdf localhost:8080/files/reports/q3.pdf     # 201 + JSON metadata
+//! curl -c jar -H 'content-type: application/json' \
+//!   -d '{"username":"demo","password":"demo-password"}' localhost:8080/login
+//! curl -b jar -T report.pdf localhost:8080/files/reports/q3.pdf   # 201 + JSON metadata
 //! curl -r 0-99 localhost:8080/files/reports/q3.pdf           # 206, the first 100 bytes
 //! ```
 
 mod auth;
 mod config;
+mod login_limit;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -82,7 +87,9 @@ async fn main() -> ExitCode {
     let sessions = &config.auth.session;
     // Uploads and downloads stream their bodies: they are served as streaming routes, exempt
     // from the request timeout and the body limit (the body-progress timeout guards them).
-    let (app, files) = (app(config.demo_user.clone()), files(offload.clone()));
+    let limit =
+        login_limit::LoginLimit::new(server.limiter().clone(), server.config().rate_limit.trusted_proxies.clone());
+    let (app, files) = (app(config.demo_user.clone(), limit), files(offload.clone()));
     let (app, files) = match server.redis() {
         Some(redis) => {
             let store = RedisSessionStore::new(redis.clone());
@@ -108,12 +115,13 @@ async fn main() -> ExitCode {
     ebb_server::run(server, app).await
 }
 
-fn app(demo_user: auth::DemoUser) -> Router {
-    Router::new().route("/", get(hello)).merge(auth::routes(demo_user))
+fn app(demo_user: auth::DemoUser, limit: login_limit::LoginLimit) -> Router {
+    Router::new().route("/", get(hello)).merge(auth::routes(demo_user, limit))
 }
 
 fn files(offload: Offload) -> Router {
-    Router::new().nest("/files", ebb_offload::http::routes(offload))
+    let routes = ebb_offload::http::routes(offload).layer(axum::middleware::from_fn(auth::writers_only));
+    Router::new().nest("/files", routes)
 }
 
 async fn hello() -> String {

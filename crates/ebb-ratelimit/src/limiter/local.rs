@@ -30,6 +30,13 @@ impl LocalStore {
         }
     }
 
+    /// The decision for one more request of `key`, without counting it.
+    pub(crate) fn peek(&self, key: &str, interval: u64, burst: u32) -> Decision {
+        let now = now_micros();
+        let shard = self.shards[shard_of(key)].lock().unwrap_or_else(|e| e.into_inner());
+        gcra(shard.get(key).copied(), now, interval, burst, 1).0
+    }
+
     pub(crate) fn decide(&self, key: &str, interval: u64, burst: u32, cost: u32) -> Decision {
         let now = now_micros();
         let mut shard = self.shards[shard_of(key)].lock().unwrap_or_else(|e| e.into_inner());

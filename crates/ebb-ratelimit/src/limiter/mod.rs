@@ -178,18 +178,36 @@ impl Limiter {
         };
         let denied = &self.denied;
         if !denied.is_enabled() {
-            return redis.decide(&key, interval, policy.burst(), cost, self.timeout).await;
+            return redis.decide(&key, interval, policy.burst(), cost, self.timeout, false).await;
         }
         let sent_at = Instant::now();
         if let Some(refusal) = denied.check(&key, sent_at) {
             return Ok(refusal);
         }
-        let decision = redis.decide(&key, interval, policy.burst(), cost, self.timeout).await?;
+        let decision = redis.decide(&key, interval, policy.burst(), cost, self.timeout, false).await?;
         // A refusal of one unit holds for every cost; one of several units may not.
         if !decision.allowed && cost == 1 {
             denied.remember(&key, sent_at, &decision);
         }
         Ok(decision)
+    }
+
+    /// Whether one more request of `key` would be allowed now, without counting it (nothing
+    /// is written). For limits on failures, such as failed logins: peek before the attempt,
+    /// [`check`](Self::check) only when it failed.
+    ///
+    /// # Errors
+    /// As [`check`](Self::check).
+    pub async fn peek(&self, key: &str, policy: &Policy) -> Result<Decision, LimiterError> {
+        let interval = policy.rate().interval_micros();
+        let key = self.redis_key(policy.name(), key);
+        let Some(redis) = &self.shared.redis else {
+            return Ok(self.shared.local.peek(&key, interval, policy.burst()));
+        };
+        if let Some(refusal) = self.denied.check(&key, Instant::now()) {
+            return Ok(refusal);
+        }
+        redis.decide(&key, interval, policy.burst(), 1, self.timeout, true).await
     }
 
     /// The verdict for one request: [`check`](Self::check), then the policy's

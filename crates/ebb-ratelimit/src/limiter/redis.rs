@@ -31,9 +31,13 @@ impl RedisStore {
         burst: u32,
         cost: u32,
         timeout: Duration,
+        peek: bool,
     ) -> Result<Decision, LimiterError> {
         let mut invocation = self.script.key(key);
         invocation.arg(interval).arg(burst).arg(cost);
+        if peek {
+            invocation.arg("peek");
+        }
         let reply: Vec<i64> = self.redis.invoke(&invocation, timeout).await?;
         parse(&reply, burst)
     }
