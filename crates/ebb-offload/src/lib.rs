@@ -1,19 +1,57 @@
-//! Large objects in S3-compatible storage; the service keeps only metadata, so any replica
-//! can serve any object and a replica can be replaced without losing a byte.
+//! Large objects in S3-compatible storage; the service keeps only a record per key, so any
+//! replica can serve any object and a replica can be replaced without losing a byte.
 //!
 //! - **Store** from the environment ([`OffloadConfig::from_env`]): object_store's own
 //!   `AWS_*` variables (MinIO: `AWS_ENDPOINT` + `AWS_ALLOW_HTTP=true`), else a local
 //!   directory (`EBB_OFFLOAD_DIR`) for one replica.
 //! - **Uploads** stream into a multipart upload, memory bounded by part size x parts in
 //!   flight, with a size limit, the content type kept and SHA-256 computed on the way; any
-//!   failure midway aborts the upload, so no partial object becomes visible.
-//! - **Downloads** stream with `Range`, `ETag` and `If-None-Match`.
-//! - **Presigned URLs** let big transfers bypass the service (and its drain).
-//! - **Metadata** ([`MetadataStore`]) lives in Redis ([`RedisMetadata`], feature `redis`) or
-//!   in memory ([`MemoryMetadata`]).
+//!   failure midway aborts the upload.
+//! - **Downloads** stream with `Range`, `ETag` and `If-None-Match`, checked on the way.
+//! - **Presigned URLs** let big transfers bypass the service (and its drain): single `PUT`s
+//!   completed through the service, and multipart uploads.
+//! - **Records** ([`MetadataStore`]) live in Redis ([`RedisMetadata`], feature `redis`) or in
+//!   memory ([`MemoryMetadata`]).
 //! - **Keys** are checked ([`ObjectKey`]): nothing can escape the store's prefix.
 //! - **Metrics**: `offload_operations_total{operation,outcome}`,
 //!   `offload_bytes_total{direction}`; [`Offload::check`] is the readiness check.
+//!
+//! # Objects never lie
+//!
+//! The design, and the invariants it keeps (each tested against a real S3 server whose
+//! concurrent `PUT`s to one key are not atomic, and a real Redis):
+//!
+//! 1. **A response never announces a length, `ETag` or checksum that differs from the bytes
+//!    it sends.** The store is the source of truth for bytes, size and `ETag`: a download
+//!    asks it (`HEAD`), reads exactly that object (`GET` with `If-Match`), and announces the
+//!    record's SHA-256 and content type only when the record describes those very bytes.
+//!    The body is checked on the way — the length always, the SHA-256 on whole-object reads
+//!    with the last chunk held back — so a mismatch found mid-way ends the response short
+//!    (an error, a cut connection), never cleanly.
+//! 2. **After concurrent `PUT`s to a key finish, object and record agree; the last writer
+//!    wins, the same writer for both.** Every upload writes a version of its own
+//!    (`.ebb/v/<digest of the key>/<version>`; two uploads never write one path), then swaps
+//!    the key's record to it atomically ([`MetadataStore::swap`], Redis `SET … GET`), then
+//!    deletes the version it replaced.
+//! 3. **A `PUT` answered 201 is durable and consistent; one answered with an error leaves the
+//!    key as it was.** A record write the store refused: the new bytes are deleted, 503
+//!    "nothing was changed". A record write that may have been applied (a timeout after it was
+//!    sent): 503 "outcome unknown" — the key names the old version or the new one, each whole.
+//! 4. **Objects written through the service's presigned URLs are served with their true size
+//!    and `ETag` once completed** ([`Offload::complete_upload`],
+//!    [`Offload::complete_multipart`]), which also enforces the size limit.
+//!
+//! Writes that bypass the service are outside the contract, but never make it lie: an
+//! object at the key itself with no record is served as the store has it; bytes written
+//! around a record are served only if they match it, else as the store has them, without the
+//! record's checksum.
+//!
+//! **Lifecycle**: versions replaced or deleted through the service are deleted with them. A
+//! presigned upload that is never completed leaves a version no record names; so does a
+//! write whose outcome was unknown and not applied. The service does not sweep these yet
+//! (a sweep lists `.ebb/v/` and deletes versions older than the URL expiry that no record
+//! names; a bucket lifecycle rule cannot tell named versions from orphans). Incomplete
+//! multipart uploads: the bucket rule `AbortIncompleteMultipartUpload`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

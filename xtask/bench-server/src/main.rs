@@ -14,6 +14,7 @@
 #![allow(clippy::print_stdout)]
 
 mod limiter;
+mod s3_get;
 mod s3_put;
 
 use std::net::SocketAddr;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
             _ => Err(USAGE.to_owned()),
         },
         ["s3-put", file] => runtime.block_on(s3_put::run(file)),
+        ["s3-get"] => runtime.block_on(s3_get::run()),
         [mode, app_addr, metrics_addr] => match (app_addr.parse(), metrics_addr.parse()) {
             (Ok(app_addr), Ok(metrics_addr)) => runtime.block_on(serve(mode, app_addr, metrics_addr)),
             _ => Err(USAGE.to_owned()),

@@ -42,6 +42,7 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
     let mut service_rates = Vec::new();
     let mut direct_rates = Vec::new();
     let mut rss_growth_mib: f64 = 0.0;
+    let (mut get_ratios, mut direct_get_rates, mut service_get_rates) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         let direct = || -> anyhow::Result<f64> {
             let mut command = cmd!(sh, "{server} s3-put {file}");
@@ -80,6 +81,40 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
         ratios.push(direct_s / service_s);
         direct_rates.push(mib / direct_s);
         service_rates.push(mib / service_s);
+
+        // Downloads of the same 1 GiB: object_store's get vs curl through the service (which
+        // checks the length and the SHA-256 of what it sends).
+        let direct_get = || -> anyhow::Result<f64> {
+            let mut command = cmd!(sh, "{server} s3-get");
+            for (name, value) in &env {
+                command = command.env(name, value);
+            }
+            field(&command.quiet().read()?, "seconds")
+        };
+        let through_get = || -> anyhow::Result<f64> {
+            let output = cmd!(sh, "curl -sS -o /dev/null -w {write_out} {url}").quiet().read()?;
+            let (code, seconds) = output.split_once(' ').context("curl output")?;
+            if code != "200" {
+                bail!("the download through the service answered {code}");
+            }
+            Ok(seconds.parse()?)
+        };
+        let (direct_s, service_s) = if round % 2 == 0 {
+            let d = direct_get()?;
+            (d, through_get()?)
+        } else {
+            let s = through_get()?;
+            (direct_get()?, s)
+        };
+        eprintln!(
+            "xtask: round {} download 1 GiB: direct {:.0} MiB/s, through the service {:.0} MiB/s",
+            round + 1,
+            mib / direct_s,
+            mib / service_s
+        );
+        get_ratios.push(direct_s / service_s);
+        direct_get_rates.push(mib / direct_s);
+        service_get_rates.push(mib / service_s);
     }
     let median = |values: &mut Vec<f64>| {
         values.sort_by(f64::total_cmp);
@@ -89,6 +124,9 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
     report.add("offload_service_upload", median(&mut service_rates), "MiB/s", Target::None);
     report.add("offload_vs_direct_throughput", median(&mut ratios), "ratio", Target::AtLeast(0.8));
     report.add("offload_peak_rss_growth", rss_growth_mib, "MiB", Target::AtMost(64.0));
+    report.add("offload_direct_download", median(&mut direct_get_rates), "MiB/s", Target::None);
+    report.add("offload_service_download", median(&mut service_get_rates), "MiB/s", Target::None);
+    report.add("offload_download_vs_direct", median(&mut get_ratios), "ratio", Target::None);
     Ok(())
 }
 
