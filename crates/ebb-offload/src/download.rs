@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use object_store::path::Path;
-use object_store::{Attribute, GetOptions, GetRange, ObjectMeta, ObjectStoreExt};
+use object_store::{Attribute, GetOptions, GetRange, ObjectMeta};
 
 use crate::metadata::Metadata;
 use crate::offload::quote;
@@ -110,14 +110,12 @@ impl Offload {
                 continue;
             }
             let mut meta = meta;
-            if meta.version.is_none() {
-                // Found at the key itself: the store's own content type, if it keeps one.
-                if let Some(content_type) = result.attributes.get(&Attribute::ContentType) {
-                    meta.content_type = content_type.as_ref().to_owned();
-                }
-            }
             let length = range.as_ref().map_or(meta.size, |r| r.end - r.start);
-            let sha256 = if range.is_none() { meta.sha256.clone() } else { None };
+            if range.is_some() {
+                // The checksum is the whole object's: a part must not announce it.
+                meta.sha256 = None;
+            }
+            let sha256 = meta.sha256.clone();
             let body = result
                 .into_stream()
                 .inspect(|chunk| {
@@ -143,19 +141,22 @@ impl Offload {
             // No record: an object written at the key itself, around the service.
             None => self.path(key),
         };
-        let head = match self.inner.store.head(&path).await {
-            Ok(head) => head,
+        let options = GetOptions { head: true, ..GetOptions::default() };
+        let found = match self.inner.store.get_opts(&path, options).await {
+            Ok(found) => found,
             Err(object_store::Error::NotFound { .. }) if record.is_some() => return Ok(None),
             Err(error) => return Err(OffloadError::from_store(key.as_str(), error)),
         };
-        let meta = described(key, record, &head);
+        let store_type = found.attributes.get(&Attribute::ContentType).map(|t| t.as_ref().to_owned());
+        let head = found.meta;
+        let meta = described(key, record, &head, store_type);
         Ok(Some(Located { path, head, meta }))
     }
 }
 
 /// What to announce about `head`'s bytes: the store's size and tag; the record's SHA-256 and
 /// content type only when the record describes these very bytes.
-fn described(key: &ObjectKey, record: Option<Metadata>, head: &ObjectMeta) -> Metadata {
+fn described(key: &ObjectKey, record: Option<Metadata>, head: &ObjectMeta, store_type: Option<String>) -> Metadata {
     let etag = head.e_tag.as_deref().map(quote);
     let created = humantime::format_rfc3339_seconds(std::time::SystemTime::from(head.last_modified)).to_string();
     match record {
@@ -172,7 +173,8 @@ fn described(key: &ObjectKey, record: Option<Metadata>, head: &ObjectMeta) -> Me
                 size: head.size,
                 etag,
                 sha256: None,
-                content_type: crate::DEFAULT_CONTENT_TYPE.to_owned(),
+                // The store's own content type, if it keeps one.
+                content_type: store_type.unwrap_or_else(|| crate::DEFAULT_CONTENT_TYPE.to_owned()),
                 created,
             }
         }

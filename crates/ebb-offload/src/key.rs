@@ -83,7 +83,9 @@ impl ObjectKey {
                 _ => {}
             }
         }
-        if key.split('/').next() == Some(RESERVED_PREFIX) {
+        // Case-insensitively: a local directory on a case-insensitive file system would
+        // otherwise let `.EBB/...` reach the versions.
+        if key.split('/').next().is_some_and(|first| first.eq_ignore_ascii_case(RESERVED_PREFIX)) {
             return Err(KeyError::Reserved);
         }
         Ok(Self(key.to_owned()))
@@ -99,10 +101,22 @@ impl ObjectKey {
     /// path; and the layout is flat, so keys such as `a` and `a/b` can never collide as a
     /// file and a directory would.
     pub(crate) fn version_path(&self, version: &str) -> Path {
+        self.reserved_path("v", version)
+    }
+
+    /// Where a presigned `PUT` for `version` lands: `.ebb/p/<digest>/<version>`. Completing the
+    /// upload copies it to its version path, so a URL used again after completion can never
+    /// change a served object; leftovers here are never served (a lifecycle rule on `.ebb/p/`
+    /// may expire them).
+    pub(crate) fn pending_path(&self, version: &str) -> Path {
+        self.reserved_path("p", version)
+    }
+
+    fn reserved_path(&self, area: &str, version: &str) -> Path {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(self.0.as_bytes());
         let name: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-        Path::from_iter([RESERVED_PREFIX, "v", name.as_str(), version])
+        Path::from_iter([RESERVED_PREFIX, area, name.as_str(), version])
     }
 
     /// The key as an object_store path under `prefix`.
@@ -155,6 +169,7 @@ mod tests {
         assert_eq!(ObjectKey::parse(&"x".repeat(1025)), Err(KeyError::TooLong(1025)));
         assert_eq!(ObjectKey::parse(&"x".repeat(256)), Err(KeyError::SegmentTooLong));
         assert_eq!(ObjectKey::parse(".ebb/v/a/1"), Err(KeyError::Reserved));
+        assert_eq!(ObjectKey::parse(".EBB/v/a/1"), Err(KeyError::Reserved));
     }
 
     #[test]

@@ -39,18 +39,19 @@
 //!    sent): 503 "outcome unknown" — the key names the old version or the new one, each whole.
 //! 4. **Objects written through the service's presigned URLs are served with their true size
 //!    and `ETag` once completed** ([`Offload::complete_upload`],
-//!    [`Offload::complete_multipart`]), which also enforces the size limit.
+//!    [`Offload::complete_multipart`]), which also enforces the size limit. A completed
+//!    single `PUT` is copied out of the URL's reach, so the URL used again changes nothing.
 //!
 //! Writes that bypass the service are outside the contract, but never make it lie: an
 //! object at the key itself with no record is served as the store has it; bytes written
 //! around a record are served only if they match it, else as the store has them, without the
 //! record's checksum.
 //!
-//! **Lifecycle**: versions replaced or deleted through the service are deleted with them. A
-//! presigned upload that is never completed leaves a version no record names; so does a
-//! write whose outcome was unknown and not applied. The service does not sweep these yet
-//! (a sweep lists `.ebb/v/` and deletes versions older than the URL expiry that no record
-//! names; a bucket lifecycle rule cannot tell named versions from orphans). Incomplete
+//! **Lifecycle**: versions replaced or deleted through the service are deleted with them.
+//! Presigned `PUT`s land in `.ebb/p/` and are copied to a version when completed: what is
+//! left there is never served, and a bucket lifecycle rule on `.ebb/p/` expires it. A write
+//! whose outcome was unknown and not applied leaves a version no record names; the service
+//! does not sweep those yet (a sweep would list `.ebb/v/` against the records). Incomplete
 //! multipart uploads: the bucket rule `AbortIncompleteMultipartUpload`.
 //!
 //! ```no_run

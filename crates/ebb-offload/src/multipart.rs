@@ -8,6 +8,7 @@
 //! `AbortIncompleteMultipartUpload` (for example after 1 day), which every S3 implements.
 
 use http::Method;
+use object_store::ObjectStoreExt;
 use object_store::multipart::PartId;
 use object_store::signer::SignedUrlOptions;
 use serde::Serialize;
@@ -106,17 +107,20 @@ impl Offload {
             let path = key.version_path(&upload.version);
             if let Err(error) = store.complete_multipart(&path, &upload.upload_id, parts).await {
                 tracing::warn!(key = %key, %error, "completing a multipart upload failed");
-                return Err(match error {
-                    object_store::Error::NotFound { .. } | object_store::Error::Generic { .. } => {
-                        OffloadError::Conflict(
+                // Completed after all (a repeat, or a reply lost on the way)? Else the
+                // client's ids or ETags were wrong if the store answers, or the store is down.
+                match self.inner.store.head(&path).await {
+                    Ok(_) => {}
+                    Err(object_store::Error::NotFound { .. }) => {
+                        return Err(OffloadError::Conflict(
                             "the store refused to complete the upload: check the upload id and each part's ETag"
                                 .to_owned(),
-                        )
+                        ));
                     }
-                    other => OffloadError::from_store(key.as_str(), other),
-                });
+                    Err(other) => return Err(OffloadError::from_store(key.as_str(), other)),
+                }
             }
-            self.complete_upload(key, &upload.version).await
+            self.adopt(key, &upload.version).await
         }
         .await;
         names::record("multipart_complete", result.as_ref().map(|_| ()));

@@ -16,7 +16,7 @@ use std::time::SystemTime;
 
 use http::{HeaderValue, Method, header};
 use object_store::signer::SignedUrlOptions;
-use object_store::{Attribute, GetOptions};
+use object_store::{Attribute, GetOptions, ObjectStoreExt};
 use serde::Serialize;
 
 use crate::commit::new_version;
@@ -100,7 +100,7 @@ impl Offload {
                 headers.insert("content-type".to_owned(), content_type.to_owned());
             }
             let url = signer
-                .signed_url_opts(Method::PUT, &key.version_path(&version), self.inner.limits.url_expiry, &options)
+                .signed_url_opts(Method::PUT, &key.pending_path(&version), self.inner.limits.url_expiry, &options)
                 .await
                 .map_err(|e| OffloadError::from_store(key.as_str(), e))?;
             Ok(PresignedUpload {
@@ -117,7 +117,7 @@ impl Offload {
     }
 
     /// Makes the bytes uploaded to `version` (with a presigned URL) the object of `key`, with
-    /// the size and tag the store reports.
+    /// the size and tag the store reports. Completing again answers the same.
     ///
     /// # Errors
     /// [`OffloadError::BadRequest`] for a malformed version, [`OffloadError::Conflict`] when
@@ -126,44 +126,81 @@ impl Offload {
     pub async fn complete_upload(&self, key: &ObjectKey, version: &str) -> Result<Metadata, OffloadError> {
         let result = async {
             check_version(version)?;
-            let path = key.version_path(version);
-            let options = GetOptions { head: true, ..GetOptions::default() };
-            let found = match self.inner.store.get_opts(&path, options).await {
-                Ok(found) => found,
+            if let Some(current) = self.completed(key, version).await? {
+                return Ok(current);
+            }
+            let pending = key.pending_path(version);
+            let head = match self.inner.store.head(&pending).await {
+                Ok(head) => head,
                 Err(object_store::Error::NotFound { .. }) => {
                     return Err(OffloadError::Conflict(format!(
-                        "nothing has been uploaded for version {version} of `{key}`; PUT the bytes to the upload URL first"
+                        "nothing is waiting to be completed for version {version} of `{key}`: PUT the bytes to the \
+                         upload URL first (a completed upload cannot be completed into another object)"
                     )));
                 }
                 Err(error) => return Err(OffloadError::from_store(key.as_str(), error)),
             };
-            let meta = Metadata {
-                key: key.as_str().to_owned(),
-                version: Some(version.to_owned()),
-                size: found.meta.size,
-                etag: found.meta.e_tag.as_deref().map(quote),
-                sha256: None,
-                content_type: found
-                    .attributes
-                    .get(&Attribute::ContentType)
-                    .map_or_else(|| crate::DEFAULT_CONTENT_TYPE.to_owned(), |t| t.as_ref().to_owned()),
-                created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-            };
             let limit = self.inner.limits.max_size;
-            if meta.size > limit {
-                self.discard(key, &meta).await;
+            if head.size > limit {
+                self.forget(&pending).await;
                 return Err(OffloadError::TooLarge { limit });
             }
-            if let Some(current) = self.inner.metadata.get(key.as_str()).await.ok().flatten() {
-                if current.version.as_deref() == Some(version) {
-                    return Ok(current); // completed before: the same answer again
-                }
-            }
-            self.commit(key, meta).await
+            // Copied, not renamed in place: the URL may be used again, but only ever writes
+            // to the pending path, never to a served version.
+            let store_error = |e| OffloadError::from_store(key.as_str(), e);
+            self.inner.store.copy(&pending, &key.version_path(version)).await.map_err(store_error)?;
+            self.forget(&pending).await;
+            self.adopt(key, version).await
         }
         .await;
         names::record("complete", result.as_ref().map(|_| ()));
         result
+    }
+
+    /// The key's record, when it already names `version` (a completion repeated).
+    pub(crate) async fn completed(&self, key: &ObjectKey, version: &str) -> Result<Option<Metadata>, OffloadError> {
+        let current =
+            self.inner.metadata.get(key.as_str()).await.map_err(|e| OffloadError::from_metadata(key.as_str(), e))?;
+        Ok(current.filter(|current| current.version.as_deref() == Some(version)))
+    }
+
+    /// Makes the bytes at `version`'s path the object of `key`: size and tag from the store,
+    /// the size limit enforced (over it, the bytes are deleted).
+    pub(crate) async fn adopt(&self, key: &ObjectKey, version: &str) -> Result<Metadata, OffloadError> {
+        if let Some(current) = self.completed(key, version).await? {
+            return Ok(current);
+        }
+        let options = GetOptions { head: true, ..GetOptions::default() };
+        let found = self
+            .inner
+            .store
+            .get_opts(&key.version_path(version), options)
+            .await
+            .map_err(|e| OffloadError::from_store(key.as_str(), e))?;
+        let meta = Metadata {
+            key: key.as_str().to_owned(),
+            version: Some(version.to_owned()),
+            size: found.meta.size,
+            etag: found.meta.e_tag.as_deref().map(quote),
+            sha256: None,
+            content_type: found
+                .attributes
+                .get(&Attribute::ContentType)
+                .map_or_else(|| crate::DEFAULT_CONTENT_TYPE.to_owned(), |t| t.as_ref().to_owned()),
+            created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        };
+        let limit = self.inner.limits.max_size;
+        if meta.size > limit {
+            self.discard(key, &meta).await;
+            return Err(OffloadError::TooLarge { limit });
+        }
+        self.commit(key, meta).await
+    }
+
+    async fn forget(&self, path: &object_store::path::Path) {
+        if let Err(error) = self.inner.store.delete(path).await {
+            tracing::warn!(%path, %error, "could not delete a completed presigned upload");
+        }
     }
 
     pub(crate) fn expires_at(&self) -> String {

@@ -78,6 +78,7 @@ async fn a_multipart_object_round_trips_with_ranges_across_parts() {
     for (start, end) in [(5 * MIB - 10, 5 * MIB + 10), (0, 0), (10 * MIB - 1, 15 * MIB + 99)] {
         let part = client.get(&url).header("range", format!("bytes={start}-{end}")).send().await.expect("range");
         assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+        assert!(!part.headers().contains_key("x-content-sha256"), "a part must not announce the whole checksum");
         let expected_range = format!("bytes {start}-{end}/{}", body.len());
         assert_eq!(part.headers()["content-range"], expected_range.as_str());
         assert!(part.bytes().await.expect("body") == body[start..=end], "range {start}-{end}");
@@ -141,6 +142,19 @@ async fn presigned_urls_go_straight_to_the_store_and_expire() {
         .await
         .expect("complete");
     assert_eq!(done.status(), StatusCode::CREATED);
+    // Completing again answers the same object; using the URL again after completion never
+    // changes what is served.
+    let again = client
+        .post(format!("http://{addr}/files/direct/a.bin/complete"))
+        .json(&serde_json::json!({ "version": version }))
+        .send()
+        .await
+        .expect("complete again");
+    assert_eq!(again.status(), StatusCode::CREATED);
+    let reused = client.put(&upload_url).body(data(500_000)).send().await.expect("reuse");
+    assert!(reused.status().is_success(), "{}", reused.status());
+    let served = client.get(format!("http://{addr}/files/direct/a.bin")).send().await.expect("get");
+    assert_eq!(served.headers()["content-length"], "300000", "a reused URL changed the served object");
 
     let download: serde_json::Value = post(&client, addr, "direct/a.bin/download-url", serde_json::Value::Null).await;
     let download_url = download["url"].as_str().expect("url").to_owned();

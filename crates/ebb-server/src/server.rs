@@ -248,7 +248,7 @@ impl Server {
                     let redis = redis.clone();
                     async move {
                         match &redis {
-                            Some(redis) => redis.ping().await,
+                            Some(redis) => redis.ping().await.map_err(readiness_reason),
                             None => Ok(()),
                         }
                     }
@@ -339,6 +339,20 @@ impl Server {
         let report = shutdown.run(serving).await;
         metrics_server.abort();
         Ok(report?)
+    }
+}
+
+/// Readiness details are served on the application port: our words, not Redis' (whose text
+/// can name nodes or echo server replies). The detail goes to the log.
+fn readiness_reason(error: ebb_redis::Error) -> String {
+    let text = error.to_string();
+    tracing::debug!(%error, "Redis readiness check failed");
+    if text.contains(ebb_redis::ENV_REDIS_CA_FILE) {
+        format!("TLS verification failed: check {}", ebb_redis::ENV_REDIS_CA_FILE)
+    } else if matches!(error, ebb_redis::Error::Timeout(_)) {
+        "Redis did not answer in time".to_owned()
+    } else {
+        "Redis is unreachable or refused the connection (details in the log)".to_owned()
     }
 }
 

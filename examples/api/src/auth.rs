@@ -68,7 +68,7 @@ async fn login(
     let user = &login.user;
     let known = same(&credentials.username, &user.username) & same(&credentials.password, &user.password);
     if !known {
-        login.limit.failed(&credentials.username, peer, &headers).await;
+        login.limit.failed(peer, &headers).await;
         return (StatusCode::UNAUTHORIZED, "unknown username or wrong password\n").into_response();
     }
     // A new session id at login, so that an id planted before it (fixation) is worthless.

@@ -1,16 +1,23 @@
-//! Failed logins are limited per account and per client through the shared `Limiter`: 5 per
-//! 15 minutes each (a burst of 5, one more every 3 minutes). Every login first *peeks* (is
-//! either bucket empty? then 429 with `Retry-After`, and the password is not even checked);
-//! only a failed attempt is counted. So a brute force stops after 5 guesses per account
-//! whatever the number of clients, and per client whatever the number of accounts, while a
-//! user who types the right password is never slowed down by it.
+//! Logins are limited through the shared `Limiter`, 5 per 15 minutes (a burst of 5, one
+//! more every 3 minutes), then 429 with `Retry-After` and the password is not even checked:
+//!
+//! - **per account, every attempt**: counted before the password is checked, atomically in
+//!   Redis, so no number of parallel requests gets more than 5 guesses at one account per
+//!   15 minutes. The price: 5 wrong guesses lock the account out for a while (for anyone) —
+//!   the usual trade of account-based limits;
+//! - **per client, failed attempts**: peeked before, counted only on failure, so many users
+//!   behind one NAT are not limited by each other's successes (IPv6 clients by their /64).
+//!   Parallel requests may all pass the peek before one failure is counted, so this bound is
+//!   approximate; the account bound is not.
+//!
+//! With Redis down, the counts continue in this process (`FailureMode::Local`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ebb_server::ebb_ratelimit::{ClientAddr, FailureMode, Limiter, Policy, Rate, TrustedProxies};
+use ebb_server::ebb_ratelimit::{FailureMode, Limiter, Policy, Rate, TrustedProxies, Verdict};
 
 /// Failed attempts allowed per account and per client within [`WINDOW`].
 pub(crate) const FAILURES: u32 = 5;
@@ -32,16 +39,17 @@ impl LoginLimit {
         Self { limiter, policy, trusted }
     }
 
-    fn keys(&self, username: &str, peer: Option<SocketAddr>, headers: &HeaderMap) -> [String; 2] {
-        let client = match peer.map(|peer| self.trusted.client(peer.ip(), headers)) {
-            Some(ClientAddr::Ip(ip)) => ip.to_string(),
-            Some(ClientAddr::Unparsed(hop)) => format!("hop:{hop}"),
-            None => "unknown".to_owned(),
-        };
-        [format!("account:{}", username.to_lowercase()), format!("client:{client}")]
+    fn account(username: &str) -> String {
+        format!("account:{}", username.trim().to_lowercase())
     }
 
-    /// `Some(429)` when the account or the client has no attempts left.
+    fn client(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> String {
+        let client = peer.map_or_else(|| "unknown".to_owned(), |peer| self.trusted.client(peer.ip(), headers).key());
+        format!("client:{client}")
+    }
+
+    /// Counts this attempt against the account, and peeks at the client's failures:
+    /// `Some(429)` when either has no attempts left.
     pub(crate) async fn refuse(
         &self,
         username: &str,
@@ -49,22 +57,20 @@ impl LoginLimit {
         headers: &HeaderMap,
     ) -> Option<Response> {
         let mut wait = Duration::ZERO;
-        for key in self.keys(username, peer, headers) {
-            match self.limiter.peek(&key, &self.policy).await {
-                Ok(decision) if !decision.allowed => wait = wait.max(decision.retry_after),
-                Ok(_) => {}
-                // Redis unavailable: the local count decides (below, on failure).
-                Err(_) => {}
+        if let Verdict::Limited(decision) = self.limiter.decide(&Self::account(username), &self.policy, 1).await {
+            wait = wait.max(decision.retry_after.max(Duration::from_secs(1)));
+        }
+        if let Ok(decision) = self.limiter.peek(&self.client(peer, headers), &self.policy).await {
+            if !decision.allowed {
+                wait = wait.max(decision.retry_after.max(Duration::from_secs(1)));
             }
         }
         (wait > Duration::ZERO).then(|| too_many(wait))
     }
 
-    /// Counts a failed attempt against the account and the client.
-    pub(crate) async fn failed(&self, username: &str, peer: Option<SocketAddr>, headers: &HeaderMap) {
-        for key in self.keys(username, peer, headers) {
-            let _ = self.limiter.decide(&key, &self.policy, 1).await;
-        }
+    /// Counts a failed attempt against the client (the account's attempt is counted already).
+    pub(crate) async fn failed(&self, peer: Option<SocketAddr>, headers: &HeaderMap) {
+        let _ = self.limiter.decide(&self.client(peer, headers), &self.policy, 1).await;
     }
 }
 

@@ -73,7 +73,12 @@ impl MetadataStore for RedisMetadata {
             let old: Option<String> = self
                 .run(async |c| ebb_redis::redis::cmd("SET").arg(&key).arg(&json).arg("GET").query_async(c).await)
                 .await?;
-            Self::decode(&meta.key, old)
+            // The swap happened whatever the old value was: an unreadable one is logged and
+            // forgotten (its bytes stay, unreferenced), never reported as a failed swap.
+            Ok(Self::decode(&meta.key, old).unwrap_or_else(|error| {
+                tracing::warn!(key = %meta.key, %error, "replaced an unreadable record");
+                None
+            }))
         }
         .boxed()
     }

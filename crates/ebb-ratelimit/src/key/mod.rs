@@ -139,11 +139,7 @@ impl Key {
             KeyKind::PeerIp => Ok(ip_key(head.peer_addr().ok_or(KeyError::NoPeerAddress)?.ip())),
             KeyKind::ClientIp(trusted) => {
                 let peer = head.peer_addr().ok_or(KeyError::NoPeerAddress)?.ip();
-                Ok(match trusted.client(peer, head.headers) {
-                    ClientAddr::Ip(ip) => ip_key(ip),
-                    // Hashed: the text is the client's (through a proxy) and may hold anything.
-                    ClientAddr::Unparsed(hop) => format!("hop:{}", sha1_smol::Sha1::from(hop.as_bytes()).digest()),
-                })
+                Ok(trusted.client(peer, head.headers).key())
             }
             KeyKind::Header(name) => {
                 let value = head.headers.get(name).ok_or_else(|| KeyError::MissingHeader(name.clone()))?;
@@ -154,6 +150,18 @@ impl Key {
                 Ok(value.to_owned())
             }
             KeyKind::Custom(f) => f(head),
+        }
+    }
+}
+
+impl ClientAddr {
+    /// The rate-limit key of this client: IPv4 as is, IPv6 by its /64 (one subscriber's
+    /// whole prefix), an unparsed hop by the SHA-1 of its text.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Ip(ip) => ip_key(*ip),
+            // Hashed: the text is the client's (through a proxy) and may hold anything.
+            Self::Unparsed(hop) => format!("hop:{}", sha1_smol::Sha1::from(hop.as_bytes()).digest()),
         }
     }
 }

@@ -193,11 +193,14 @@ impl Limiter {
     }
 
     /// Whether one more request of `key` would be allowed now, without counting it (nothing
-    /// is written). For limits on failures, such as failed logins: peek before the attempt,
-    /// [`check`](Self::check) only when it failed.
+    /// is written). With Redis failing, a policy whose failure mode is
+    /// [`FailureMode::Local`] peeks at this process' own count.
+    ///
+    /// A peek and a later [`check`](Self::check) are two steps: concurrent requests can all
+    /// pass the peek before any is counted. Limit what must hold strictly with `check`.
     ///
     /// # Errors
-    /// As [`check`](Self::check).
+    /// As [`check`](Self::check), for policies that fail open or closed.
     pub async fn peek(&self, key: &str, policy: &Policy) -> Result<Decision, LimiterError> {
         let interval = policy.rate().interval_micros();
         let key = self.redis_key(policy.name(), key);
@@ -207,7 +210,12 @@ impl Limiter {
         if let Some(refusal) = self.denied.check(&key, Instant::now()) {
             return Ok(refusal);
         }
-        redis.decide(&key, interval, policy.burst(), 1, self.timeout, true).await
+        match redis.decide(&key, interval, policy.burst(), 1, self.timeout, true).await {
+            Err(_) if policy.failure_mode() == FailureMode::Local => {
+                Ok(self.shared.local.peek(&key, interval, policy.burst()))
+            }
+            outcome => outcome,
+        }
     }
 
     /// The verdict for one request: [`check`](Self::check), then the policy's
