@@ -20,6 +20,8 @@ usage: cargo xtask <command>
 commands:
   test     install what the tests need (redis-server, s3s-fs, prometheus), then run every test
   bench    benchmarks as ratios against baselines measured in the same run
+           [http|callgrind|ratelimit|offload|startup] [--check: fail on a missed target]
+           [--save: merge into bench/report.json and regenerate README's table]; `bench readme`
   manifests  render deploy/base/ from the service definitions [--check: fail when stale or inconsistent]
   deploy     image -> push -> manifests pinned by digest -> kubectl apply --registry HOST/PATH [--overlay dev|prod|keda] [--dry-run]
   e2e        3 replicas behind HAProxy: rolling restart and 1->3->1 scaling under load; 0 errors expected

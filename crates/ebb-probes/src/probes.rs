@@ -1,6 +1,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, so that tests can pause time instead of sleeping.
+use tokio::time::Instant;
 
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;

@@ -133,7 +133,7 @@ async fn json_output() {
     assert_eq!(db["status"], serde_json::json!({"ok": false, "error": "no route"}));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn slow_checks_time_out_and_run_concurrently() {
     let slow = || async {
         tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -183,7 +183,7 @@ async fn results_are_cached_and_concurrent_probes_share_one_run() {
     assert!(json.contains("\"cached\":true"), "{json}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn cache_expires() {
     let calls = Arc::new(AtomicUsize::new(0));
     let probes = Probes::builder()

@@ -58,7 +58,9 @@ async fn sigterm_drains_every_request_in_flight_and_exits_zero() {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             break;
         }
-        assert!(signalled.elapsed() < Duration::from_millis(100), "/readyz still {status} 100 ms after SIGTERM");
+        // A deadline, not a timing: readiness must flip long before the delay ends (the
+        // platform needs the rest of it), not within some milliseconds on a loaded machine.
+        assert!(signalled.elapsed() < Duration::from_secs(1), "/readyz still {status} 1 s after SIGTERM");
     }
     // During the delay: alive, and still serving new requests.
     let live = client.get(service.url("/livez")).send().await.expect("livez");

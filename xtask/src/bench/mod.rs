@@ -9,6 +9,7 @@ mod http;
 mod offload;
 pub(crate) mod process;
 mod ratelimit;
+mod readme;
 mod report;
 mod startup;
 pub(crate) mod wrk;
@@ -36,13 +37,24 @@ use crate::tools::{self, REDIS, VALGRIND, WRK};
 const BENCHMARKS: [&str; 5] = ["http", "callgrind", "ratelimit", "offload", "startup"];
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
-    let only = args.first().map(String::as_str);
+    let root = crate::workspace_root();
+    if args.first().map(String::as_str) == Some("readme") {
+        return readme::update(&root);
+    }
+    let check = args.iter().any(|a| a == "--check");
+    let save = args.iter().any(|a| a == "--save");
+    let names: Vec<&str> = args.iter().map(String::as_str).filter(|a| !a.starts_with("--")).collect();
+    if let Some(flag) = args.iter().find(|a| a.starts_with("--") && !["--check", "--save"].contains(&a.as_str())) {
+        anyhow::bail!(
+            "unknown flag `{flag}`: --check (exit non-zero when a target is missed), --save (into bench/report.json)"
+        );
+    }
+    let only = names.first().copied();
     if let Some(name) = only.filter(|name| !BENCHMARKS.contains(name)) {
-        anyhow::bail!("unknown benchmark `{name}`: one of {}", BENCHMARKS.join(", "));
+        anyhow::bail!("unknown benchmark `{name}`: one of {}, or `readme`", BENCHMARKS.join(", "));
     }
     let wanted = |name: &str| only.is_none_or(|only| only == name);
     let sh = Shell::new()?;
-    let root = crate::workspace_root();
     sh.change_dir(&root);
     tools::ensure_apt(&sh, &[WRK, REDIS, VALGRIND])?;
     cmd!(sh, "cargo build --release -q -p bench-server").run()?;
@@ -80,5 +92,18 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("report.json"), report.json())?;
     eprintln!("xtask: wrote {}", out.join("report.json").display());
+    if save {
+        let committed = root.join("bench/report.json");
+        let older = std::fs::read_to_string(&committed).ok().map(|json| Report::parse(&json)).transpose()?;
+        let merged = report.merged_over(older.unwrap_or_default());
+        std::fs::create_dir_all(root.join("bench"))?;
+        std::fs::write(&committed, merged.json())?;
+        readme::update(&root)?;
+        eprintln!("xtask: merged into {}; commit it with README.md", committed.display());
+    }
+    let missed = report.missed();
+    if check && !missed.is_empty() {
+        anyhow::bail!("{} target(s) missed: {}", missed.len(), missed.join(", "));
+    }
     Ok(())
 }
