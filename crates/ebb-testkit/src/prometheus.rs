@@ -16,11 +16,19 @@ pub struct PrometheusServer {
 impl PrometheusServer {
     /// Starts one scraping `targets` (`host:port` of `/metrics` listeners) every second.
     pub fn start(targets: &[SocketAddr]) -> Self {
+        Self::start_as(targets, "ebb", &[])
+    }
+
+    /// Like [`start`](Self::start), the scrape job named `job` and every series labelled
+    /// with `labels` — as a ServiceMonitor in Kubernetes names the job after the Service and
+    /// adds `namespace` and `pod`.
+    pub fn start_as(targets: &[SocketAddr], job: &str, labels: &[(&str, &str)]) -> Self {
         let dir = TempDir::new("ebb-prometheus");
         let targets = targets.iter().map(|addr| format!("'{addr}'")).collect::<Vec<_>>().join(", ");
+        let labels = labels.iter().map(|(k, v)| format!("{k}: '{v}'")).collect::<Vec<_>>().join(", ");
         let config = format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  \
-             - job_name: ebb\n    static_configs:\n      - targets: [{targets}]\n"
+             - job_name: '{job}'\n    static_configs:\n      - targets: [{targets}]\n        labels: {{{labels}}}\n"
         );
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).unwrap_or_else(|error| panic!("cannot write prometheus.yml: {error}"));

@@ -1,5 +1,6 @@
-//! A real Prometheus scrapes the example under a paced load and evaluates the query the
-//! scaling manifests use; the value must match the load sent within 10 %.
+//! A real Prometheus scrapes the example under a paced load and evaluates the queries the
+//! rendered manifests hold — KEDA's trigger and prometheus-adapter's rule, read from
+//! `deploy/`, not written here — and each must match the load sent within 10 %.
 
 use std::time::{Duration, Instant};
 
@@ -16,10 +17,37 @@ async fn query(client: &reqwest::Client, prometheus: &PrometheusServer, promql: 
     body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
 }
 
+/// The value after `key:` on the first line of `file` (under `deploy/`) that has it.
+fn manifest_value(file: &str, key: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let found = text.lines().find_map(|line| line.trim().trim_start_matches("- ").strip_prefix(key)?.strip_prefix(':'));
+    found.unwrap_or_else(|| panic!("no {key} in {file}")).trim().trim_matches('\'').to_owned()
+}
+
+/// The query prometheus-adapter runs for `requests_per_second` of one pod: its rule's
+/// `metricsQuery` with the template filled as the adapter fills it.
+fn adapter_query(namespace: &str, pod: &str) -> String {
+    let rules = "base/monitoring/prometheus-adapter-rules.yaml";
+    let template = manifest_value(rules, "metricsQuery");
+    let series = manifest_value(rules, "matches").trim_start_matches('^').trim_end_matches('$').to_owned();
+    template
+        .replace("<<.Series>>", &series)
+        .replace("<<.LabelMatchers>>", &format!("namespace=\"{namespace}\",pod=~\"{pod}\""))
+        .replace("<<.GroupBy>>", "pod")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_sees_the_rate_that_was_sent() {
     let service = ServiceProcess::start(BIN, &[]);
-    let prometheus = PrometheusServer::start(&[service.metrics]);
+    // Scraped as the ServiceMonitor of example-api would be: job after the Service, with the
+    // namespace and pod labels the adapter's rule selects on.
+    let (namespace, pod) = ("default", "example-api-0");
+    let prometheus =
+        PrometheusServer::start_as(&[service.metrics], "example-api", &[("namespace", namespace), ("pod", pod)]);
+    let keda_query = manifest_value("overlays/keda/scaledobject-example-api.yaml", "query");
+    let adapter_query = adapter_query(namespace, pod);
+    assert!(keda_query.contains("job=\"example-api\""), "{keda_query}");
     let client = reqwest::Client::new();
 
     let url = service.url("/");
@@ -40,14 +68,29 @@ async fn prometheus_sees_the_rate_that_was_sent() {
     }
     let actual = f64::from(sent) / started.elapsed().as_secs_f64();
     // Query while the load still runs at its pace, so the window is all steady state.
-    let measured = query(&client, &prometheus, "sum(rate(http_requests_total[1m]))").await;
+    let keda = query(&client, &prometheus, &keda_query).await;
+    let adapter = query(&client, &prometheus, &adapter_query).await;
     while let Some(done) = in_flight.join_next().await {
         failed += u32::from(!done.unwrap_or(false));
     }
     assert_eq!(failed, 0, "every request must succeed");
-    let measured = measured.expect("prometheus answered the query");
-    let error = (measured - actual).abs() / actual;
-    assert!(error < 0.10, "prometheus saw {measured:.1} req/s, we sent {actual:.1} req/s ({:.1} % off)", error * 100.0);
+    for (who, promql, measured) in [("KEDA", &keda_query, keda), ("prometheus-adapter", &adapter_query, adapter)] {
+        let measured = measured.unwrap_or_else(|| panic!("{who}'s query found nothing: {promql}"));
+        let error = (measured - actual).abs() / actual;
+        assert!(
+            error < 0.10,
+            "{who}'s query saw {measured:.1} req/s, we sent {actual:.1} req/s ({:.1} % off): {promql}",
+            error * 100.0
+        );
+    }
+    // Negative control: the same query with another job label finds nothing, so a manifest
+    // whose label drifted from the ServiceMonitor's would fail here.
+    let drifted = keda_query.replace("example-api", "example-ap1");
+    assert!(query(&client, &prometheus, &drifted).await.is_none(), "a drifted job label still matched");
+    // The adapter's seriesQuery finds the series at all.
+    let series = manifest_value("base/monitoring/prometheus-adapter-rules.yaml", "seriesQuery");
+    let found = query(&client, &prometheus, &format!("count({series})")).await;
+    assert!(found.is_some_and(|n| n > 0.0), "the adapter's seriesQuery finds nothing: {series}");
 
     // And the series carries the route template, not the raw path.
     let by_route = query(&client, &prometheus, "sum(http_requests_total{route=\"/\",status=\"200\"})").await;
