@@ -2,7 +2,7 @@
 
 use xshell::{Shell, cmd};
 
-use crate::tools::{self, DOCKER_REGISTRY, HAPROXY, PROMETHEUS, PROMTOOL, REDIS, WRK};
+use crate::tools::{self, DOCKER_REGISTRY, HAPROXY, OPENSSL, PROMETHEUS, PROMTOOL, REDIS, REDIS_CLI, WRK};
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let sh = Shell::new()?;
@@ -10,7 +10,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     sh.change_dir(&root);
 
     // haproxy and wrk: the rolling-restart test behind an L4 balancer.
-    tools::ensure_apt(&sh, &[REDIS, PROMETHEUS, PROMTOOL, DOCKER_REGISTRY, HAPROXY, WRK])?;
+    tools::ensure_apt(&sh, &[REDIS, REDIS_CLI, OPENSSL, PROMETHEUS, PROMTOOL, DOCKER_REGISTRY, HAPROXY, WRK])?;
     let s3s_fs = tools::ensure_s3s_fs(&sh, &root)?;
     tools::ensure_kubernetes_validate(&sh, &root)?;
     // The harness finds them itself; the variables make the choice explicit in CI logs.

@@ -21,6 +21,10 @@ pub(crate) const PROMTOOL: AptTool = AptTool { binary: "promtool", package: "pro
 pub(crate) const DOCKER_REGISTRY: AptTool = AptTool { binary: "docker-registry", package: "docker-registry" };
 pub(crate) const HAPROXY: AptTool = AptTool { binary: "haproxy", package: "haproxy" };
 pub(crate) const WRK: AptTool = AptTool { binary: "wrk", package: "wrk" };
+/// Cluster set-up in tests (`redis-cli --cluster create`).
+pub(crate) const REDIS_CLI: AptTool = AptTool { binary: "redis-cli", package: "redis-tools" };
+/// Throwaway CAs and certificates for the TLS Redis of the tests.
+pub(crate) const OPENSSL: AptTool = AptTool { binary: "openssl", package: "openssl" };
 pub(crate) const VALGRIND: AptTool = AptTool { binary: "valgrind", package: "valgrind" };
 
 /// Makes sure every tool in `tools` is on PATH, installing the missing ones with one
