@@ -115,7 +115,7 @@ impl ObjectKey {
     fn reserved_path(&self, area: &str, version: &str) -> Path {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(self.0.as_bytes());
-        let name: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let name = crate::upload::hex(&digest[..16]);
         Path::from_iter([RESERVED_PREFIX, area, name.as_str(), version])
     }
 

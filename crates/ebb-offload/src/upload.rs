@@ -213,6 +213,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex, as SHA-256 digests are shown and compared.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -77,7 +77,7 @@ impl Stream for Verified {
                         return this.fail("shorter than announced");
                     }
                     if let Some((hasher, expected)) = this.sha256.take() {
-                        let actual: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+                        let actual = crate::upload::hex(&hasher.finalize());
                         if actual != expected {
                             return this.fail("SHA-256 differs from the announced one");
                         }

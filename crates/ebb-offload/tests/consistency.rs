@@ -268,16 +268,8 @@ async fn presigned_multipart_uploads_complete_and_aborted_ones_leave_nothing() {
     let (version, upload_id) = (upload["version"].clone(), upload["upload_id"].clone());
     let mut etags = Vec::new();
     for (index, part) in object.chunks(8 * MIB).enumerate() {
-        let url: serde_json::Value = client
-            .post(format!("http://{addr}/files/big.bin/multipart/part-url"))
-            .json(&serde_json::json!({"version": version, "upload_id": upload_id, "part_number": index + 1}))
-            .send()
-            .await
-            .expect("part url")
-            .json()
-            .await
-            .expect("json");
-        let put = client.put(url["url"].as_str().expect("url")).body(part.to_vec()).send().await.expect("part");
+        let url = part_url(&client, addr, "big.bin", &upload, index + 1).await;
+        let put = client.put(url).body(part.to_vec()).send().await.expect("part");
         assert!(put.status().is_success(), "part {}: {}", index + 1, put.status());
         etags.push(put.headers()["etag"].to_str().expect("etag").to_owned());
     }
@@ -295,16 +287,8 @@ async fn presigned_multipart_uploads_complete_and_aborted_ones_leave_nothing() {
     // Aborted: no object, and no upload left in the store's data directory.
     let upload = start("dropped.bin").await;
     let (version, upload_id) = (upload["version"].clone(), upload["upload_id"].clone());
-    let url: serde_json::Value = client
-        .post(format!("http://{addr}/files/dropped.bin/multipart/part-url"))
-        .json(&serde_json::json!({"version": version, "upload_id": upload_id, "part_number": 1}))
-        .send()
-        .await
-        .expect("part url")
-        .json()
-        .await
-        .expect("json");
-    client.put(url["url"].as_str().expect("url")).body(body(12, 5 * MIB)).send().await.expect("part");
+    let url = part_url(&client, addr, "dropped.bin", &upload, 1).await;
+    client.put(url).body(body(12, 5 * MIB)).send().await.expect("part");
     let aborted = client
         .post(format!("http://{addr}/files/dropped.bin/multipart/abort"))
         .json(&serde_json::json!({"version": version, "upload_id": upload_id}))
@@ -318,6 +302,22 @@ async fn presigned_multipart_uploads_complete_and_aborted_ones_leave_nothing() {
     );
     let leftovers: Vec<String> = walk(s3.data_dir()).into_iter().filter(|name| name.contains(".upload")).collect();
     assert!(leftovers.is_empty(), "aborted uploads left files: {leftovers:?}");
+}
+
+/// A presigned URL for part `number` of `upload` (the JSON `/multipart` answered).
+async fn part_url(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+    key: &str,
+    upload: &serde_json::Value,
+    number: usize,
+) -> String {
+    let fields =
+        serde_json::json!({"version": upload["version"], "upload_id": upload["upload_id"], "part_number": number});
+    let url = format!("http://{addr}/files/{key}/multipart/part-url");
+    let answer: serde_json::Value =
+        client.post(url).json(&fields).send().await.expect("part url").json().await.expect("json");
+    answer["url"].as_str().expect("url").to_owned()
 }
 
 fn walk(dir: &std::path::Path) -> Vec<String> {

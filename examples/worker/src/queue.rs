@@ -38,6 +38,14 @@ const IDLE_POLL: Duration = Duration::from_millis(100);
 pub(crate) struct Consumer {
     redis: Redis,
     config: Config,
+    scripts: std::sync::Arc<Scripts>,
+}
+
+/// The scripts, hashed once (`EVALSHA` by that hash; loaded on `NOSCRIPT`).
+struct Scripts {
+    renew: Script,
+    finish: Script,
+    dead_letter: Script,
 }
 
 const RENEW_LUA: &str = include_str!("lua/renew.lua");
@@ -52,7 +60,12 @@ struct Job {
 
 impl Consumer {
     pub(crate) fn new(redis: Redis, config: Config) -> Self {
-        Self { redis, config }
+        let scripts = Scripts {
+            renew: Script::new(RENEW_LUA),
+            finish: Script::new(FINISH_LUA),
+            dead_letter: Script::new(DEAD_LETTER_LUA),
+        };
+        Self { redis, config, scripts: std::sync::Arc::new(scripts) }
     }
 
     fn key(&self, suffix: &str) -> String {
@@ -167,8 +180,7 @@ impl Consumer {
     }
 
     async fn dead_letter(&self, job: &Job, attempts: usize) -> Result<(), ebb_server::ebb_redis::Error> {
-        let script = Script::new(DEAD_LETTER_LUA);
-        let mut invocation = script.key(&self.config.queue);
+        let mut invocation = self.scripts.dead_letter.key(&self.config.queue);
         invocation.key(self.key("dead")).key(self.key("errors"));
         invocation.arg(&self.config.group).arg(&self.config.id).arg(&job.id).arg(&job.payload).arg(attempts);
         invocation.arg("the consumer holding it stopped answering");
@@ -200,8 +212,7 @@ impl Consumer {
         };
         match outcome {
             Ok(()) => {
-                let script = Script::new(FINISH_LUA);
-                let mut invocation = script.key(&self.config.queue);
+                let mut invocation = self.scripts.finish.key(&self.config.queue);
                 invocation.key(self.key("done")).key(self.key("errors"));
                 invocation.arg(&self.config.group).arg(&self.config.id).arg(&job.id).arg(&job.payload);
                 let finished: i64 = self.redis.invoke(&invocation, self.redis.timeout()).await?;
@@ -225,8 +236,7 @@ impl Consumer {
     /// Renews the lease on `job`; `false` when another consumer holds it now. A renewal
     /// that fails (Redis slow or away) keeps the job: the lease may still be ours.
     async fn renew(&self, job: &Job) -> bool {
-        let script = Script::new(RENEW_LUA);
-        let mut invocation = script.key(&self.config.queue);
+        let mut invocation = self.scripts.renew.key(&self.config.queue);
         invocation.arg(&self.config.group).arg(&self.config.id).arg(&job.id);
         match self.redis.invoke::<i64>(&invocation, self.redis.timeout()).await {
             Ok(renewed) => renewed == 1,

@@ -38,11 +38,8 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
         .quiet()
         .run()?;
 
-    let mut ratios = Vec::with_capacity(ROUNDS);
-    let mut service_rates = Vec::new();
-    let mut direct_rates = Vec::new();
+    let (mut uploads, mut downloads) = (Paired::default(), Paired::default());
     let mut rss_growth_mib: f64 = 0.0;
-    let (mut get_ratios, mut direct_get_rates, mut service_get_rates) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         let direct = || -> anyhow::Result<f64> {
             let mut command = cmd!(sh, "{server} s3-put {file}");
@@ -63,24 +60,8 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
             rss_growth_mib = rss_growth_mib.max((peak as f64 - before as f64) / 1024.0);
             Ok(seconds.parse()?)
         };
-        // Alternate which goes first, so that neither always meets a warm (or cold) server.
-        let (direct_s, service_s) = if round % 2 == 0 {
-            let d = direct()?;
-            (d, through()?)
-        } else {
-            let s = through()?;
-            (direct()?, s)
-        };
-        let mib = SIZE as f64 / (1 << 20) as f64;
-        eprintln!(
-            "xtask: round {} upload 1 GiB: direct {:.0} MiB/s, through the service {:.0} MiB/s",
-            round + 1,
-            mib / direct_s,
-            mib / service_s
-        );
-        ratios.push(direct_s / service_s);
-        direct_rates.push(mib / direct_s);
-        service_rates.push(mib / service_s);
+        let (direct_s, service_s) = in_turn(round, direct, &mut through)?;
+        uploads.record("upload", round, direct_s, service_s);
 
         // Downloads of the same 1 GiB: object_store's get vs curl through the service (which
         // checks the length and the SHA-256 of what it sends).
@@ -99,35 +80,61 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
             }
             Ok(seconds.parse()?)
         };
-        let (direct_s, service_s) = if round % 2 == 0 {
-            let d = direct_get()?;
-            (d, through_get()?)
-        } else {
-            let s = through_get()?;
-            (direct_get()?, s)
-        };
+        let (direct_s, service_s) = in_turn(round, direct_get, through_get)?;
+        downloads.record("download", round, direct_s, service_s);
+    }
+    report.add("offload_direct_upload", median(&mut uploads.direct), "MiB/s", Target::None);
+    report.add("offload_service_upload", median(&mut uploads.service), "MiB/s", Target::None);
+    report.add("offload_vs_direct_throughput", median(&mut uploads.ratios), "ratio", Target::AtLeast(0.8));
+    report.add("offload_peak_rss_growth", rss_growth_mib, "MiB", Target::AtMost(64.0));
+    report.add("offload_direct_download", median(&mut downloads.direct), "MiB/s", Target::None);
+    report.add("offload_service_download", median(&mut downloads.service), "MiB/s", Target::None);
+    report.add("offload_download_vs_direct", median(&mut downloads.ratios), "ratio", Target::None);
+    Ok(())
+}
+
+/// The two sides of one transfer, alternating which goes first, so that neither always
+/// meets a warm (or cold) server: (direct seconds, through-the-service seconds).
+fn in_turn(
+    round: usize,
+    mut direct: impl FnMut() -> anyhow::Result<f64>,
+    mut through: impl FnMut() -> anyhow::Result<f64>,
+) -> anyhow::Result<(f64, f64)> {
+    if round % 2 == 0 {
+        let d = direct()?;
+        Ok((d, through()?))
+    } else {
+        let s = through()?;
+        Ok((direct()?, s))
+    }
+}
+
+/// Rates and paired ratios of one kind of transfer over the rounds.
+#[derive(Default)]
+struct Paired {
+    ratios: Vec<f64>,
+    direct: Vec<f64>,
+    service: Vec<f64>,
+}
+
+impl Paired {
+    fn record(&mut self, what: &str, round: usize, direct_s: f64, service_s: f64) {
+        let mib = SIZE as f64 / (1 << 20) as f64;
         eprintln!(
-            "xtask: round {} download 1 GiB: direct {:.0} MiB/s, through the service {:.0} MiB/s",
+            "xtask: round {} {what} 1 GiB: direct {:.0} MiB/s, through the service {:.0} MiB/s",
             round + 1,
             mib / direct_s,
             mib / service_s
         );
-        get_ratios.push(direct_s / service_s);
-        direct_get_rates.push(mib / direct_s);
-        service_get_rates.push(mib / service_s);
+        self.ratios.push(direct_s / service_s);
+        self.direct.push(mib / direct_s);
+        self.service.push(mib / service_s);
     }
-    let median = |values: &mut Vec<f64>| {
-        values.sort_by(f64::total_cmp);
-        values[values.len() / 2]
-    };
-    report.add("offload_direct_upload", median(&mut direct_rates), "MiB/s", Target::None);
-    report.add("offload_service_upload", median(&mut service_rates), "MiB/s", Target::None);
-    report.add("offload_vs_direct_throughput", median(&mut ratios), "ratio", Target::AtLeast(0.8));
-    report.add("offload_peak_rss_growth", rss_growth_mib, "MiB", Target::AtMost(64.0));
-    report.add("offload_direct_download", median(&mut direct_get_rates), "MiB/s", Target::None);
-    report.add("offload_service_download", median(&mut service_get_rates), "MiB/s", Target::None);
-    report.add("offload_download_vs_direct", median(&mut get_ratios), "ratio", Target::None);
-    Ok(())
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// A 1 GiB file of varied bytes under `target/bench`, made once.
