@@ -240,3 +240,19 @@ async fn peeking_counts_nothing_in_redis_and_in_process() {
         assert!(!peeked.allowed && peeked.retry_after > Duration::ZERO, "{peeked:?}");
     }
 }
+
+#[tokio::test]
+async fn with_redis_down_a_local_policy_peeks_at_its_own_count() {
+    let mut redis = RedisServer::start();
+    let limiter = Limiter::redis(pool(&redis));
+    let local = policy("logins", "1/1h", 2).with_failure_mode(FailureMode::Local);
+    let open = policy("open", "1/1h", 2);
+    redis.stop();
+    for _ in 0..2 {
+        assert!(matches!(limiter.decide("mallory", &local, 1).await, Verdict::Allowed(_)));
+    }
+    let peeked = limiter.peek("mallory", &local).await.expect("a local peek");
+    assert!(!peeked.allowed, "the in-process count keeps limiting: {peeked:?}");
+    // Negative control: a policy that fails open has no local count to look at.
+    assert!(limiter.peek("mallory", &open).await.is_err());
+}
