@@ -1,5 +1,5 @@
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -13,12 +13,13 @@ pub const REDIS_TLS_USER: &str = "ebb-app";
 /// Its password.
 pub const REDIS_TLS_PASSWORD: &str = "s3cret-for-tests-only";
 
-/// A throwaway `redis-server` on 127.0.0.1, without persistence; killed when dropped.
+/// A throwaway `redis-server` on 127.0.0.1 (or a host address of the test's), without persistence; killed when dropped.
 /// Plain ([`start`](Self::start)), or TLS-only with an ACL user and a CA of its own
 /// ([`start_tls`](Self::start_tls), [`start_mutual_tls`](Self::start_mutual_tls)).
 #[derive(Debug)]
 pub struct RedisServer {
     child: ServerChild,
+    host: IpAddr,
     port: u16,
     dir: TempDir,
     tls: Option<Tls>,
@@ -36,6 +37,15 @@ impl RedisServer {
     /// Starts one and waits until it answers `PING`.
     pub fn start() -> Self {
         Self::with_tls(|_| None)
+    }
+
+    /// Starts a plain one listening on `host` only: the gateway address of a Docker network
+    /// that the test created, say, which containers reach and nothing outside does.
+    pub fn start_on(host: IpAddr) -> Self {
+        let mut server =
+            Self { child: ServerChild::default(), host, port: free_port(), dir: TempDir::new("ebb-redis"), tls: None };
+        server.spawn();
+        server
     }
 
     /// Starts one that speaks only TLS, with a certificate for 127.0.0.1 signed by a CA of
@@ -62,7 +72,8 @@ impl RedisServer {
     fn with_tls(tls: impl FnOnce(&std::path::Path) -> Option<Tls>) -> Self {
         let dir = TempDir::new("ebb-redis");
         let tls = tls(dir.path());
-        let mut server = Self { child: ServerChild::default(), port: free_port(), dir, tls };
+        let host = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let mut server = Self { child: ServerChild::default(), host, port: free_port(), dir, tls };
         server.spawn();
         server
     }
@@ -75,7 +86,12 @@ impl RedisServer {
         );
         let port = self.port.to_string();
         let mut command = Command::new(binary);
-        command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]).arg("--dir").arg(self.dir.path());
+        let host = self.host.to_string();
+        command.args(["--bind", &host, "--save", "", "--appendonly", "no"]).arg("--dir").arg(self.dir.path());
+        if !self.host.is_loopback() {
+            // Bound to one address the test chose; protected mode would refuse its clients.
+            command.args(["--protected-mode", "no"]);
+        }
         match &self.tls {
             None => {
                 command.args(["--port", &port]);
@@ -104,11 +120,11 @@ impl RedisServer {
         });
     }
 
-    /// `redis://127.0.0.1:<port>/`, or `rediss://<user>:<password>@127.0.0.1:<port>/`.
+    /// `redis://<host>:<port>/`, or `rediss://<user>:<password>@127.0.0.1:<port>/`.
     pub fn url(&self) -> String {
         match self.tls {
-            None => format!("redis://127.0.0.1:{}/", self.port),
-            Some(_) => format!("rediss://{REDIS_TLS_USER}:{REDIS_TLS_PASSWORD}@127.0.0.1:{}/", self.port),
+            None => format!("redis://{}/", self.addr()),
+            Some(_) => format!("rediss://{REDIS_TLS_USER}:{REDIS_TLS_PASSWORD}@{}/", self.addr()),
         }
     }
 
@@ -143,7 +159,7 @@ impl RedisServer {
 
     /// Its address.
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
+        SocketAddr::new(self.host, self.port)
     }
 
     /// Its process id, while it runs (to pin it to a core, say).

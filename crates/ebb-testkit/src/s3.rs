@@ -1,4 +1,4 @@
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use crate::{TempDir, find_tool, free_port, wait_for_port};
 #[derive(Debug)]
 pub struct S3Server {
     child: ServerChild,
+    host: IpAddr,
     port: u16,
     dir: TempDir,
 }
@@ -24,13 +25,18 @@ impl S3Server {
 
     /// Starts one with the given buckets already created.
     pub fn start(buckets: &[&str]) -> Self {
+        Self::start_on(IpAddr::V4(Ipv4Addr::LOCALHOST), buckets)
+    }
+
+    /// Starts one listening on `host` only (a Docker network's gateway address, say).
+    pub fn start_on(host: IpAddr, buckets: &[&str]) -> Self {
         let dir = TempDir::new("ebb-s3");
         for bucket in buckets {
             // s3s-fs keeps each bucket as a sub-directory of its root.
             std::fs::create_dir_all(dir.path().join(bucket))
                 .unwrap_or_else(|error| panic!("cannot create bucket {bucket}: {error}"));
         }
-        let mut server = Self { child: ServerChild::default(), port: free_port(), dir };
+        let mut server = Self { child: ServerChild::default(), host, port: free_port(), dir };
         server.spawn();
         server
     }
@@ -43,7 +49,7 @@ impl S3Server {
              or run `cargo xtask test`",
         );
         let child = Command::new(binary)
-            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--host", &self.host.to_string(), "--port", &self.port.to_string()])
             .args(["--access-key", Self::ACCESS_KEY, "--secret-key", Self::SECRET_KEY])
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -60,14 +66,14 @@ impl S3Server {
         self.dir.path()
     }
 
-    /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT`.
+    /// `http://<host>:<port>`, for `AWS_ENDPOINT`.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}", self.addr())
     }
 
     /// Its address.
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
+        SocketAddr::new(self.host, self.port)
     }
 
     /// The `AWS_*` variables that point object_store at this server.
@@ -80,6 +86,11 @@ impl S3Server {
             ("AWS_ALLOW_HTTP", "true".to_owned()),
             ("AWS_BUCKET", bucket.to_owned()),
         ]
+    }
+
+    /// Its process id, while it runs (to pin it to a core, say).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.pid()
     }
 
     /// Kills it; its files stay, so [`restart`](Self::restart) brings the objects back.
