@@ -26,7 +26,7 @@ pub const DEFAULT_DIR: &str = "data/objects";
 pub const DEFAULT_MAX_SIZE: u64 = 5 << 30;
 /// Default part size: 8 MiB (S3 needs at least 5 MiB for every part but the last).
 pub const DEFAULT_PART_SIZE: usize = 8 << 20;
-/// Default parts in flight: 4, so an upload holds at most about 4 x 8 MiB.
+/// Default parts in flight: 4, so an upload holds about part size x (4 + 1) = 40 MiB at most.
 pub const DEFAULT_PARTS_IN_FLIGHT: usize = 4;
 /// Default presigned URL lifetime: 15 minutes.
 pub const DEFAULT_URL_EXPIRY: Duration = Duration::from_secs(15 * 60);
@@ -249,6 +249,21 @@ mod tests {
 
     fn from(vars: &[(&str, &str)]) -> Result<OffloadConfig, Vec<ConfigError>> {
         OffloadConfig::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+    }
+
+    /// The README's values, as literals: a changed constant must fail here, not pass.
+    #[test]
+    fn defaults_are_pinned() {
+        let config = from(&[]).expect("valid");
+        assert_eq!(config.store, StoreConfig::Local(PathBuf::from("data/objects")));
+        assert_eq!(config.max_size, 5 * 1024 * 1024 * 1024);
+        assert_eq!(config.part_size, 8 * 1024 * 1024);
+        assert_eq!(config.parts_in_flight, 4);
+        assert_eq!(config.memory_budget, 256 * 1024 * 1024);
+        assert_eq!(config.url_expiry, Duration::from_secs(15 * 60));
+        assert_eq!(config, OffloadConfig::default());
+        assert!(config.inline_types.iter().any(|t| t == "application/pdf"));
+        assert!(!config.inline_types.iter().any(|t| t == "text/html" || t == "image/svg+xml"));
     }
 
     #[test]

@@ -288,7 +288,12 @@ async fn presigned_multipart_uploads_complete_and_aborted_ones_leave_nothing() {
     let upload = start("dropped.bin").await;
     let (version, upload_id) = (upload["version"].clone(), upload["upload_id"].clone());
     let url = part_url(&client, addr, "dropped.bin", &upload, 1).await;
-    client.put(url).body(body(12, 5 * MIB)).send().await.expect("part");
+    let part = client.put(url).body(body(12, 5 * MIB)).send().await.expect("part");
+    assert!(part.status().is_success(), "the part before the abort: {}", part.status());
+    // Positive control: the part is in the store now, where the check below looks for it
+    // (s3s-fs has no ListMultipartUploads; it keeps an upload as `.upload*` files).
+    let pending: Vec<String> = walk(s3.data_dir()).into_iter().filter(|name| name.contains(".upload")).collect();
+    assert!(!pending.is_empty(), "an upload in progress leaves no trace this test could see");
     let aborted = client
         .post(format!("http://{addr}/files/dropped.bin/multipart/abort"))
         .json(&serde_json::json!({"version": version, "upload_id": upload_id}))

@@ -220,6 +220,24 @@ mod tests {
         RateLimitConfig::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
     }
 
+    /// The README's values, as literals: a changed constant must fail here, not pass.
+    #[test]
+    fn defaults_are_pinned() {
+        let config = from(&[]).expect("valid");
+        assert_eq!((config.rate, config.disabled, config.burst), (None, false, None));
+        assert_eq!(config.failure_mode, FailureMode::Open);
+        assert_eq!(config.timeout, Duration::from_millis(50));
+        assert_eq!(config.key, KeyConfig::Ip);
+        assert!(!config.shadow);
+        assert!(!config.legacy_headers);
+        assert_eq!(config.trusted_proxies.to_string(), "", "no proxy trusted");
+
+        let policy = from(&[(ENV_RATE, "100/1m")]).expect("valid").default_policy().expect("a policy");
+        assert_eq!(policy.name(), "default");
+        assert_eq!(policy.burst(), 100, "the burst defaults to the rate's count");
+        assert_eq!((policy.failure_mode(), policy.is_shadow()), (FailureMode::Open, false));
+    }
+
     #[test]
     fn off_by_default() {
         let config = from(&[]).expect("valid");

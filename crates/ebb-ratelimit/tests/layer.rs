@@ -1,12 +1,14 @@
 //! The layer over HTTP, against a real redis-server: headers, 429s, keys, failure modes.
 
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 use axum::Router;
 use axum::routing::get;
 use ebb_ratelimit::{FailureMode, Key, Limiter, Policy, RateLimitLayer, TrustedProxies};
 use ebb_testkit::RedisServer;
 use http::HeaderName;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 fn limiter(redis: &RedisServer) -> Limiter {
     let config = ebb_ratelimit::ebb_redis::RedisConfig::from_url(&redis.url()).expect("url");
@@ -106,16 +108,41 @@ async fn header_keys_answer_400_without_the_header_and_routes_pick_their_policy(
     assert_eq!(get_with(addr, "/upload", &[("x-api-key", "k-2")]).await.status(), 200);
 }
 
+/// The process-wide recorder, installed before the first limiter of a test that reads it
+/// (a limiter binds its counters to the recorder of its first decision).
+fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().expect("the only recorder"))
+}
+
+/// `ratelimit_decisions_total` of one policy and outcome.
+fn decisions(policy: &str, outcome: &str) -> f64 {
+    let labels = [format!("policy=\"{policy}\""), format!("outcome=\"{outcome}\"")];
+    metrics()
+        .render()
+        .lines()
+        .filter(|line| line.starts_with("ratelimit_decisions_total{"))
+        .filter(|line| labels.iter().all(|label| line.contains(label.as_str())))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 #[tokio::test]
 async fn shadow_policies_count_but_never_reject() {
+    metrics();
     let redis = RedisServer::start();
-    let layer = RateLimitLayer::new(limiter(&redis)).with_default_policy(policy("new", "1/1h", 1).with_shadow(true));
+    let layer =
+        RateLimitLayer::new(limiter(&redis)).with_default_policy(policy("shadowed", "1/1h", 1).with_shadow(true));
     let addr = serve(layer).await;
-    for _ in 0..3 {
+    for _ in 0..5 {
         let response = get_with(addr, "/", &[]).await;
         assert_eq!(response.status(), 200);
         assert!(response.headers().get("ratelimit").is_none(), "shadow mode sends no headers");
     }
+    // A burst of 1 per hour: the first is allowed, the four after it would have been 429s.
+    assert_eq!(decisions("shadowed", "allowed"), 1.0);
+    assert_eq!(decisions("shadowed", "limited"), 4.0);
+    assert_eq!(decisions("shadowed", "error"), 0.0);
 }
 
 #[tokio::test]

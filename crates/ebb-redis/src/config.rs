@@ -380,6 +380,17 @@ mod tests {
         move |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned())
     }
 
+    /// The README's values, as literals: a changed constant must fail here, not pass.
+    #[test]
+    fn defaults_are_pinned() {
+        let config = RedisConfig::from_lookup(lookup(&[(ENV_REDIS_URL, "redis://127.0.0.1:6379")]))
+            .expect("valid")
+            .expect("a config");
+        assert_eq!(config.timeout(), Duration::from_secs(2));
+        assert_eq!(RedisConfig::from_url("redis://127.0.0.1:6379").expect("valid").timeout(), Duration::from_secs(2));
+        assert_eq!(MAX_TIMEOUT, Duration::from_secs(60));
+    }
+
     #[test]
     fn nothing_set_is_no_redis() {
         assert!(RedisConfig::from_lookup(lookup(&[])).expect("valid").is_none());

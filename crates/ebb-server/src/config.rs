@@ -183,6 +183,18 @@ fn parse_addr(
 mod tests {
     use super::*;
 
+    /// The README's values, as literals: a changed constant must fail here, not pass.
+    #[test]
+    fn defaults_are_pinned() {
+        let config = ServerConfig::from_lookup(|_| None).expect("defaults are valid");
+        assert_eq!(config.http_addr, "0.0.0.0:8080".parse::<SocketAddr>().expect("addr"));
+        assert_eq!(config.metrics_addr, "0.0.0.0:9090".parse::<SocketAddr>().expect("addr"));
+        assert_eq!(config.shutdown.delay(), std::time::Duration::from_secs(5));
+        assert_eq!(config.shutdown.timeout(), std::time::Duration::from_secs(30));
+        assert!(config.redis.is_none(), "no REDIS_URL: in-process fallbacks");
+        assert!(config.rate_limit.rate.is_none(), "no default rate limit");
+    }
+
     #[test]
     fn every_bad_value_is_reported_at_once() {
         let vars = [

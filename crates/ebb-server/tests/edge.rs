@@ -158,3 +158,30 @@ async fn an_upgraded_connection_is_drained_then_cut_at_the_deadline_and_counted(
     let ended = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut rest)).await;
     assert!(ended.is_ok(), "the upgraded connection outlived the deadline");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_cut_at_the_deadline_is_answered_and_counted_as_503() {
+    let config = ShutdownConfig::new().with_delay(Duration::from_millis(100)).with_timeout(Duration::from_secs(1));
+    let (server, addr) = server(config);
+    let shutdown = server.shutdown().clone();
+    let entered = Arc::new(tokio::sync::Notify::new());
+    let handler_entered = entered.clone();
+    let never = move || async move {
+        handler_entered.notify_one();
+        std::future::pending::<&'static str>().await
+    };
+    let serving = tokio::spawn(server.serve(Router::new().route("/stuck/{id}", get(never))));
+    wait_listening(addr);
+    let client = tokio::spawn(raw_request(addr, "GET /stuck/1 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    tokio::time::timeout(Duration::from_secs(5), entered.notified()).await.expect("the handler runs");
+
+    shutdown.trigger();
+    let (_, answer) = client.await.expect("join");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    let report = serving.await.expect("join").expect("served");
+    assert_eq!(report.cut_requests, 1, "{report}");
+    let metrics = globals().0.render();
+    let cut = r#"http_requests_total{method="GET",route="/stuck/{id}",status="503"} 1"#;
+    assert!(metrics.lines().any(|line| line == cut), "{metrics}");
+    assert!(!metrics.contains(r#"route="/stuck/{id}",status="499""#), "counted as gone, not as cut: {metrics}");
+}

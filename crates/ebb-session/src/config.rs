@@ -322,11 +322,22 @@ mod tests {
         AuthConfig::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
     }
 
+    /// The README's values, as literals: a changed constant must fail here, not pass.
     #[test]
-    fn defaults() {
+    fn defaults_are_pinned() {
         let config = from(&[]).expect("valid");
+        assert_eq!(config.session.ttl, Duration::from_secs(12 * 60 * 60));
+        assert_eq!(config.session.cookie_name, "ebb_session");
+        assert!(config.session.secure);
         assert_eq!(config.session, SessionConfig::default());
-        assert!(config.jwt.is_none());
+        assert!(config.jwt.is_none(), "no key: no verifier");
+
+        let secret = "s".repeat(32);
+        let jwt = from(&[(ENV_JWT_SECRET, &secret)]).expect("valid").jwt.expect("a verifier");
+        assert_eq!(jwt.leeway, Duration::from_secs(30));
+        assert_eq!(jwt.algorithm, Algorithm::HS256, "a secret defaults to HS256");
+        assert_eq!((jwt.issuer, jwt.audience), (None, None));
+        assert_eq!(MIN_SECRET_LEN, 32);
     }
 
     #[test]

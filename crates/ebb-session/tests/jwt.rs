@@ -1,4 +1,5 @@
-//! Bearer tokens through the layer: good, expired, forged, `alg: none`, confused algorithms.
+//! Bearer tokens through the layer: good, expired, forged, `alg: none`, confused algorithms,
+//! and each public-key algorithm (RS256, ES256, EdDSA) with keys made by openssl.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -176,6 +177,56 @@ async fn eddsa_public_keys_verify_and_refuse_hs256_signed_with_the_public_key() 
     let (status, _, body) = call(addr, "/me", Some(&confused)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body.contains("algorithm"), "{body}");
+}
+
+/// A key pair made by `openssl genpkey` with `options`: (private PEM, public PEM file).
+fn key_pair(dir: &TempDir, name: &str, options: &[&str]) -> (Vec<u8>, String) {
+    let private = dir.path().join(format!("{name}.key.pem"));
+    let public = dir.path().join(format!("{name}.pub.pem"));
+    let (private_path, public_path) = (private.to_str().expect("utf-8"), public.to_str().expect("utf-8"));
+    let run = |args: &[&str]| {
+        let status = Command::new("openssl").args(args).status();
+        assert!(status.is_ok_and(|s| s.success()), "openssl {args:?}");
+    };
+    run(&[&["genpkey"][..], options, &["-out", private_path]].concat());
+    run(&["pkey", "-in", private_path, "-pubout", "-out", public_path]);
+    (std::fs::read(&private).expect("private pem"), public_path.to_owned())
+}
+
+/// A service verifying `algorithm` with a fresh key pair accepts tokens signed by its
+/// private key, and refuses those of another pair of the same kind.
+async fn public_keys_verify_and_other_keys_are_refused(algorithm: Algorithm, options: &[&str]) {
+    let name = format!("{algorithm:?}");
+    let dir = TempDir::new("ebb-jwt");
+    let (private, public) = key_pair(&dir, "ours", options);
+    let (stranger, _) = key_pair(&dir, "theirs", options);
+    let addr = serve(&config(&[("EBB_JWT_PUBLIC_KEY_FILE", &public), ("EBB_JWT_ALGORITHM", &name)])).await;
+    let key = |pem: &[u8]| match algorithm {
+        Algorithm::RS256 => EncodingKey::from_rsa_pem(pem).expect("rsa key"),
+        _ => EncodingKey::from_ec_pem(pem).expect("ec key"),
+    };
+    let claims = json!({"sub": "grace", "exp": now() + 60});
+
+    let token = encode(&Header::new(algorithm), &claims, &key(&private)).expect("encode");
+    assert_eq!(call(addr, "/me", Some(&token)).await, (StatusCode::OK, String::new(), "grace".to_owned()));
+
+    let forged = encode(&Header::new(algorithm), &claims, &key(&stranger)).expect("encode");
+    let (status, challenge, body) = call(addr, "/me", Some(&forged)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {body}");
+    assert!(challenge.starts_with("Bearer error=\"invalid_token\""), "{challenge}");
+    assert!(body.contains("signature"), "{name}: {body}");
+}
+
+#[tokio::test]
+async fn rs256_public_keys_verify_and_refuse_another_rsa_key() {
+    let rsa = ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"];
+    public_keys_verify_and_other_keys_are_refused(Algorithm::RS256, &rsa).await;
+}
+
+#[tokio::test]
+async fn es256_public_keys_verify_and_refuse_another_p256_key() {
+    let p256 = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
+    public_keys_verify_and_other_keys_are_refused(Algorithm::ES256, &p256).await;
 }
 
 #[tokio::test]

@@ -226,3 +226,34 @@ async fn a_save_racing_a_logout_cannot_bring_the_session_back() {
     store.save(&record).await.expect("a late save is not an error");
     assert_eq!(session_keys(&pool).await, 0, "the late save must not resurrect the session");
 }
+
+/// Seconds left before Redis forgets `key`.
+async fn ttl(pool: &Redis, key: &str) -> i64 {
+    pool.query(redis::cmd("TTL").arg(key)).await.expect("ttl")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_reads_the_session_renews_its_ttl_in_redis() {
+    let redis = RedisServer::start();
+    let pool = handle(&redis);
+    let config = SessionConfig { ttl: Duration::from_secs(10), ..SessionConfig::default() };
+    let addr = replica(&pool, &config).await;
+    let client = reqwest::Client::new();
+    let login = client.post(format!("http://{addr}/login")).body("ada").send().await.expect("login");
+    let cookie = cookie_of(&login).expect("a session cookie");
+    let pair = cookie.split(';').next().expect("pair").to_owned();
+    let key = format!("ebb:session:{}", id_of(&cookie));
+    assert!(ttl(&pool, &key).await >= 9, "fresh session");
+
+    // The time that passes is what is under test: a sleep, not a wait for a condition.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle = ttl(&pool, &key).await;
+    assert!((1..=7).contains(&idle), "untouched, the TTL must fall: {idle}");
+
+    let me = client.get(format!("http://{addr}/me")).header("cookie", &pair).send().await.expect("me");
+    assert_eq!(me.status(), StatusCode::OK);
+    let resent = cookie_of(&me).expect("the renewed cookie is sent again");
+    assert!(resent.contains("Max-Age=10") && id_of(&resent) == id_of(&cookie), "{resent}");
+    let renewed = ttl(&pool, &key).await;
+    assert!(renewed >= 9, "a request using the session must slide its TTL back up: {renewed}");
+}

@@ -170,10 +170,15 @@ mod tests {
         move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
     }
 
+    /// The README's values, as literals: a changed constant must fail here, not pass.
     #[test]
-    fn defaults_when_unset() {
+    fn defaults_are_pinned() {
         let config = ShutdownConfig::from_lookup(|_| None).expect("defaults are valid");
+        assert_eq!(config.delay(), Duration::from_secs(5));
+        assert_eq!(config.timeout(), Duration::from_secs(30));
+        assert!(config.exit_on_second_signal());
         assert_eq!(config, ShutdownConfig::new());
+        assert_eq!((MAX_DELAY, MAX_TIMEOUT), (Duration::from_secs(600), Duration::from_secs(3600)));
     }
 
     #[test]

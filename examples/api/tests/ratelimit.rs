@@ -158,6 +158,56 @@ async fn redis_outage_open_keeps_serving_closed_refuses_and_both_resume() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_mode_local_from_the_environment_limits_in_process_while_redis_is_down() {
+    let mut redis = RedisServer::start();
+    let base = [("REDIS_URL", redis.url()), ("EBB_RATELIMIT_RATE", "2/1h".to_owned())];
+    let mut local_env = base.to_vec();
+    local_env.push(("EBB_RATELIMIT_FAILURE_MODE", "local".to_owned()));
+    let local = start(&local_env);
+    // Negative control: the default (open) serves everything while Redis is down.
+    let open = start(&base);
+    let client = reqwest::Client::new();
+    assert_eq!(status(&client, &local.url("/readyz")).await, 200);
+    redis.stop();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(status(&client, &local.url("/")).await);
+    }
+    assert_eq!(statuses, [200, 200, 429], "local: this replica's own count while Redis is away");
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(status(&client, &open.url("/")).await);
+    }
+    assert_eq!(statuses, [200, 200, 200], "open: no limit while Redis is away");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_decision_budget_comes_from_ebb_ratelimit_timeout() {
+    let redis = RedisServer::start();
+    let base = [("REDIS_URL", redis.url()), ("EBB_RATELIMIT_RATE", "1000/1s".to_owned())];
+    let mut patient_env = base.to_vec();
+    patient_env.push(("EBB_RATELIMIT_TIMEOUT", "1500ms".to_owned()));
+    let patient = start(&patient_env);
+    let default = start(&base);
+    let client = reqwest::Client::new();
+    assert_eq!(status(&client, &patient.url("/")).await, 200);
+    assert_eq!(status(&client, &default.url("/")).await, 200);
+    // A frozen Redis answers nothing: each decision waits for its whole budget, then fails
+    // open. A lower bound cannot be met early on a loaded machine; the default's 50 ms
+    // budget is far below it.
+    redis.pause();
+    let asked = Instant::now();
+    assert_eq!(status(&client, &patient.url("/")).await, 200);
+    let patient_took = asked.elapsed();
+    let asked = Instant::now();
+    assert_eq!(status(&client, &default.url("/")).await, 200);
+    let default_took = asked.elapsed();
+    redis.resume();
+    assert!(patient_took >= Duration::from_millis(1450), "EBB_RATELIMIT_TIMEOUT=1500ms gave up after {patient_took:?}");
+    assert!(default_took < Duration::from_millis(1450), "the 50 ms default waited {default_took:?}");
+}
+
 #[tokio::test]
 async fn bad_configuration_fails_start_up_naming_every_variable() {
     let env = [

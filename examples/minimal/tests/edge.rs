@@ -1,7 +1,7 @@
 //! The edge against slow and hostile clients, with real sockets against the built example:
 //! slowloris heads, idle keep-alive connections, stalled bodies, a stuck head at SIGTERM,
-//! overload, and the connection cap. Each protection has a negative control where a quiet
-//! test could otherwise pass without it.
+//! overload, the connection cap, and probes kept out of the request counts. Each protection
+//! has a negative control where a quiet test could otherwise pass without it.
 
 use std::time::{Duration, Instant};
 
@@ -236,4 +236,35 @@ async fn a_request_on_the_wire_when_the_listener_stops_is_served_and_silence_doe
     let exit = service.wait_exit(Duration::from_secs(10));
     assert_eq!(exit.code, Some(0), "{}", service.log());
     assert!(exit.elapsed < Duration::from_secs(3), "{:?}", exit.elapsed);
+}
+
+/// Lines of `http_requests_total` whose route is a probe path.
+async fn probe_series(service: &ServiceProcess) -> Vec<String> {
+    let text = reqwest::get(service.metrics_url()).await.expect("scrape").text().await.expect("text");
+    text.lines()
+        .filter(|line| line.starts_with("http_requests_total{"))
+        .filter(|line| ["livez", "readyz", "startupz", "healthz"].iter().any(|probe| line.contains(probe)))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_on_the_app_port_are_never_counted_and_a_real_route_is() {
+    let service = start(&[]).await;
+    for _ in 0..5 {
+        for probe in ["/livez", "/readyz", "/startupz", "/healthz", "/readyz?verbose"] {
+            let response = reqwest::get(service.url(probe)).await.expect("probe");
+            assert_eq!(response.status(), StatusCode::OK, "{probe}");
+        }
+    }
+    assert_eq!(probe_series(&service).await, Vec::<String>::new(), "probes were counted");
+    let unmatched = "http_requests_total{method=\"GET\",route=\"unmatched\"";
+    assert_eq!(metric(&service, unmatched).await, 0.0, "probes were counted as unmatched");
+
+    // Positive controls: the same scrape sees a real route and a path that is no probe.
+    assert_eq!(reqwest::get(service.url("/")).await.expect("request").status(), StatusCode::OK);
+    assert_eq!(reqwest::get(service.url("/no-such-route")).await.expect("request").status(), StatusCode::NOT_FOUND);
+    assert_eq!(metric(&service, "http_requests_total{method=\"GET\",route=\"/\",status=\"200\"}").await, 1.0);
+    assert_eq!(metric(&service, unmatched).await, 1.0);
+    assert_eq!(probe_series(&service).await, Vec::<String>::new(), "probes were counted");
 }

@@ -41,6 +41,16 @@ async fn wait_for_in_flight(client: &reqwest::Client, service: &ServiceProcess, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_every_request_in_flight_and_exits_zero() {
+    drains_every_request_in_flight_and_exits_zero("TERM").await;
+}
+
+/// Ctrl-C sends SIGINT: as a first signal it drains just as SIGTERM does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_as_the_first_signal_drains_like_sigterm() {
+    drains_every_request_in_flight_and_exits_zero("INT").await;
+}
+
+async fn drains_every_request_in_flight_and_exits_zero(signal: &str) {
     let mut service = start("1s", "15s").await;
     let client = reqwest::Client::new();
     let slow: Vec<_> = (0..24)
@@ -51,7 +61,7 @@ async fn sigterm_drains_every_request_in_flight_and_exits_zero() {
         .collect();
     wait_for_in_flight(&client, &service, 24.0).await;
 
-    service.signal("TERM");
+    service.signal(signal);
     let signalled = Instant::now();
     loop {
         let status = client.get(service.url("/readyz")).send().await.expect("readyz").status();
@@ -60,7 +70,7 @@ async fn sigterm_drains_every_request_in_flight_and_exits_zero() {
         }
         // A deadline, not a timing: readiness must flip long before the delay ends (the
         // platform needs the rest of it), not within some milliseconds on a loaded machine.
-        assert!(signalled.elapsed() < Duration::from_secs(1), "/readyz still {status} 1 s after SIGTERM");
+        assert!(signalled.elapsed() < Duration::from_secs(1), "/readyz still {status} 1 s after SIG{signal}");
     }
     // During the delay: alive, and still serving new requests.
     let live = client.get(service.url("/livez")).send().await.expect("livez");
