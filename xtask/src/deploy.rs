@@ -46,8 +46,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let sh = Shell::new()?;
     let root = crate::workspace_root();
     sh.change_dir(&root);
-    if crate::tools::which("kubectl").is_none() {
-        bail!("deploy needs kubectl (its built-in kustomize renders the overlay): install kubectl and put it on PATH");
+    if let Err(why) = crate::tools::kubectl() {
+        bail!("deploy needs kubectl 1.21 or newer (its built-in kustomize renders the overlay): {why}");
     }
     crate::manifests::run(&["--check".to_owned()]).context("the committed manifests are not current")?;
 

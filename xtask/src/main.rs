@@ -24,7 +24,8 @@ commands:
            [--save: merge into bench/report.json and regenerate README's table]; `bench readme`
   manifests  render deploy/base/ from the service definitions [--check: fail when stale or inconsistent]
   deploy     image -> push -> manifests pinned by digest -> kubectl apply --registry HOST/PATH [--overlay dev|prod|keda] [--dry-run]
-  e2e        3 replicas behind HAProxy: rolling restart and 1->3->1 scaling under load; 0 errors expected
+  e2e        3 replicas (containers and processes) behind HAProxy as kube-proxy: rolling restart, 1->3->1,
+             and negative controls (delay 0, SIGKILL) that must see errors [--runtime processes|containers]
   image    a small reproducible OCI image of a binary [--bin NAME] [--out DIR] [--load] [--push REGISTRY/REPO[:TAG]]
 ";
 

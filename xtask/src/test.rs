@@ -13,6 +13,14 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     tools::ensure_apt(&sh, &[REDIS, REDIS_CLI, OPENSSL, PROMETHEUS, PROMTOOL, DOCKER_REGISTRY, HAPROXY, WRK])?;
     let s3s_fs = tools::ensure_s3s_fs(&sh, &root)?;
     tools::ensure_kubernetes_validate(&sh, &root)?;
+    // Neither can be installed from the package sources here (see tools::kubectl): say so
+    // now, and under CI=true stop before a test could pass without them.
+    if let Err(why) = tools::kubectl() {
+        tools::missing("kubectl", &format!("the overlay and deploy checks ({why})"))?;
+    }
+    if !crate::e2e::engine_answers() {
+        tools::missing("docker engine", "the image and container tests")?;
+    }
     // The harness finds them itself; the variables make the choice explicit in CI logs.
     let _redis = sh.push_env("EBB_REDIS_SERVER", tools::which(REDIS.binary).unwrap_or_default());
     let _s3 = sh.push_env("EBB_S3S_FS", &s3s_fs);

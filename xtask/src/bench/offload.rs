@@ -1,7 +1,8 @@
 //! Uploads: a 1 GiB file through example-api (`PUT /files/...`, sent by curl) vs
 //! object_store's own multipart put of the same file to the same S3 server (bench-server
 //! `s3-put`), same part size and parallelism, paired rounds; and the service's peak RSS
-//! growth during its upload.
+//! growth during its upload. Both sides run one Tokio worker thread pinned to core 0 (the
+//! service through `TOKIO_WORKER_THREADS`); the S3 server and curl share core 1.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -25,8 +26,21 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
     let file = input_file(root)?;
     let s3 = S3Server::start(&["bench"]);
     let env = s3.env("bench");
-    let service = ServiceProcess::start(root.join("target/release/example-api"), &env);
+    let mut service_env = env.clone();
+    service_env.push(("TOKIO_WORKER_THREADS", "1".to_owned()));
+    let service = ServiceProcess::start(root.join("target/release/example-api"), &service_env);
     let pid = service.pid();
+    // Pinned: the side doing the work on core 0, the S3 server and curl on core 1.
+    let on_core = |core: &str| {
+        if bench.pinned { vec!["taskset".to_owned(), "-c".to_owned(), core.to_owned()] } else { Vec::new() }
+    };
+    let (work_core, other_core) = (&on_core("0"), &on_core("1"));
+    if bench.pinned {
+        let s3_pid = s3.pid().context("s3s-fs is not running")?.to_string();
+        let service_pid = pid.to_string();
+        cmd!(sh, "taskset -a -p -c 0 {service_pid}").quiet().ignore_stdout().run()?;
+        cmd!(sh, "taskset -a -p -c 1 {s3_pid}").quiet().ignore_stdout().run()?;
+    }
     let url = service.url("/files/through-service.bin");
     let server = &bench.server;
     let write_out = "%{http_code} %{time_total}";
@@ -42,7 +56,7 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
     let mut rss_growth_mib: f64 = 0.0;
     for round in 0..ROUNDS {
         let direct = || -> anyhow::Result<f64> {
-            let mut command = cmd!(sh, "{server} s3-put {file}");
+            let mut command = cmd!(sh, "env {work_core...} {server} s3-put {file}");
             for (name, value) in &env {
                 command = command.env(name, value);
             }
@@ -51,7 +65,9 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
         };
         let mut through = || -> anyhow::Result<f64> {
             let before = status_kib(pid, "VmRSS").context("no VmRSS for the service")?;
-            let output = cmd!(sh, "curl -sS -o /dev/null -b {jar} -w {write_out} -T {file} {url}").quiet().read()?;
+            let output = cmd!(sh, "env {other_core...} curl -sS -o /dev/null -b {jar} -w {write_out} -T {file} {url}")
+                .quiet()
+                .read()?;
             let (code, seconds) = output.split_once(' ').context("curl output")?;
             if code != "201" {
                 bail!("the upload through the service answered {code}");
@@ -66,14 +82,14 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
         // Downloads of the same 1 GiB: object_store's get vs curl through the service (which
         // checks the length and the SHA-256 of what it sends).
         let direct_get = || -> anyhow::Result<f64> {
-            let mut command = cmd!(sh, "{server} s3-get");
+            let mut command = cmd!(sh, "env {work_core...} {server} s3-get");
             for (name, value) in &env {
                 command = command.env(name, value);
             }
             field(&command.quiet().read()?, "seconds")
         };
         let through_get = || -> anyhow::Result<f64> {
-            let output = cmd!(sh, "curl -sS -o /dev/null -w {write_out} {url}").quiet().read()?;
+            let output = cmd!(sh, "env {other_core...} curl -sS -o /dev/null -w {write_out} {url}").quiet().read()?;
             let (code, seconds) = output.split_once(' ').context("curl output")?;
             if code != "200" {
                 bail!("the download through the service answered {code}");

@@ -13,7 +13,7 @@ mod checks;
 mod crds;
 pub(crate) mod definition;
 mod overlays;
-mod render;
+pub(crate) mod render;
 mod scaling;
 
 use std::path::{Path, PathBuf};
@@ -123,7 +123,7 @@ const KUBERNETES_VERSIONS: [&str; 2] = ["1.30.0", "1.37.0"];
 /// left to the typed models of `crds.rs`; any other warning fails.
 fn validate_schemas(root: &Path, outputs: &[Output]) -> anyhow::Result<Vec<String>> {
     let Some(validator) = crate::tools::kubernetes_validate(root) else {
-        eprintln!("xtask: kubernetes-validate is not installed: schemas not checked (`cargo xtask test` installs it)");
+        crate::tools::missing("kubernetes-validate", "the schema check (`cargo xtask test` installs it)")?;
         return Ok(Vec::new());
     };
     let core: Vec<PathBuf> = outputs
@@ -152,8 +152,8 @@ fn validate_schemas(root: &Path, outputs: &[Output]) -> anyhow::Result<Vec<Strin
 /// Builds every overlay with `kubectl kustomize` (where a kubectl is installed) and refuses
 /// a Deployment scaled by both an HPA and a ScaledObject.
 fn check_overlays(root: &Path) -> anyhow::Result<Vec<String>> {
-    if crate::tools::which("kubectl").is_none() {
-        eprintln!("xtask: no kubectl here: the overlays are not built (install kubectl to check them)");
+    if let Err(why) = crate::tools::kubectl() {
+        crate::tools::missing("kubectl", &format!("the overlay build ({why})"))?;
         return Ok(Vec::new());
     }
     let sh = Shell::new()?;

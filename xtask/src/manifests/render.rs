@@ -29,6 +29,10 @@ use crate::image::NONROOT;
 
 /// The name of the container and Service port of the application listener.
 pub(crate) const HTTP_PORT: &str = "http";
+/// The readiness probe's period: how long a terminating pod may still get new connections.
+pub(crate) const READINESS_PERIOD_SECONDS: i32 = 2;
+/// One failed readiness check takes the pod out of the Service.
+pub(crate) const READINESS_FAILURE_THRESHOLD: i32 = 1;
 
 /// The name of the container and Service port of the metrics listener, which also answers
 /// the probes and has its own connection cap.
@@ -186,7 +190,7 @@ fn deployment(service: &Service) -> Deployment {
         // healthy pod. Readiness stays on the application port, where the traffic goes.
         startup_probe: Some(probe(STARTUPZ_PATH, METRICS_PORT, 1, 30)),
         liveness_probe: Some(probe(LIVEZ_PATH, METRICS_PORT, 10, 3)),
-        readiness_probe: Some(probe(READYZ_PATH, HTTP_PORT, 2, 1)),
+        readiness_probe: Some(probe(READYZ_PATH, HTTP_PORT, READINESS_PERIOD_SECONDS, READINESS_FAILURE_THRESHOLD)),
         // No preStop hook: a sleep there would hide SIGTERM from the service, which then
         // could not send `Connection: close` during the delay (EBB_SHUTDOWN_DELAY does it).
         security_context: Some(SecurityContext {
