@@ -37,6 +37,9 @@ pub struct ServerConfig {
     /// `EBB_IDLE_TIMEOUT`, `EBB_REQUEST_TIMEOUT`, `EBB_BODY_TIMEOUT`, `EBB_MAX_BODY_SIZE`,
     /// `EBB_MAX_CONNECTIONS`, `EBB_MAX_IN_FLIGHT`, `EBB_HTTP2_KEEPALIVE`).
     pub limits: Limits,
+    /// The log format (`EBB_LOG_FORMAT`: `text` or `json`), which
+    /// [`init_tracing`](crate::init_tracing) reads; checked here with everything else.
+    pub log_format: crate::LogFormat,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +50,7 @@ impl Default for ServerConfig {
             shutdown: ShutdownConfig::new(),
             redis: None,
             rate_limit: RateLimitConfig::default(),
+            log_format: crate::LogFormat::default(),
             limits: Limits::default(),
         }
     }
@@ -115,6 +119,16 @@ impl ServerConfig {
         }
         if let Some(addr) = parse_addr(&lookup, ENV_METRICS_ADDR, &mut errors) {
             config.metrics_addr = addr;
+        }
+        if let Some(value) = lookup(crate::ENV_LOG_FORMAT) {
+            match value.parse() {
+                Ok(format) => config.log_format = format,
+                Err(()) => errors.push(ConfigError::InvalidEnv {
+                    variable: crate::ENV_LOG_FORMAT,
+                    value,
+                    expected: "`text` or `json`".to_owned(),
+                }),
+            }
         }
         if config.http_addr == config.metrics_addr && config.http_addr.port() != 0 {
             errors.push(ConfigError::SameAddress(config.http_addr));
@@ -193,6 +207,9 @@ mod tests {
         assert_eq!(config.shutdown.timeout(), std::time::Duration::from_secs(30));
         assert!(config.redis.is_none(), "no REDIS_URL: in-process fallbacks");
         assert!(config.rate_limit.rate.is_none(), "no default rate limit");
+        assert_eq!(config.log_format, crate::LogFormat::Text);
+        let json = ServerConfig::from_lookup(|name| (name == "EBB_LOG_FORMAT").then(|| "JSON".to_owned()));
+        assert_eq!(json.expect("valid").log_format, crate::LogFormat::Json);
     }
 
     #[test]
@@ -202,10 +219,11 @@ mod tests {
             ("EBB_METRICS_ADDR", "localhost"),
             ("EBB_SHUTDOWN_DELAY", "soon"),
             ("EBB_SHUTDOWN_TIMEOUT", "never"),
+            ("EBB_LOG_FORMAT", "xml"),
         ];
         let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
         let errors = ServerConfig::from_lookup(lookup).expect_err("invalid");
-        assert_eq!(errors.0.len(), 4, "{errors}");
+        assert_eq!(errors.0.len(), 5, "{errors}");
         let text = errors.to_string();
         for (name, value) in vars {
             assert!(text.contains(&format!("{name}=\"{value}\"")), "{text}");

@@ -27,8 +27,8 @@ mod config;
 mod edge;
 mod limits;
 mod listener;
+mod logging;
 mod server;
-mod tracing_init;
 
 use std::process::ExitCode;
 
@@ -42,8 +42,9 @@ pub use limits::{
     ENV_MAX_CONNECTIONS, ENV_MAX_IN_FLIGHT, ENV_REQUEST_TIMEOUT, Limits,
 };
 pub use listener::HTTP_CONNECTION_TIMEOUTS_TOTAL;
+pub use logging::level::LOG_LEVEL_PATH;
+pub use logging::{ENV_LOG_FORMAT, LogFormat, init_tracing};
 pub use server::{ServeError, Server};
-pub use tracing_init::init_tracing;
 pub use {ebb_metrics, ebb_probes, ebb_ratelimit, ebb_redis, ebb_shutdown};
 
 /// Exit code for a configuration that cannot work (as sysexits' `EX_CONFIG`).

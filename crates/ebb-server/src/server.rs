@@ -314,8 +314,9 @@ impl Server {
         // /metrics and the probes keep answering through the delay and the drain (the last
         // scrape sees the final counts; the kubelet's liveness probe is not subject to the
         // application's caps); it ends with the process.
-        let metrics_app =
-            Router::new().fallback_service(MetricsService::new(metrics)).layer(probes.layer().with_details(true));
+        let metrics_app = crate::logging::level::routes()
+            .fallback_service(MetricsService::new(metrics))
+            .layer(probes.layer().with_details(true));
         let metrics_limits = crate::Limits { max_connections: METRICS_MAX_CONNECTIONS, ..limits };
         let metrics_server = tokio::spawn(listener::serve(metrics_listener, metrics_app, metrics_limits, None));
 

@@ -139,9 +139,14 @@ fn spawn(binary: &Path, env: &[(&str, String)]) -> (Child, Arc<Mutex<String>>) {
     (child, log)
 }
 
+/// An address logged as `key=addr` (text) or `"key":"addr"` (`EBB_LOG_FORMAT=json`).
 fn field(log: &str, key: &str) -> Option<SocketAddr> {
-    let start = log.find(key)? + key.len();
-    log[start..].split_whitespace().next()?.parse().ok()
+    if let Some(start) = log.find(key) {
+        return log[start + key.len()..].split_whitespace().next()?.parse().ok();
+    }
+    let json_key = format!("\"{}\":\"", key.trim_end_matches('='));
+    let start = log.find(&json_key)? + json_key.len();
+    log[start..].split('"').next()?.parse().ok()
 }
 
 fn unspecified() -> SocketAddr {

@@ -94,6 +94,8 @@ fn config_map(service: &Service) -> ConfigMap {
     data.insert("EBB_METRICS_ADDR".to_owned(), format!("0.0.0.0:{}", service.metrics_port));
     data.insert(ENV_DELAY.to_owned(), env_duration(service.shutdown_delay));
     data.insert(ENV_TIMEOUT.to_owned(), env_duration(service.shutdown_timeout));
+    // One JSON object per line: what log platforms ingest without a parser of their own.
+    data.insert(ebb_server::ENV_LOG_FORMAT.to_owned(), "json".to_owned());
     ConfigMap { metadata: meta(service, config_map_name(service)), data: Some(data), ..ConfigMap::default() }
 }
 

@@ -1,0 +1,63 @@
+//! Logs to stderr: `RUST_LOG` filters them (default `info`), `EBB_LOG_FORMAT` chooses
+//! `text` (default; coloured only on a terminal) or `json` (one object per line, as log
+//! platforms ingest them; the rendered manifests set it). The filter can be changed while
+//! the process runs, through `/loglevel` on the metrics listener ([`level`]).
+
+pub(crate) mod level;
+
+use std::io::IsTerminal;
+use std::str::FromStr;
+
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, reload};
+
+/// Chooses the log format.
+pub const ENV_LOG_FORMAT: &str = "EBB_LOG_FORMAT";
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    #[default]
+    Text,
+    /// One JSON object per line: timestamp, level, target, fields and the current spans.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = ();
+
+    fn from_str(value: &str) -> Result<Self, ()> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Sets the process's log subscriber: `RUST_LOG` (default `info`), in the format
+/// `EBB_LOG_FORMAT` names, with a filter that `/loglevel` can replace at run time. Does
+/// nothing if a subscriber is already set. A bad `EBB_LOG_FORMAT` logs as text here; the
+/// configuration ([`ServerConfig::from_env`](crate::ServerConfig::from_env)) refuses it.
+pub fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (filter, handle) = reload::Layer::new(filter);
+    let format = std::env::var(ENV_LOG_FORMAT).ok().and_then(|v| v.parse().ok()).unwrap_or_default();
+    let output = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(std::io::stderr)
+            .boxed(),
+    };
+    if tracing_subscriber::registry().with(filter).with(output).try_init().is_ok() {
+        level::install(handle);
+    }
+}
