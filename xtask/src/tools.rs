@@ -105,7 +105,7 @@ fn is_root(sh: &Shell) -> bool {
 
 /// Whether this is a CI run (`CI=true`), where a missing tool fails instead of skipping.
 pub(crate) fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
+    matches!(std::env::var("CI").as_deref(), Ok("true" | "1" | "yes"))
 }
 
 /// A check that cannot run because `tool` is missing: an error under `CI=true`, else a
@@ -129,10 +129,16 @@ pub(crate) fn kubectl() -> Result<PathBuf, String> {
         .output()
         .map_err(|error| format!("kubectl cannot run: {error}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
-    let kustomize = text.lines().find_map(|line| line.strip_prefix("Kustomize Version: v")).unwrap_or("0");
-    let major: u32 = kustomize.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
-    if major < 4 {
-        return Err(format!("kubectl's kustomize is v{kustomize}; the overlays need v4 or newer (kubectl 1.21+)"));
+    // kubectl prints its kustomize's version from 1.24 on; 1.21 to 1.23 carry kustomize v4.
+    let number = |prefix: &str, index: usize| -> Option<u32> {
+        let version = text.lines().find_map(|line| line.trim().strip_prefix(prefix))?;
+        version.trim_start_matches('v').split('.').nth(index)?.parse().ok()
+    };
+    let kustomize = number("Kustomize Version:", 0);
+    let minor = number("Client Version:", 1).or_else(|| number("GitVersion:", 1));
+    match (kustomize, minor) {
+        (Some(major), _) if major >= 4 => Ok(binary),
+        (None, Some(minor)) if minor >= 21 => Ok(binary),
+        _ => Err("kubectl is older than 1.21: its kustomize cannot build the overlays".to_owned()),
     }
-    Ok(binary)
 }

@@ -68,6 +68,9 @@ fn the_log_filter_changes_at_run_time_on_the_metrics_port_only() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(service.log().matches(DEBUG_LINE).count(), seen, "debug lines after going back to info");
 
+    assert!(service.log().contains("log filter replaced"), "the change itself is logged:\n{}", service.log());
+    let (status, _) = log_level(&service, reqwest::Method::PUT, &"x".repeat(5000));
+    assert_eq!(status, 413, "a directive is a line, not a document");
     let (status, text) = log_level(&service, reqwest::Method::PUT, "ebb_server=[{");
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("not a RUST_LOG directive"), "{text}");

@@ -47,7 +47,9 @@ fn docker_ok(args: &[&str]) -> anyhow::Result<String> {
 impl Containers {
     /// Creates a network `ebb-e2e-<pid>` on a /24 that no other network uses.
     pub(super) fn new(image: String, slots: usize, port: u16, grace_seconds: u64) -> anyhow::Result<Self> {
-        let network = format!("ebb-e2e-{}", std::process::id());
+        // The pid and the time: a network leaked by a killed run never blocks the next one.
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let network = format!("ebb-e2e-{}-{}", std::process::id(), stamp % 100_000);
         let mut last_error = String::new();
         for attempt in 0..16_u32 {
             let third = u8::try_from((std::process::id() + attempt * 17) % 250).unwrap_or(0) + 1;
@@ -143,8 +145,9 @@ impl Runtime for Containers {
         }
         args.push(self.image.clone());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        docker_ok(&args)?;
+        // Recorded first: a container created by a `docker run` that then fails is removed too.
         self.names[slot] = Some(name.clone());
+        docker_ok(&args)?;
         let ready = format!("http://{ip}:{}/readyz", self.port);
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while http_status(&ready) != Some(200) {
@@ -158,8 +161,9 @@ impl Runtime for Containers {
 
     fn stop(&mut self, slots: &[usize]) -> anyhow::Result<()> {
         let grace = self.grace_seconds.to_string();
+        // Names stay recorded until removed: on an error, Drop removes what is left.
         let names: Vec<(usize, String)> =
-            slots.iter().filter_map(|slot| Some((*slot, self.names[*slot].take()?))).collect();
+            slots.iter().filter_map(|slot| Some((*slot, self.names[*slot].clone()?))).collect();
         // At once, as a scale-down terminates its pods.
         let stops: Vec<_> = names
             .iter()
@@ -181,14 +185,16 @@ impl Runtime for Containers {
                 bail!("replica {slot} exited with {code} after docker stop; its log:\n{}", Self::logs(name));
             }
             docker_ok(&["rm", name])?;
+            self.names[*slot] = None;
         }
         Ok(())
     }
 
     fn kill(&mut self, slot: usize) -> anyhow::Result<()> {
-        if let Some(name) = self.names[slot].take() {
+        if let Some(name) = self.names[slot].clone() {
             docker_ok(&["kill", &name])?;
             docker_ok(&["rm", "-f", &name])?;
+            self.names[slot] = None;
         }
         Ok(())
     }

@@ -45,12 +45,24 @@ impl Wrk {
     }
 
     /// (requests, errors, p99 in ms).
-    pub(super) fn finish(self) -> anyhow::Result<(f64, f64, f64)> {
+    pub(super) fn finish(mut self) -> anyhow::Result<(f64, f64, f64)> {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-INT", &pid]).status().context("cannot interrupt wrk")?;
-        let output = self.child.wait_with_output()?;
-        let result = wrk::parse(&String::from_utf8_lossy(&output.stdout))?;
+        let mut stdout = String::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            std::io::Read::read_to_string(&mut out, &mut stdout)?;
+        }
+        self.child.wait()?;
+        let result = wrk::parse(&stdout)?;
         Ok((result.requests, result.non_2xx + result.socket_errors, result.p99_ms))
+    }
+}
+
+impl Drop for Wrk {
+    /// A scenario that fails early must not leave wrk loading the machine for minutes.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -237,6 +249,7 @@ pub(super) fn lost_uploads(balancer: SocketAddr, tag: &str, stored: &[(String, [
 
 /// The rate-limit checker's count.
 pub(super) struct LimitCheck {
+    pub(super) requests: u32,
     pub(super) allowed: u32,
     pub(super) errors: u32,
     pub(super) elapsed: Duration,
@@ -246,9 +259,10 @@ pub(super) struct LimitCheck {
 pub(super) fn checker(balancer: SocketAddr) -> Looping<LimitCheck> {
     let client = client(true);
     let started = Instant::now();
-    let check = LimitCheck { allowed: 0, errors: 0, elapsed: Duration::ZERO };
+    let check = LimitCheck { requests: 0, allowed: 0, errors: 0, elapsed: Duration::ZERO };
     Looping::start(check, move |check| {
         let response = client.get(format!("http://{balancer}/")).header("x-forwarded-for", "198.51.100.7").send();
+        check.requests += 1;
         match response.map(|r| r.status().as_u16()) {
             Ok(200) => check.allowed += 1,
             Ok(429) => {}

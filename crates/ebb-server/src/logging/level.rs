@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::get;
 use tracing_subscriber::{EnvFilter, Registry, reload};
@@ -24,7 +25,8 @@ pub(super) fn install(handle: reload::Handle<EnvFilter, Registry>) {
 
 /// `GET|PUT /loglevel`.
 pub(crate) fn routes() -> Router {
-    Router::new().route(LOG_LEVEL_PATH, get(show).put(replace))
+    // The limit applies before the body is buffered: a large body is refused unread.
+    Router::new().route(LOG_LEVEL_PATH, get(show).put(replace).layer(DefaultBodyLimit::max(MAX_DIRECTIVE)))
 }
 
 const NOT_OURS: &str =
@@ -57,11 +59,12 @@ async fn replace(body: Bytes) -> (StatusCode, String) {
         Err(error) => return (StatusCode::BAD_REQUEST, format!("not a RUST_LOG directive: {error}\n")),
     };
     let shown = filter.to_string();
+    let previous = handle.with_current(ToString::to_string).unwrap_or_default();
+    // Logged at warn and before the change: a new filter such as `off` or `hyper=debug`
+    // would hide the line that says who switched the logs off.
+    tracing::warn!(previous = %previous, filter = %shown, "log filter replaced through {LOG_LEVEL_PATH}");
     match handle.reload(filter) {
-        Ok(()) => {
-            tracing::info!(filter = %shown, "log filter replaced through {LOG_LEVEL_PATH}");
-            (StatusCode::OK, format!("{shown}\n"))
-        }
+        Ok(()) => (StatusCode::OK, format!("{shown}\n")),
         Err(_) => (StatusCode::NOT_FOUND, NOT_OURS.to_owned()),
     }
 }
