@@ -25,12 +25,24 @@ pub(crate) enum Route {
     /// that the service serves it (see [`Route::settle`]), so that made-up paths sent
     /// with a gRPC content type cannot add series.
     GrpcCandidate(Arc<str>),
+    /// A gRPC method path the response confirmed ([`Route::settled`]).
+    Grpc(Arc<str>),
 }
 
 impl Route {
     /// Whether the label comes from a gRPC method path.
     pub(crate) fn is_grpc(&self) -> bool {
-        matches!(self, Self::GrpcCandidate(_))
+        matches!(self, Self::GrpcCandidate(_) | Self::Grpc(_))
+    }
+
+    /// The route decided by the response head, for answers recorded later (at the end of a
+    /// gRPC response body, where the status is in the trailers).
+    pub(crate) fn settled(self, response: &HeaderMap, unmatched: &Route) -> Route {
+        match self {
+            Self::GrpcCandidate(path) if serves_grpc_method(response) => Self::Grpc(path),
+            Self::GrpcCandidate(_) => unmatched.clone(),
+            other => other,
+        }
     }
 
     /// The label, once the response is known. A gRPC candidate keeps its path only when
@@ -40,7 +52,7 @@ impl Route {
         match self {
             #[cfg(feature = "axum")]
             Self::Matched(matched) => matched.as_str(),
-            Self::Shared(route) => route,
+            Self::Shared(route) | Self::Grpc(route) => route,
             Self::GrpcCandidate(path) if response.is_some_and(serves_grpc_method) => path,
             Self::GrpcCandidate(_) => unmatched.settle(None, unmatched),
         }
@@ -49,7 +61,43 @@ impl Route {
 
 const GRPC_UNIMPLEMENTED: &[u8] = b"12";
 
-fn is_grpc(headers: &HeaderMap) -> bool {
+/// Not a gRPC answer: its series have no `grpc_status` label.
+pub(crate) const NOT_GRPC: u8 = u8::MAX;
+/// The code of a gRPC answer without a readable status.
+pub(crate) const GRPC_UNKNOWN: u8 = 2;
+/// The code of a gRPC response stream the client dropped before its end.
+pub(crate) const GRPC_CANCELLED: u8 = 1;
+
+/// The `grpc_status` label values, by code: the names of the gRPC specification.
+const GRPC_CODES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// The `grpc-status` of headers or trailers: `None` when absent, `UNKNOWN` when it is not
+/// a code of the specification (a peer cannot add label values).
+pub(crate) fn grpc_code(headers: &HeaderMap) -> Option<u8> {
+    let value = headers.get("grpc-status")?;
+    let code = std::str::from_utf8(value.as_bytes()).ok().and_then(|text| text.trim().parse::<u8>().ok());
+    Some(code.filter(|code| usize::from(*code) < GRPC_CODES.len()).unwrap_or(GRPC_UNKNOWN))
+}
+
+pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"))
 }
 
@@ -101,8 +149,12 @@ pub(crate) struct Handles {
     pub(crate) duration: Histogram,
 }
 
-/// Handles of one route, by method and status: a handful per route, so a scan beats a hash.
-type RouteTable = Vec<(u8, u16, Handles)>;
+/// Handles of one route, by method, status and gRPC code: a handful per route, so a scan
+/// beats a hash.
+type RouteTable = Vec<(Key, Handles)>;
+
+/// Method index, HTTP status, gRPC code (or [`NOT_GRPC`]).
+type Key = (u8, u16, u8);
 
 /// Route templates by name. The keys are the service's own route templates (clients cannot
 /// choose them: unknown paths are `unmatched` before any lookup), so a fast non-keyed hash
@@ -155,30 +207,31 @@ impl LabelCache {
 
     /// Calls `record` with the handles of this label set, registering them on first sight.
     /// The common case takes a read lock and clones nothing.
-    /// `grpc`: the route is a gRPC method path; new ones past [`MAX_GRPC_ROUTES`] are
-    /// counted as `unmatched`.
+    /// `grpc_route`: the route is a gRPC method path; new ones past [`MAX_GRPC_ROUTES`] are
+    /// counted as `unmatched`. `grpc_code`: the answer's gRPC status, or [`NOT_GRPC`].
     pub(crate) fn with_handles(
         &self,
         method: u8,
         route: &str,
-        grpc: bool,
+        grpc_route: bool,
         status: StatusCode,
+        grpc_code: u8,
         record: impl FnOnce(&Handles),
     ) {
-        let status = status.as_u16();
+        let key = (method, status.as_u16(), grpc_code);
         {
             let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(handles) = find(&routes, route, method, status) {
+            if let Some(handles) = find(&routes, route, key) {
                 return record(handles);
             }
         }
         let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(handles) = find(&routes, route, method, status) {
+        if let Some(handles) = find(&routes, route, key) {
             return record(handles);
         }
-        let route = if grpc && !routes.contains_key(route) {
+        let route = if grpc_route && !routes.contains_key(route) {
             if self.grpc_routes.load(Ordering::Relaxed) >= MAX_GRPC_ROUTES {
-                if let Some(handles) = find(&routes, ROUTE_UNMATCHED, method, status) {
+                if let Some(handles) = find(&routes, ROUTE_UNMATCHED, key) {
                     return record(handles);
                 }
                 ROUTE_UNMATCHED
@@ -191,34 +244,37 @@ impl LabelCache {
         };
         let route = if self.len.load(Ordering::Relaxed) >= self.max {
             self.overflow.increment(1);
-            if let Some(handles) = find(&routes, ROUTE_OVERFLOW, method, status) {
+            if let Some(handles) = find(&routes, ROUTE_OVERFLOW, key) {
                 return record(handles);
             }
             ROUTE_OVERFLOW
         } else {
             route
         };
-        let handles = register(method, route, status);
+        let handles = register(route, key);
         record(&handles);
-        routes.entry(Box::from(route)).or_default().push((method, status, handles));
+        routes.entry(Box::from(route)).or_default().push((key, handles));
         self.len.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-fn find<'a>(routes: &'a Routes, route: &str, method: u8, status: u16) -> Option<&'a Handles> {
+fn find<'a>(routes: &'a Routes, route: &str, key: Key) -> Option<&'a Handles> {
     let table = routes.get(route)?;
-    table.iter().find(|(m, s, _)| *m == method && *s == status).map(|(_, _, handles)| handles)
+    table.iter().find(|(k, _)| *k == key).map(|(_, handles)| handles)
 }
 
-fn register(method: u8, route: &str, status: u16) -> Handles {
-    let labels = [
+fn register(route: &str, (method, status, grpc_code): Key) -> Handles {
+    let mut labels = vec![
         ("method", METHODS[usize::from(method)].to_owned()),
         ("route", route.to_owned()),
         ("status", status.to_string()),
     ];
+    if let Some(name) = GRPC_CODES.get(usize::from(grpc_code)) {
+        labels.push(("grpc_status", (*name).to_owned()));
+    }
     Handles {
-        requests: metrics::counter!(HTTP_REQUESTS_TOTAL, &labels),
-        duration: metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, &labels),
+        requests: metrics::counter!(HTTP_REQUESTS_TOTAL, labels.as_slice()),
+        duration: metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, labels.as_slice()),
     }
 }
 

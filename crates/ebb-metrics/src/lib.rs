@@ -44,4 +44,4 @@ mod process;
 
 pub use endpoint::{METRICS_PATH, MetricsService, TEXT_FORMAT};
 pub use exporter::{DEFAULT_UPKEEP_INTERVAL, Exporter, ExporterError, MetricsHandle};
-pub use layer::{HttpMetrics, HttpMetricsLayer};
+pub use layer::{HttpMetrics, HttpMetricsLayer, MetricsBody};

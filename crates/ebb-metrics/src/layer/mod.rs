@@ -4,14 +4,23 @@
 //! can answer on its own (rate limits, the shutdown drain), so that their 429s and 503s are
 //! counted as sent.
 //!
-//! Per request it records, with labels `{method, route, status}`:
+//! Per request it records, with labels `{method, route, status}`, and `grpc_status` for gRPC
+//! answers:
 //! - `http_requests_total` (counter),
 //! - `http_request_duration_seconds` (histogram with explicit buckets; time to the response
-//!   head, so a long download counts as fast as its first byte),
-//! - `http_requests_in_flight` (gauge, no labels).
+//!   head, so a long download counts as fast as its first byte; for gRPC, time to the end
+//!   of the response stream),
+//! - `http_requests_in_flight` (gauge, no labels; a gRPC stream until its end).
 //!
 //! A request whose future is dropped before it answered (the client went away) is counted
 //! with `status="499"`, as nginx does.
+//!
+//! gRPC: `grpc_status` is the code's name (`OK`, `NOT_FOUND`, `INTERNAL`, ...) from
+//! `grpc-status` in the response head (trailers-only answers, tonic's errors) or in the
+//! trailers, so a failed call is not counted as a success because its HTTP status is 200.
+//! A stream that ends without a status is `UNKNOWN`; one the client drops is `CANCELLED`
+//! with `status="499"`. The route is the method path only for methods the service serves
+//! (an `UNIMPLEMENTED` answer is `unmatched`).
 //!
 //! # Example
 //! ```
@@ -23,12 +32,14 @@
 //! # drop(app);
 //! ```
 
+mod body;
 mod future;
 #[allow(clippy::module_inception)]
 mod layer;
 mod service;
 mod tracker;
 
+pub use body::MetricsBody;
 pub use future::ResponseFuture;
 pub use layer::HttpMetricsLayer;
 pub use service::HttpMetrics;

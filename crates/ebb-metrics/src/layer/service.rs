@@ -6,7 +6,7 @@ use tower_service::Service;
 
 use super::layer::LazyState;
 use super::tracker::Tracker;
-use super::{HttpMetricsLayer, ResponseFuture};
+use super::{HttpMetricsLayer, MetricsBody, ResponseFuture};
 
 /// Records RED metrics for every request. See the [module docs](crate::layer).
 #[derive(Clone, Debug)]
@@ -45,7 +45,7 @@ impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HttpMetrics<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
-    type Response = S::Response;
+    type Response = Response<MetricsBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
