@@ -20,6 +20,7 @@ pub struct ProbesBuilder {
     cache_ttl: Duration,
     shutting_down: Option<CancellationToken>,
     started: bool,
+    info: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for ProbesBuilder {
@@ -42,7 +43,15 @@ impl ProbesBuilder {
             cache_ttl: DEFAULT_CACHE_TTL,
             shutting_down: None,
             started: false,
+            info: Vec::new(),
         }
+    }
+
+    /// Adds a fact that `/startupz?verbose` shows (text: `[i]key: value`; JSON: an `info`
+    /// object): what is running, such as the version and the revision.
+    pub fn with_info(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.info.push((key.into(), value.into()));
+        self
     }
 
     /// Adds a dependency to `/readyz`: the instance takes no traffic while it fails.
@@ -110,6 +119,7 @@ impl ProbesBuilder {
                 cache_ttl: self.cache_ttl,
                 shutting_down: self.shutting_down,
                 started: AtomicBool::new(self.started),
+                info: self.info,
             }),
         }
     }

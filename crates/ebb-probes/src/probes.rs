@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub(crate) cache_ttl: Duration,
     pub(crate) shutting_down: Option<CancellationToken>,
     pub(crate) started: AtomicBool,
+    /// Facts for `/startupz?verbose`.
+    pub(crate) info: Vec<(String, String)>,
 }
 
 pub(crate) struct Registered {
@@ -139,6 +141,9 @@ impl Probes {
         }
         for check in registered.iter().filter(|check| !included(&check.name)) {
             report.exclude(check.name.clone());
+        }
+        if probe == Probe::Startup {
+            report.info.clone_from(&self.inner.info);
         }
         report
     }

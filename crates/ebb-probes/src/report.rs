@@ -62,11 +62,23 @@ pub struct ProbeReport {
     pub checks: Vec<CheckResult>,
     /// The checks skipped through `?exclude=`.
     pub excluded: Vec<String>,
+    /// Facts about what runs (version, revision...): on `/startupz` only.
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "info")]
+    pub info: Vec<(String, String)>,
+}
+
+fn info<S: serde::Serializer>(info: &[(String, String)], serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(info.len()))?;
+    for (key, value) in info {
+        map.serialize_entry(key, value)?;
+    }
+    map.end()
 }
 
 impl ProbeReport {
     pub(crate) fn new(probe: Probe) -> Self {
-        Self { probe, ok: true, checks: Vec::new(), excluded: Vec::new() }
+        Self { probe, ok: true, checks: Vec::new(), excluded: Vec::new(), info: Vec::new() }
     }
 
     pub(crate) fn push(&mut self, result: CheckResult) {
@@ -101,6 +113,9 @@ impl ProbeReport {
         }
         for name in &self.excluded {
             let _ = writeln!(text, "[+]{name} excluded: ok");
+        }
+        for (key, value) in &self.info {
+            let _ = writeln!(text, "[i]{key}: {value}");
         }
         let verdict = if self.ok { "passed" } else { "failed" };
         let _ = writeln!(text, "{} check {verdict}", self.probe.name());

@@ -23,6 +23,7 @@
 //! ```
 //! For dependency checks and background tasks, use [`Server`].
 
+mod build_info;
 mod config;
 mod edge;
 mod limits;
@@ -32,6 +33,7 @@ mod server;
 
 use std::process::ExitCode;
 
+pub use build_info::{BUILD_INFO, BuildInfo, ENV_GIT_REVISION};
 pub use config::{
     ConfigError, ConfigErrors, DEFAULT_HTTP_PORT, DEFAULT_METRICS_PORT, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ServerConfig,
 };

@@ -13,6 +13,7 @@ use ebb_shutdown::{Shutdown, ShutdownReport};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
+use crate::build_info::{BUILD_INFO, BuildInfo};
 use crate::config::{ConfigErrors, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ServerConfig};
 use crate::edge::GuardLayer;
 use crate::edge::panic::install_hook;
@@ -99,6 +100,7 @@ pub struct Server {
     limiter: Limiter,
     rate_limit: Option<RateLimitLayer>,
     streaming: Option<Router>,
+    build_info: BuildInfo,
 }
 
 impl std::fmt::Debug for Server {
@@ -119,7 +121,17 @@ impl Server {
         };
         let rate_limit = config.rate_limit.layer(limiter.clone());
         let limiter = limiter.with_timeout(config.rate_limit.timeout);
-        Self { config, shutdown, probes, metrics: None, redis, limiter, rate_limit, streaming: None }
+        Self {
+            config,
+            shutdown,
+            probes,
+            metrics: None,
+            redis,
+            limiter,
+            rate_limit,
+            streaming: None,
+            build_info: BuildInfo::unknown(),
+        }
     }
 
     /// A server configured from the environment ([`ServerConfig::from_env`]).
@@ -212,6 +224,14 @@ impl Server {
         self
     }
 
+    /// What runs, for the `build_info` gauge and `/startupz?verbose`: pass
+    /// [`ebb_server::build_info!()`](crate::build_info), which reads the application's
+    /// name, version and git revision where it is compiled. Without it they read `unknown`.
+    pub fn with_build_info(mut self, info: BuildInfo) -> Self {
+        self.build_info = info;
+        self
+    }
+
     /// Uses an exporter the caller installed, instead of installing one in
     /// [`serve`](Self::serve).
     pub fn with_metrics_handle(mut self, handle: MetricsHandle) -> Self {
@@ -226,7 +246,7 @@ impl Server {
     /// When a listener cannot be bound, the exporter cannot be installed, or the server
     /// fails.
     pub async fn serve(self, router: Router) -> Result<ShutdownReport, ServeError> {
-        let Self { config, shutdown, mut probes, metrics, redis, limiter: _, rate_limit, streaming } = self;
+        let Self { config, shutdown, mut probes, metrics, redis, limiter: _, rate_limit, streaming, build_info } = self;
         let limits = config.limits;
         install_hook();
         if let Some(redis) = &redis {
@@ -273,6 +293,10 @@ impl Server {
                 handle
             }
         };
+        metrics::gauge!(BUILD_INFO, build_info.labels().as_slice()).set(1.0);
+        for (key, value) in build_info.labels() {
+            probes = probes.with_info(key, value);
+        }
         let app_listener = bind(ENV_HTTP_ADDR, config.http_addr).await?;
         let metrics_listener = bind(ENV_METRICS_ADDR, config.metrics_addr).await?;
         let app_addr = app_listener.local_addr()?;

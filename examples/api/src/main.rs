@@ -50,7 +50,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(ebb_server::EXIT_CONFIG);
         }
     };
-    let server = Server::new(config.server).with_default_rate_limit(config::default_rate_limit());
+    let server = Server::new(config.server)
+        .with_default_rate_limit(config::default_rate_limit())
+        .with_build_info(ebb_server::build_info!());
 
     let metadata: Arc<dyn MetadataStore> = match server.redis() {
         Some(redis) => Arc::new(RedisMetadata::new(redis.clone())),

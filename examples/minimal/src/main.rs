@@ -39,6 +39,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(ebb_server::EXIT_CONFIG);
         }
     };
+    let server = server.with_build_info(ebb_server::build_info!());
     let shutting_down = server.shutdown().shutting_down_token();
     ebb_server::run(server, app(shutting_down)).await
 }

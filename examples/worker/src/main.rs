@@ -35,6 +35,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(ebb_server::EXIT_CONFIG);
         }
     };
+    let server = server.with_build_info(ebb_server::build_info!());
     let config = match config::Config::from_env() {
         Ok(config) => config,
         Err(errors) => {

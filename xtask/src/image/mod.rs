@@ -75,7 +75,10 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
 /// Builds `bin` in release mode and writes its image (layout, archive, SBOM, digest) to `out`.
 pub(crate) fn build(sh: &Shell, root: &Path, bin: &str, out: &Path) -> anyhow::Result<oci::Image> {
     eprintln!("xtask: building {bin} (release)");
+    let revision = cmd!(sh, "git rev-parse HEAD").quiet().ignore_stderr().read().unwrap_or_default();
+    // Compiled in (`ebb_server::build_info!`): the image holds no checkout to read it from.
     cmd!(sh, "cargo build --release --locked -p {bin} --bin {bin}")
+        .env(ebb_server::ENV_GIT_REVISION, &revision)
         .run()
         .with_context(|| format!("the release build of {bin} failed (see cargo's output above)"))?;
     let binary = root.join("target/release").join(bin);
@@ -91,7 +94,6 @@ pub(crate) fn build(sh: &Shell, root: &Path, bin: &str, out: &Path) -> anyhow::R
     let layer = layer::build(tree, epoch)?;
 
     let version = workspace_field(root, "version").unwrap_or_else(|| "0.0.0".to_owned());
-    let revision = cmd!(sh, "git rev-parse HEAD").quiet().ignore_stderr().read().unwrap_or_default();
     let labels = [
         ("org.opencontainers.image.title", bin.to_owned()),
         ("org.opencontainers.image.version", version.clone()),
