@@ -40,6 +40,8 @@ pub struct ServerConfig {
     /// The log format (`EBB_LOG_FORMAT`: `text` or `json`), which
     /// [`init_tracing`](crate::init_tracing) reads; checked here with everything else.
     pub log_format: crate::LogFormat,
+    /// One `access` log line per request (`EBB_ACCESS_LOG`, default `false`).
+    pub access_log: bool,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +53,7 @@ impl Default for ServerConfig {
             redis: None,
             rate_limit: RateLimitConfig::default(),
             log_format: crate::LogFormat::default(),
+            access_log: false,
             limits: Limits::default(),
         }
     }
@@ -127,6 +130,17 @@ impl ServerConfig {
                     variable: crate::ENV_LOG_FORMAT,
                     value,
                     expected: "`text` or `json`".to_owned(),
+                }),
+            }
+        }
+        if let Some(value) = lookup(crate::trace::ENV_ACCESS_LOG) {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => config.access_log = true,
+                "false" | "0" | "no" | "off" => config.access_log = false,
+                _ => errors.push(ConfigError::InvalidEnv {
+                    variable: crate::trace::ENV_ACCESS_LOG,
+                    value,
+                    expected: "`true` or `false`".to_owned(),
                 }),
             }
         }
@@ -208,6 +222,7 @@ mod tests {
         assert!(config.redis.is_none(), "no REDIS_URL: in-process fallbacks");
         assert!(config.rate_limit.rate.is_none(), "no default rate limit");
         assert_eq!(config.log_format, crate::LogFormat::Text);
+        assert!(!config.access_log, "the access log is off unless asked for");
         let json = ServerConfig::from_lookup(|name| (name == "EBB_LOG_FORMAT").then(|| "JSON".to_owned()));
         assert_eq!(json.expect("valid").log_format, crate::LogFormat::Json);
     }
@@ -220,10 +235,11 @@ mod tests {
             ("EBB_SHUTDOWN_DELAY", "soon"),
             ("EBB_SHUTDOWN_TIMEOUT", "never"),
             ("EBB_LOG_FORMAT", "xml"),
+            ("EBB_ACCESS_LOG", "sometimes"),
         ];
         let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
         let errors = ServerConfig::from_lookup(lookup).expect_err("invalid");
-        assert_eq!(errors.0.len(), 5, "{errors}");
+        assert_eq!(errors.0.len(), 6, "{errors}");
         let text = errors.to_string();
         for (name, value) in vars {
             assert!(text.contains(&format!("{name}=\"{value}\"")), "{text}");

@@ -30,6 +30,7 @@ mod limits;
 mod listener;
 mod logging;
 mod server;
+pub mod trace;
 
 use std::process::ExitCode;
 

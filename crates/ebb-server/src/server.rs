@@ -18,6 +18,7 @@ use crate::config::{ConfigErrors, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ServerConfig}
 use crate::edge::GuardLayer;
 use crate::edge::panic::install_hook;
 use crate::listener;
+use crate::trace::RequestTraceLayer;
 
 /// The body limit axum's extractors apply when no `DefaultBodyLimit` is set.
 const AXUM_DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -54,6 +55,7 @@ pub enum ServeError {
 /// ```text
 /// listener (header read and idle timeouts, connection cap, Connection: close / GOAWAY
 ///           from the signal on)
+///  -> request id, trace context, sensitive headers, access log (see [`trace`](crate::trace))
 ///  -> probes (/livez /readyz /startupz /healthz: never counted, never limited)
 ///  -> metrics (outside the drain: requests the deadline cuts are counted with their 503)
 ///  -> shutdown drain (in-flight count, cut at the deadline)
@@ -314,8 +316,11 @@ impl Server {
         let guard = GuardLayer::new(limits.max_in_flight, limits.body_timeout);
         // One metrics layer (one label cache, one cap) for both kinds of route.
         let metrics_layer = HttpMetricsLayer::new();
+        // Outermost: a request that is shed, times out or panics keeps its id and log line.
+        let trace = RequestTraceLayer::new(config.access_log);
         let edge = |guard: GuardLayer| {
             ServiceBuilder::new()
+                .layer(trace)
                 .layer(probes.layer())
                 .layer(metrics_layer.clone())
                 .layer(shutdown.layer())

@@ -1,0 +1,110 @@
+//! `x-request-id`: kept when the client (or the ingress) sent a usable one, made otherwise.
+
+use std::fmt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+/// The header that carries it, both ways.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A longer id is replaced: it would be copied into every log line of the request.
+const MAX_LEN: usize = 128;
+
+/// The request's id: what its `x-request-id`, the response's and every log line of the
+/// request carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Only visible ASCII gets in (see `usable`), and made ids are hex.
+        self.0.to_str().unwrap_or_default()
+    }
+
+    pub(crate) fn into_header_value(self) -> HeaderValue {
+        self.0
+    }
+
+    /// The request's own id when usable (1 to 128 visible ASCII characters), else a new one
+    /// (`true`: made here). For a handler behind ebb-server, the request's `x-request-id`
+    /// is always usable: ebb-server replaced it otherwise.
+    pub fn of(headers: &HeaderMap) -> (Self, bool) {
+        match headers.get(X_REQUEST_ID) {
+            Some(value) if usable(value) => (Self(value.clone()), false),
+            _ => (Self::new(), true),
+        }
+    }
+
+    /// The id the client sent when usable, else a new one.
+    pub(crate) fn from_sent(sent: Option<HeaderValue>) -> Self {
+        sent.filter(usable).map_or_else(Self::new, Self)
+    }
+
+    /// A new id: 32 hex digits, a random prefix per process and a counter, so that ids
+    /// from different replicas do not collide and making one costs no system call.
+    fn new() -> Self {
+        static PREFIX: OnceLock<u64> = OnceLock::new();
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let prefix = *PREFIX.get_or_init(random_u64);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let mut text = [0u8; 32];
+        hex(prefix, &mut text[..16]);
+        hex(n, &mut text[16..]);
+        let value = HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("0"));
+        Self(value)
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn usable(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty() && bytes.len() <= MAX_LEN && bytes.iter().all(|b| b.is_ascii_graphic())
+}
+
+fn hex(mut n: u64, out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(n & 0xf) as usize];
+        n >>= 4;
+    }
+}
+
+/// 64 random bits from the standard library's per-process hash keys.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(u64::from(std::process::id()));
+    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        hasher.write_u128(now.as_nanos());
+    }
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usable_ids_are_kept_and_others_replaced() {
+        let mut headers = HeaderMap::new();
+        headers.insert(X_REQUEST_ID, HeaderValue::from_static("abc-123"));
+        assert_eq!(RequestId::of(&headers), (RequestId(HeaderValue::from_static("abc-123")), false));
+        for bad in ["", "has space", &"x".repeat(129)] {
+            headers.insert(X_REQUEST_ID, HeaderValue::from_str(bad).expect("header"));
+            let (id, made) = RequestId::of(&headers);
+            assert!(made && id.as_str().len() == 32 && id.as_str() != bad, "{bad:?} -> {id}");
+        }
+        let (first, second) = (RequestId::new(), RequestId::new());
+        assert_ne!(first, second);
+        assert_eq!(first.as_str()[..16], second.as_str()[..16], "one prefix per process");
+    }
+}

@@ -1,0 +1,101 @@
+//! Request ids and trace context in the logs, as platforms read them: JSON lines captured
+//! from the process. Secrets in `authorization` and `cookie` never reach a log line.
+
+use ebb_testkit::ServiceProcess;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_example-minimal");
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const SECRET_TOKEN: &str = "sekrit-token-5d1f0c";
+const SECRET_COOKIE: &str = "sekrit-cookie-9a7e21";
+
+fn start(extra: &[(&'static str, &str)]) -> ServiceProcess {
+    let mut env = vec![
+        ("EBB_LOG_FORMAT", "json".to_owned()),
+        ("RUST_LOG", "debug".to_owned()),
+        ("EBB_SHUTDOWN_DELAY", "0s".to_owned()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    ServiceProcess::start(BIN, &env)
+}
+
+fn access_lines(service: &ServiceProcess) -> Vec<Value> {
+    service
+        .log()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["target"] == "access")
+        .collect()
+}
+
+fn wait_for_access_lines(service: &ServiceProcess, count: usize) -> Vec<Value> {
+    ebb_testkit::poll_until("the access log lines", std::time::Duration::from_secs(5), || {
+        let lines = access_lines(service);
+        (lines.len() >= count).then_some(lines)
+    })
+}
+
+#[test]
+fn the_request_id_and_trace_id_are_echoed_and_in_every_line_and_secrets_are_in_none() {
+    let service = start(&[("EBB_ACCESS_LOG", "true"), ("EBB_REQUEST_TIMEOUT", "200ms")]);
+    let client = reqwest::blocking::Client::new();
+    let response = client
+        .get(service.url("/"))
+        .header("x-request-id", "req-42")
+        .header("traceparent", format!("00-{TRACE_ID}-00f067aa0ba902b7-01"))
+        .header("authorization", format!("Bearer {SECRET_TOKEN}"))
+        .header("cookie", format!("session={SECRET_COOKIE}"))
+        .send()
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-request-id"], "req-42");
+
+    // No id: one is made, and answered.
+    let made = client.get(service.url("/")).send().expect("request");
+    let made_id = made.headers()["x-request-id"].to_str().expect("ascii").to_owned();
+    assert!(made_id.len() == 32 && made_id.bytes().all(|b| b.is_ascii_hexdigit()), "{made_id}");
+    // A request the request timeout cuts (503) still has its id and its line.
+    let cut = client.get(service.url("/slow?ms=2000")).header("x-request-id", "req-cut").send().expect("request");
+    assert_eq!(cut.status(), 503);
+    assert_eq!(cut.headers()["x-request-id"], "req-cut");
+    // Probes are not access-logged.
+    assert_eq!(client.get(service.url("/readyz")).send().expect("probe").status(), 200);
+
+    let lines = wait_for_access_lines(&service, 3);
+    let first = &lines[0];
+    assert_eq!(first["span"]["request_id"], "req-42", "{first}");
+    assert_eq!(first["span"]["trace_id"], TRACE_ID, "{first}");
+    assert_eq!(first["fields"]["route"], "/");
+    assert_eq!(first["fields"]["status"], 200);
+    assert!(first["fields"]["latency_ms"].is_number(), "{first}");
+    assert_eq!(lines[1]["span"]["request_id"], made_id.as_str());
+    assert!(lines[1]["span"]["trace_id"].is_null(), "no traceparent, no trace id: {}", lines[1]);
+    assert_eq!(lines[2]["span"]["request_id"], "req-cut");
+    assert_eq!(lines[2]["fields"]["status"], 503);
+    assert!(lines.iter().all(|line| line["fields"]["route"] != "/readyz"), "{lines:?}");
+
+    let log = service.log();
+    assert!(!log.contains(SECRET_TOKEN) && !log.contains(SECRET_COOKIE), "a secret reached the logs:\n{log}");
+}
+
+#[test]
+fn the_access_log_is_off_unless_asked_for_and_ids_are_always_on() {
+    let service = start(&[]);
+    let response = reqwest::blocking::get(service.url("/")).expect("request");
+    assert_eq!(response.headers()["x-request-id"].len(), 32);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(access_lines(&service).is_empty(), "{}", service.log());
+}
+
+#[test]
+fn an_unusable_request_id_is_replaced_not_logged() {
+    let service = start(&[("EBB_ACCESS_LOG", "true")]);
+    let long = "x".repeat(500);
+    let response =
+        reqwest::blocking::Client::new().get(service.url("/")).header("x-request-id", &long).send().expect("request");
+    let id = response.headers()["x-request-id"].to_str().expect("ascii").to_owned();
+    assert_eq!(id.len(), 32, "{id}");
+    let lines = wait_for_access_lines(&service, 1);
+    assert_eq!(lines[0]["span"]["request_id"], id.as_str());
+    assert!(!service.log().contains(&long), "a 500-byte id went into the logs");
+}
