@@ -61,6 +61,9 @@ struct Outcome {
     fewest_requests: u64,
 }
 
+/// Clients arriving with a new connection per request, at once.
+const ARRIVAL_CLIENTS: u8 = 4;
+
 /// Each client must have sent at least this many requests in a scenario.
 const MIN_REQUESTS_PER_CLIENT: u64 = 20;
 
@@ -318,7 +321,9 @@ impl Scenario<'_> {
     ) -> anyhow::Result<Outcome> {
         let wrk = Wrk::start(self.balancer, self.dir.path())?;
         let mixed = traffic::mixed(self.balancer, self.cookie.clone(), format!("{}-{name}", self.runtime));
-        let arrivals = traffic::arrivals(self.balancer);
+        // Several: a connection to a replica that is gone can wait the balancer's whole
+        // connect timeout, and one sequential client would then see only one failure a second.
+        let arrivals: Vec<_> = (0..ARRIVAL_CLIENTS).map(|lane| traffic::arrivals(self.balancer, lane)).collect();
         let checker = check_limit.then(|| traffic::checker(self.balancer));
         let started = Instant::now();
         thread::sleep(Duration::from_millis(500));
@@ -326,7 +331,13 @@ impl Scenario<'_> {
         thread::sleep(Duration::from_millis(500));
         let (requests, wrk_errors, p99_ms) = wrk.finish()?;
         let mixed = mixed.finish()?;
-        let arrivals = arrivals.finish()?;
+        let mut all = traffic::Count::default();
+        for client in arrivals {
+            let count = client.finish()?;
+            all.requests += count.requests;
+            all.errors += count.errors;
+        }
+        let arrivals = all;
         let limit = checker.map(traffic::Looping::finish).transpose()?;
         let lost_uploads = traffic::lost_uploads(self.balancer, &format!("{}-{name}", self.runtime), &mixed.stored)?;
         let checker_errors = limit.as_ref().map_or(0, |check| check.errors);

@@ -130,14 +130,16 @@ pub(super) struct Count {
     pub(super) errors: u64,
 }
 
-/// `GET /` as new clients: a new connection and a new client address for each request.
-pub(super) fn arrivals(balancer: SocketAddr) -> Looping<Count> {
+/// `GET /` as new clients: a new connection and a new client address for each request
+/// (`172.<16 + lane>.x.y`, so that parallel lanes never share one).
+pub(super) fn arrivals(balancer: SocketAddr, lane: u8) -> Looping<Count> {
     let client = client(false);
+    let prefix = format!("172.{}", 16 + u16::from(lane));
     Looping::start(Count::default(), move |count| {
         count.requests += 1;
         let response = client
             .get(format!("http://{balancer}/"))
-            .header("x-forwarded-for", client_ip("172.16", count.requests))
+            .header("x-forwarded-for", client_ip(&prefix, count.requests))
             .send();
         if !response.is_ok_and(|r| r.status() == 200) {
             count.errors += 1;
