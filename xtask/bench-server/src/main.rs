@@ -6,7 +6,8 @@
 //! bench-server s3-put <file>                                    # object_store multipart put
 //! ```
 //!
-//! `bare` is plain `axum::serve`; `stack` is `ebb_server` (probes, metrics, drain);
+//! `bare` is plain `axum::serve`; `stack` is `ebb_server` (request ids, probes, metrics,
+//! drain; no log subscriber); `logged` is the stack with JSON logs and the access log on;
 //! `ratelimit` adds the Redis rate-limit layer (`REDIS_URL`, a limit nobody reaches). All on
 //! one Tokio worker thread, so that the pinned core is the limit.
 
@@ -25,7 +26,7 @@ use axum::routing::get;
 use ebb_server::ebb_ratelimit::RateLimitConfig;
 use ebb_server::{RedisConfig, Server, ServerConfig};
 
-const USAGE: &str = "usage: bench-server bare|stack|ratelimit|flood <app-addr> <metrics-addr>\n       \
+const USAGE: &str = "usage: bench-server bare|stack|logged|ratelimit|flood <app-addr> <metrics-addr>\n       \
                      bench-server limiter <redis-url> <concurrency> <seconds>\n       \
                      bench-server s3-put <file>";
 
@@ -83,6 +84,12 @@ async fn serve(mode: &str, app_addr: SocketAddr, metrics_addr: SocketAddr) -> Re
             return axum::serve(listener, app()).with_graceful_shutdown(terminate).await.map_err(|e| e.to_string());
         }
         "stack" => {}
+        // The stack as production runs it: an info-level JSON log, one access line per
+        // request (the harness sends stderr to /dev/null).
+        "logged" => {
+            ebb_server::init_tracing();
+            config.access_log = true;
+        }
         "ratelimit" | "flood" => {
             let url = std::env::var("REDIS_URL").map_err(|_| format!("{mode} mode needs REDIS_URL"))?;
             config.redis = Some(RedisConfig::from_url(&url).map_err(|e| e.to_string())?);

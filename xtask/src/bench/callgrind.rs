@@ -37,7 +37,12 @@ pub(super) fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
         "callgrind_stack_vs_bare_instructions",
         per_request[1] / per_request[0].max(1.0),
         "ratio",
-        Target::AtMost(1.5),
+        // Was 1.5 at 1.41. Request ids and trace context cost about 850 instructions a
+        // request (measured with the layer on and off), and linking the log subscriber's
+        // code into the binary moves another 800 through code layout alone: 1.52-1.56 now.
+        // The gate stays tight above that, so that a regression of a few hundred
+        // instructions fails CI.
+        Target::AtMost(1.6),
     );
     Ok(())
 }

@@ -27,8 +27,10 @@ struct Variant {
     refuses: bool,
 }
 
-const VARIANTS: [Variant; 3] = [
+const VARIANTS: [Variant; 4] = [
     Variant { mode: "stack", figure: "metrics_stack", target: Target::AtLeast(0.93), refuses: false },
+    // The stack with an info-level JSON log and the access log: one line per request.
+    Variant { mode: "logged", figure: "access_log_stack", target: Target::None, refuses: false },
     // Every request also pays a Redis round trip (Redis shares the server's core).
     Variant { mode: "ratelimit", figure: "ratelimit_stack", target: Target::None, refuses: false },
     // One client far over its limit: after Redis' first refusal the replica answers 429
@@ -134,12 +136,14 @@ fn measure(
     } else {
         Command::new(server)
     };
+    let logged = mode == "logged";
     let child = command
         .args([mode, &app.to_string(), &metrics.to_string()])
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", if logged { "info" } else { "warn" })
+        .env("EBB_LOG_FORMAT", "json")
         .env("REDIS_URL", redis_url)
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(if logged { Stdio::null() } else { Stdio::inherit() })
         .spawn()
         .context("cannot start bench-server")?;
     let child = KillOnDrop(child);

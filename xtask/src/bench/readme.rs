@@ -18,6 +18,10 @@ const ROWS: &[(&str, &str)] = &[
     ("metrics_stack_vs_bare_rps", "HTTP: the whole ebb stack vs bare axum, requests/s (7 paired rounds, median ratio)"),
     ("metrics_stack_vs_bare_rps_per_cpu", "same, requests per server CPU-second"),
     ("http_bare_rps", "bare axum, requests/s (the baseline of this machine)"),
+    (
+        "access_log_stack_vs_bare_rps",
+        "the stack with an info-level JSON log and EBB_ACCESS_LOG=true (a line per request) vs bare",
+    ),
     ("callgrind_stack_vs_bare_instructions", "callgrind instructions per request, stack / bare"),
     ("http_stack_rss_growth", "RSS under load, stack − bare"),
     ("ratelimit_vs_redis_pipelined", "decisions/s vs `redis-benchmark -c 1 -P 64` (the same script, pipelined)"),
