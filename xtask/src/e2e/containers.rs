@@ -58,6 +58,15 @@ impl Containers {
             let gateway = format!("10.231.{third}.1");
             let output = docker(&["network", "create", "--subnet", &subnet, "--gateway", &gateway, &network])?;
             if output.status.success() {
+                // Redis, the S3 server and HAProxy run on this host and reach the replicas
+                // through the bridge: its gateway must be an address of this host.
+                if std::net::TcpListener::bind((gateway.as_str(), 0)).is_err() {
+                    let _ = docker(&["network", "rm", &network]);
+                    bail!(
+                        "the Docker network's gateway {gateway} is not an address of this host (a rootless \
+                         engine, or DOCKER_HOST on another machine?): the e2e in containers needs a local engine"
+                    );
+                }
                 return Ok(Self {
                     image,
                     network,

@@ -171,7 +171,16 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     }
     let mut report = serde_json::Map::new();
     let mut problems = Vec::new();
-    let mut record = |runtime: &str, outcomes: Vec<Outcome>| {
+    // A runtime that fails part-way is recorded as a problem: the other runtime still runs
+    // and the report keeps what was measured.
+    let mut record = |runtime: &str, outcomes: anyhow::Result<Vec<Outcome>>| {
+        let outcomes = match outcomes {
+            Ok(outcomes) => outcomes,
+            Err(error) => {
+                problems.push(format!("{runtime}: the run stopped: {error:#}"));
+                return;
+            }
+        };
         let mut scenarios = serde_json::Map::new();
         for outcome in &outcomes {
             problems.extend(outcome.problem(runtime));
@@ -183,8 +192,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         cmd!(sh, "cargo build --release --locked -q -p {SERVICE}").run()?;
         let binary = root.join("target/release").join(SERVICE);
         let mut runtime = Processes::new(binary, REPLICAS, timings.grace);
-        let outcomes = scenarios(&mut runtime, &haproxy, &timings)?;
-        record("processes", outcomes);
+        record("processes", scenarios(&mut runtime, &haproxy, &timings));
     }
     if want("containers") && engine {
         let out = root.join("target/image").join(SERVICE);
@@ -193,8 +201,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         cmd!(sh, "docker load -q -i {archive}").run().context("docker load failed")?;
         let grace = timings.grace.as_secs();
         let mut runtime = Containers::new(image.reference.clone(), REPLICAS, service.http_port, grace)?;
-        let outcomes = scenarios(&mut runtime, &haproxy, &timings)?;
-        record("containers", outcomes);
+        record("containers", scenarios(&mut runtime, &haproxy, &timings));
     }
 
     let report = serde_json::to_string_pretty(&Value::Object(report))?;
