@@ -103,15 +103,10 @@ fn is_root(sh: &Shell) -> bool {
     cmd!(sh, "id -u").quiet().read().is_ok_and(|uid| uid.trim() == "0")
 }
 
-/// Whether this is a CI run (`CI=true`), where a missing tool fails instead of skipping.
-pub(crate) fn in_ci() -> bool {
-    matches!(std::env::var("CI").as_deref(), Ok("true" | "1" | "yes"))
-}
-
 /// A check that cannot run because `tool` is missing: an error under `CI=true`, else a
 /// `SKIPPED` line that the summary shows.
 pub(crate) fn missing(tool: &str, check: &str) -> anyhow::Result<()> {
-    if in_ci() {
+    if ebb_testkit::in_ci() {
         bail!("{check}: `{tool}` is missing and CI=true; a missing tool must not pass silently");
     }
     eprintln!("SKIPPED {check}: `{tool}` is not installed");

@@ -11,14 +11,8 @@ use ebb_metrics::{Exporter, HttpMetricsLayer};
 use http::Request;
 use tower::{Service, ServiceExt};
 
-/// Sum of every sample of `name` whose labels contain all of `labels`.
-fn sum(text: &str, name: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter(|line| line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} ")))
-        .filter(|line| labels.iter().all(|label| line.contains(label)))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
+mod common;
+use common::sum;
 
 #[tokio::test]
 async fn a_request_dropped_before_its_answer_is_counted_as_499_and_leaves_no_one_in_flight() {

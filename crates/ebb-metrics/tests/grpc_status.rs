@@ -4,32 +4,19 @@
 
 use std::future::Future as _;
 use std::pin::Pin;
-use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use ebb_metrics::{Exporter, HttpMetricsLayer, MetricsHandle};
 use http::{HeaderMap, HeaderValue};
 use http_body::Frame;
 use tonic::Status;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
-fn handle() -> MetricsHandle {
-    static HANDLE: OnceLock<MetricsHandle> = OnceLock::new();
-    HANDLE.get_or_init(|| Exporter::new().install().expect("first install").0).clone()
-}
-
-/// Sum of every sample of `name` whose labels contain all of `labels`.
-fn sum(text: &str, name: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter(|line| line.starts_with(&format!("{name}{{")))
-        .filter(|line| labels.iter().all(|label| line.contains(label)))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
+mod common;
+use common::{handle, sum};
 
 type Codec = tonic_prost::ProstCodec<HealthCheckResponse, HealthCheckRequest>;
 
@@ -109,20 +96,7 @@ async fn server() -> tonic::transport::Channel {
                 response
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .layer(HttpMetricsLayer::new())
-            .add_routes(tonic::service::Routes::from(router))
-            .serve_with_incoming(incoming),
-    );
-    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect")
+    common::grpc_channel(tonic::service::Routes::from(router)).await
 }
 
 /// Calls `path` (unary or server streaming) and returns the final status code.

@@ -3,28 +3,16 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use ebb_metrics::{Exporter, HttpMetricsLayer, MetricsHandle};
+use ebb_metrics::HttpMetricsLayer;
 use http::{Request, StatusCode};
 use tower::ServiceExt;
 
-fn handle() -> MetricsHandle {
-    static HANDLE: OnceLock<MetricsHandle> = OnceLock::new();
-    HANDLE.get_or_init(|| Exporter::new().install().expect("first install").0).clone()
-}
-
-/// Sum of every sample of `name` whose labels contain all of `labels`.
-fn sum(text: &str, name: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter(|line| line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} ")))
-        .filter(|line| labels.iter().all(|label| line.contains(label)))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
+mod common;
+use common::{handle, sum};
 
 async fn send(app: &Router, request: Request<Body>) -> StatusCode {
     app.clone().oneshot(request).await.expect("infallible").status()
@@ -176,20 +164,7 @@ async fn made_up_grpc_paths_add_no_series() {
 /// tonic's health service behind the metrics layer, and a channel to it.
 async fn health_server() -> tonic::transport::Channel {
     let (_reporter, health) = tonic_health::server::health_reporter();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .layer(HttpMetricsLayer::new())
-            .add_service(health)
-            .serve_with_incoming(incoming),
-    );
-    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect")
+    common::grpc_channel(tonic::service::Routes::new(health)).await
 }
 
 #[tokio::test]

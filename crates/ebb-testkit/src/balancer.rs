@@ -64,10 +64,7 @@ impl Drop for TcpBalancer {
 pub fn tool_or_skip(name: &str, test: &str) -> Option<PathBuf> {
     let found = crate::tools::on_path(name);
     if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{test}: `{name}` is missing and CI=true; `cargo xtask test` installs it"
-        );
+        assert!(!crate::tools::in_ci(), "{test}: `{name}` is missing and CI=true; `cargo xtask test` installs it");
         eprintln!("SKIPPED {test}: `{name}` is not installed (`cargo xtask test` installs it)");
     }
     found

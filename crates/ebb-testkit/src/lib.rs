@@ -44,4 +44,4 @@ pub use redis_cluster::RedisCluster;
 pub use registry::RegistryServer;
 pub use s3::S3Server;
 pub use tempdir::TempDir;
-pub use tools::find_tool;
+pub use tools::{find_tool, in_ci};

@@ -36,3 +36,9 @@ pub(crate) fn on_path(name: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
 }
+
+/// Whether this is a CI run (`CI` is `true`, `1` or `yes`): there a missing tool fails a
+/// test instead of skipping it.
+pub fn in_ci() -> bool {
+    matches!(std::env::var("CI").as_deref(), Ok("true" | "1" | "yes"))
+}

@@ -19,6 +19,15 @@ async fn status(client: &reqwest::Client, url: &str) -> u16 {
     client.get(url).send().await.expect("request").status().as_u16()
 }
 
+/// The statuses of `count` requests in a row.
+async fn statuses(client: &reqwest::Client, url: &str, count: usize) -> Vec<u16> {
+    let mut statuses = Vec::with_capacity(count);
+    for _ in 0..count {
+        statuses.push(status(client, url).await);
+    }
+    statuses
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_share_one_limit_exactly() {
     let redis = RedisServer::start();
@@ -170,16 +179,8 @@ async fn failure_mode_local_from_the_environment_limits_in_process_while_redis_i
     let client = reqwest::Client::new();
     assert_eq!(status(&client, &local.url("/readyz")).await, 200);
     redis.stop();
-    let mut statuses = Vec::new();
-    for _ in 0..3 {
-        statuses.push(status(&client, &local.url("/")).await);
-    }
-    assert_eq!(statuses, [200, 200, 429], "local: this replica's own count while Redis is away");
-    let mut statuses = Vec::new();
-    for _ in 0..3 {
-        statuses.push(status(&client, &open.url("/")).await);
-    }
-    assert_eq!(statuses, [200, 200, 200], "open: no limit while Redis is away");
+    assert_eq!(statuses(&client, &local.url("/"), 3).await, [200, 200, 429], "local: this replica's own count");
+    assert_eq!(statuses(&client, &open.url("/"), 3).await, [200, 200, 200], "open: no limit while Redis is away");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,9 +5,8 @@ use http::StatusCode;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use super::future::NO_STATUS;
 use super::tracker::Tracker;
-use crate::labels::grpc_code;
+use crate::labels::{GRPC_UNKNOWN, grpc_code};
 
 pin_project! {
     /// Response body of [`HttpMetrics`](super::HttpMetrics): the inner body, unchanged. A
@@ -39,8 +38,8 @@ impl<B: Body> Body for MetricsBody<B> {
         let frame = ready!(this.inner.poll_frame(cx));
         if this.stream.is_some() {
             let code = match &frame {
-                Some(Ok(frame)) => frame.trailers_ref().map(|trailers| grpc_code(trailers).unwrap_or(NO_STATUS)),
-                Some(Err(_)) | None => Some(NO_STATUS),
+                Some(Ok(frame)) => frame.trailers_ref().map(|trailers| grpc_code(trailers).unwrap_or(GRPC_UNKNOWN)),
+                Some(Err(_)) | None => Some(GRPC_UNKNOWN),
             };
             if let Some(code) = code {
                 if let Some((tracker, status)) = this.stream.take() {

@@ -7,7 +7,7 @@ use pin_project_lite::pin_project;
 
 use super::body::MetricsBody;
 use super::tracker::Tracker;
-use crate::labels::{GRPC_UNKNOWN, NOT_GRPC, grpc_code, is_grpc};
+use crate::labels::{NOT_GRPC, grpc_code, is_grpc};
 
 pin_project! {
     /// Response future of [`HttpMetrics`](super::HttpMetrics).
@@ -62,6 +62,3 @@ where
         })
     }
 }
-
-/// `UNKNOWN`: what a gRPC stream that ended without a status reports.
-pub(crate) const NO_STATUS: u8 = GRPC_UNKNOWN;

@@ -96,7 +96,7 @@ where
         if let Some(trace) = &trace {
             span.record("trace_id", trace.trace_id.as_str());
         }
-        let access = (self.access_log && !is_probe(req.uri().path()))
+        let access = (self.access_log && ebb_probes::Probe::from_path(req.uri().path()).is_none())
             .then(|| Box::new(AccessLine { method: req.method().clone(), route: route(&req), start: Instant::now() }));
         if let Some(trace) = trace {
             req.extensions_mut().insert(trace);
@@ -121,11 +121,6 @@ pub(crate) fn mark_sensitive(headers: &mut HeaderMap, names: &[header::HeaderNam
             value.set_sensitive(true);
         }
     }
-}
-
-fn is_probe(path: &str) -> bool {
-    [ebb_probes::LIVEZ_PATH, ebb_probes::READYZ_PATH, ebb_probes::STARTUPZ_PATH, ebb_probes::HEALTHZ_PATH]
-        .contains(&path)
 }
 
 /// The route template (axum's `MatchedPath`), or `unmatched`: never the raw path, which

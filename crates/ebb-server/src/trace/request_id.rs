@@ -32,10 +32,9 @@ impl RequestId {
     /// (`true`: made here). For a handler behind ebb-server, the request's `x-request-id`
     /// is always usable: ebb-server replaced it otherwise.
     pub fn of(headers: &HeaderMap) -> (Self, bool) {
-        match headers.get(X_REQUEST_ID) {
-            Some(value) if usable(value) => (Self(value.clone()), false),
-            _ => (Self::new(), true),
-        }
+        let sent = headers.get(X_REQUEST_ID).filter(|value| usable(value)).cloned();
+        let made = sent.is_none();
+        (Self::from_sent(sent), made)
     }
 
     /// The id the client sent when usable, else a new one.
