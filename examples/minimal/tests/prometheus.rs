@@ -11,6 +11,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_example-minimal");
 const RATE: u32 = 100;
 /// Long enough for the `[1m]` window to hold only steady load.
 const LOAD: Duration = Duration::from_secs(70);
+/// At most this much more load while Prometheus has not yet scraped a full window (a busy
+/// machine can starve it): the rate over a half-covered window reads half the load.
+const MORE_LOAD: Duration = Duration::from_secs(60);
+/// Scrapes (one a second) the `[1m]` window must hold before it is read.
+const FULL_WINDOW: f64 = 55.0;
 
 async fn query(client: &reqwest::Client, prometheus: &PrometheusServer, promql: &str) -> Option<f64> {
     let body: serde_json::Value = client.get(prometheus.query_url(promql)).send().await.ok()?.json().await.ok()?;
@@ -49,6 +54,15 @@ async fn prometheus_sees_the_rate_that_was_sent() {
     let adapter_query = adapter_query(namespace, pod);
     assert!(keda_query.contains("job=\"example-api\""), "{keda_query}");
     let client = reqwest::Client::new();
+    // The load starts only once Prometheus scrapes the service, so that its window can hold
+    // nothing but the load.
+    let up = "up{job=\"example-api\"}";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while query(&client, &prometheus, up).await != Some(1.0) {
+        assert!(Instant::now() < deadline, "Prometheus never scraped the service");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let scrapes_in_window = format!("count_over_time({up}[1m])");
 
     let url = service.url("/");
     let mut ticker = tokio::time::interval(Duration::from_secs(1) / RATE);
@@ -57,7 +71,16 @@ async fn prometheus_sees_the_rate_that_was_sent() {
     let mut sent = 0u32;
     let mut failed = 0u32;
     let mut in_flight = tokio::task::JoinSet::new();
-    while started.elapsed() < LOAD {
+    let mut next_check = LOAD;
+    loop {
+        let elapsed = started.elapsed();
+        if elapsed >= next_check {
+            let scrapes = query(&client, &prometheus, &scrapes_in_window).await.unwrap_or(0.0);
+            if scrapes >= FULL_WINDOW || elapsed >= LOAD + MORE_LOAD {
+                break;
+            }
+            next_check = elapsed + Duration::from_secs(1);
+        }
         ticker.tick().await;
         let request = client.get(&url).send();
         in_flight.spawn(async move { request.await.map(|r| r.status().is_success()).unwrap_or(false) });
