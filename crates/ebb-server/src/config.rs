@@ -1,9 +1,11 @@
-//! The server's environment: addresses, shutdown timing, Redis and the default rate limit,
-//! every bad value reported at once.
+//! The process' environment: addresses, shutdown timing, limits, logs, Redis, and the
+//! settings of every part compiled in (rate limit, sessions, tokens, objects), every bad
+//! value of every part reported at once.
 
 use std::fmt;
 use std::net::SocketAddr;
 
+#[cfg(feature = "ratelimit")]
 use ebb_ratelimit::RateLimitConfig;
 use ebb_redis::RedisConfig;
 use ebb_shutdown::ShutdownConfig;
@@ -32,7 +34,17 @@ pub struct ServerConfig {
     /// `None`: in-process fallbacks.
     pub redis: Option<RedisConfig>,
     /// The default rate limit (`EBB_RATELIMIT_*`); off unless `EBB_RATELIMIT_RATE` is set.
+    #[cfg(feature = "ratelimit")]
     pub rate_limit: RateLimitConfig,
+    /// The session cookie (`EBB_SESSION_*`).
+    #[cfg(feature = "session")]
+    pub session: ebb_session::SessionConfig,
+    /// Bearer-token verification (`EBB_JWT_*`); `None` without a key: tokens are refused.
+    #[cfg(feature = "jwt")]
+    pub jwt: Option<ebb_session::JwtConfig>,
+    /// The object store and its limits (`AWS_*`, `EBB_OFFLOAD_*`).
+    #[cfg(feature = "offload")]
+    pub offload: ebb_offload::OffloadConfig,
     /// Timeouts and caps of the listener and the request path (`EBB_HEADER_READ_TIMEOUT`,
     /// `EBB_IDLE_TIMEOUT`, `EBB_REQUEST_TIMEOUT`, `EBB_BODY_TIMEOUT`, `EBB_MAX_BODY_SIZE`,
     /// `EBB_MAX_CONNECTIONS`, `EBB_MAX_IN_FLIGHT`, `EBB_HTTP2_KEEPALIVE`).
@@ -51,7 +63,14 @@ impl Default for ServerConfig {
             metrics_addr: SocketAddr::from(([0, 0, 0, 0], DEFAULT_METRICS_PORT)),
             shutdown: ShutdownConfig::new(),
             redis: None,
+            #[cfg(feature = "ratelimit")]
             rate_limit: RateLimitConfig::default(),
+            #[cfg(feature = "session")]
+            session: ebb_session::SessionConfig::default(),
+            #[cfg(feature = "jwt")]
+            jwt: None,
+            #[cfg(feature = "offload")]
+            offload: ebb_offload::OffloadConfig::default(),
             log_format: crate::LogFormat::default(),
             access_log: false,
             limits: Limits::default(),
@@ -83,13 +102,63 @@ pub enum ConfigError {
     #[error(transparent)]
     Redis(#[from] ebb_redis::ConfigError),
     /// A rate-limit setting is wrong.
+    #[cfg(feature = "ratelimit")]
     #[error(transparent)]
     RateLimit(#[from] ebb_ratelimit::ConfigError),
+    /// A session or token setting is wrong (secrets are named, never shown).
+    #[cfg(any(feature = "session", feature = "jwt"))]
+    #[error(transparent)]
+    Session(#[from] ebb_session::ConfigError),
+    /// An object-store setting is wrong.
+    #[cfg(feature = "offload")]
+    #[error(transparent)]
+    Offload(#[from] ebb_offload::ConfigError),
+    /// A part could not be built from settings that each looked valid (the object store's
+    /// directory cannot be created, object_store refuses the S3 settings, ...).
+    #[error("{part}: {reason}")]
+    Part {
+        /// What could not be built, in the operator's words (`objects`, ...).
+        part: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A setting of the application's own (see [`ServerBuilder::from_env_with`](crate::ServerBuilder::from_env_with)).
+    #[error("{variable}: {reason}")]
+    App {
+        /// The variable's name.
+        variable: &'static str,
+        /// What is wrong, and what would be right.
+        reason: String,
+    },
 }
 
 /// Every bad setting found, in the order of the README's table.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// Prints every problem to stderr and returns [`EXIT_CONFIG`](crate::EXIT_CONFIG) (78),
+    /// for `main` to return. Printed directly, not logged: it must be seen even when no log
+    /// subscriber is set. With `EBB_LOG_FORMAT=json` it is one JSON line (level `ERROR`,
+    /// the message, and each problem in `errors`), as a log pipeline expects.
+    pub fn report(&self) -> std::process::ExitCode {
+        let json =
+            std::env::var(crate::ENV_LOG_FORMAT).ok().and_then(|v| v.parse().ok()) == Some(crate::LogFormat::Json);
+        if json {
+            let errors: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+            let line = serde_json::json!({
+                "timestamp": humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string(),
+                "level": "ERROR",
+                "target": "ebb_server::config",
+                "fields": { "message": "invalid configuration", "errors": errors },
+            });
+            eprintln!("{line}");
+        } else {
+            eprint!("{self}");
+        }
+        std::process::ExitCode::from(crate::EXIT_CONFIG)
+    }
+}
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -115,6 +184,15 @@ impl ServerConfig {
     /// # Errors
     /// As [`from_env`](Self::from_env).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigErrors> {
+        Self::read(lookup, crate::Wanted::ALL)
+    }
+
+    /// Reads the server's settings and those of the `wanted` parts; the others keep their
+    /// defaults, so a part compiled in (cargo unifies features across a workspace) but not
+    /// used never fails a start-up.
+    pub(crate) fn read(lookup: impl Fn(&str) -> Option<String>, wanted: crate::Wanted) -> Result<Self, ConfigErrors> {
+        #[cfg(not(any(feature = "session", feature = "jwt", feature = "offload")))]
+        let _ = wanted;
         let mut errors = Vec::new();
         let mut config = Self::default();
         if let Some(addr) = parse_addr(&lookup, ENV_HTTP_ADDR, &mut errors) {
@@ -172,9 +250,31 @@ impl ServerConfig {
             Ok(limits) => config.limits = limits,
             Err(limit_errors) => errors.extend(limit_errors),
         }
+        #[cfg(feature = "ratelimit")]
         match RateLimitConfig::from_lookup(&lookup) {
             Ok(rate_limit) => config.rate_limit = rate_limit,
             Err(rate_limit_errors) => errors.extend(rate_limit_errors.into_iter().map(ConfigError::RateLimit)),
+        }
+        #[cfg(feature = "session")]
+        if wanted.sessions {
+            match ebb_session::SessionConfig::from_lookup(&lookup) {
+                Ok(session) => config.session = session,
+                Err(session_errors) => errors.extend(session_errors.into_iter().map(ConfigError::Session)),
+            }
+        }
+        #[cfg(feature = "jwt")]
+        if wanted.bearer_tokens {
+            match ebb_session::JwtConfig::from_lookup(&lookup) {
+                Ok(jwt) => config.jwt = jwt,
+                Err(jwt_errors) => errors.extend(jwt_errors.into_iter().map(ConfigError::Session)),
+            }
+        }
+        #[cfg(feature = "offload")]
+        if wanted.objects {
+            match ebb_offload::OffloadConfig::from_lookup(&lookup) {
+                Ok(offload) => config.offload = offload,
+                Err(offload_errors) => errors.extend(offload_errors.into_iter().map(ConfigError::Offload)),
+            }
         }
         if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
     }

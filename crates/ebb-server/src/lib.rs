@@ -22,23 +22,61 @@
 //! }
 //! ```
 //! For dependency checks and background tasks, use [`Server`].
+//!
+//! # Parts
+//! Cargo features make the optional parts available: `ratelimit` (default), `session`,
+//! `jwt`, `offload`, and `full` for all. A service asks for the ones it uses with
+//! [`Server::builder`] (features unify across a workspace; a service must not change
+//! because a sibling enabled one). Every part asked for is read from the same environment,
+//! reported with everything else, shares the one Redis handle, and takes its place in the
+//! request path documented on [`Server`]:
+//!
+//! ```no_run
+//! # #[cfg(feature = "full")]
+//! # #[tokio::main]
+//! # async fn main() -> std::process::ExitCode {
+//! use axum::{Router, routing::get};
+//! use ebb_server::Server;
+//!
+//! ebb_server::init_tracing();
+//! let server = match Server::builder().sessions().bearer_tokens().objects().from_env() {
+//!     Ok(server) => server,
+//!     Err(errors) => return errors.report(), // every bad variable of every part; exit 78
+//! };
+//! let files = ebb_server::ebb_offload::http::routes(server.offload().clone());
+//! let server = server.with_streaming_routes(Router::new().nest("/files", files));
+//! ebb_server::run(server, Router::new().route("/", get(|| async { "hello" }))).await
+//! # }
+//! # #[cfg(not(feature = "full"))]
+//! # fn main() {}
+//! ```
 
 mod build_info;
+mod builder;
 mod config;
 mod edge;
 mod limits;
 mod listener;
 mod logging;
+mod parts;
 mod server;
 pub mod trace;
 
 use std::process::ExitCode;
 
 pub use build_info::{BUILD_INFO, BuildInfo, ENV_GIT_REVISION};
+pub use builder::ServerBuilder;
+pub(crate) use builder::Wanted;
 pub use config::{
     ConfigError, ConfigErrors, DEFAULT_HTTP_PORT, DEFAULT_METRICS_PORT, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ServerConfig,
 };
+#[cfg(feature = "offload")]
+pub use ebb_offload;
+#[cfg(feature = "ratelimit")]
+pub use ebb_ratelimit;
 pub use ebb_redis::{ENV_REDIS_URL, Redis, RedisConfig};
+#[cfg(any(feature = "session", feature = "jwt"))]
+pub use ebb_session;
 pub use edge::HTTP_REQUESTS_SHED_TOTAL;
 pub use limits::{
     ENV_BODY_TIMEOUT, ENV_HEADER_READ_TIMEOUT, ENV_HTTP2_KEEPALIVE, ENV_IDLE_TIMEOUT, ENV_MAX_BODY_SIZE,
@@ -48,7 +86,7 @@ pub use listener::HTTP_CONNECTION_TIMEOUTS_TOTAL;
 pub use logging::level::LOG_LEVEL_PATH;
 pub use logging::{ENV_LOG_FORMAT, LogFormat, init_tracing};
 pub use server::{ServeError, Server};
-pub use {ebb_metrics, ebb_probes, ebb_ratelimit, ebb_redis, ebb_shutdown};
+pub use {ebb_metrics, ebb_probes, ebb_redis, ebb_shutdown};
 
 /// Exit code for a configuration that cannot work (as sysexits' `EX_CONFIG`).
 pub const EXIT_CONFIG: u8 = 78;
@@ -59,11 +97,7 @@ pub const EXIT_CONFIG: u8 = 78;
 pub async fn serve(router: axum::Router) -> ExitCode {
     let server = match Server::from_env() {
         Ok(server) => server,
-        Err(errors) => {
-            // Printed directly: it must be seen even when no log subscriber is set.
-            eprintln!("{errors}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(errors) => return errors.report(),
     };
     run(server, router).await
 }

@@ -7,17 +7,20 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use ebb_metrics::{Exporter, ExporterError, HttpMetricsLayer, MetricsHandle, MetricsService};
 use ebb_probes::{Check, Probes, ProbesBuilder};
-use ebb_ratelimit::{FailureMode, Limiter, Policy, RateLimitLayer};
+#[cfg(feature = "ratelimit")]
+use ebb_ratelimit::{Limiter, Policy, RateLimitLayer};
 use ebb_redis::Redis;
 use ebb_shutdown::{Shutdown, ShutdownReport};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
 use crate::build_info::{BUILD_INFO, BuildInfo};
+use crate::builder::{ServerBuilder, Wanted};
 use crate::config::{ConfigErrors, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ServerConfig};
 use crate::edge::GuardLayer;
 use crate::edge::panic::install_hook;
 use crate::listener;
+use crate::parts::{Parts, warn_in_process};
 use crate::trace::RequestTraceLayer;
 
 /// The body limit axum's extractors apply when no `DefaultBodyLimit` is set.
@@ -62,9 +65,11 @@ pub enum ServeError {
 ///  -> load shedding (EBB_MAX_IN_FLIGHT: 503 + Retry-After at once)
 ///  -> catch panic (500) -> body-progress timeout (408)
 ///  -> request timeout (503) and body size limit (413), except on streaming routes
-///  -> rate limit (when configured)
+///  -> rate limit (feature `ratelimit`, when a policy is set)
+///  -> session (feature `session`) -> bearer token (feature `jwt`)
 ///  -> your router
 /// ```
+/// The parts after the timeouts apply to streaming routes too.
 /// plus `/metrics` and the probes (with details) on the metrics listener, and the phased
 /// shutdown of [`ebb_shutdown`].
 ///
@@ -77,10 +82,7 @@ pub enum ServeError {
 ///     ebb_server::init_tracing();
 ///     let server = match ebb_server::Server::from_env() {
 ///         Ok(server) => server,
-///         Err(errors) => {
-///             eprintln!("{errors}");
-///             return std::process::ExitCode::from(2);
-///         }
+///         Err(errors) => return errors.report(),
 ///     };
 ///     let server = server.with_readiness_check("upstream", || async { Ok::<_, String>(()) });
 ///     match server.serve(Router::new().route("/", get(|| async { "hello" }))).await {
@@ -99,8 +101,7 @@ pub struct Server {
     probes: ProbesBuilder,
     metrics: Option<MetricsHandle>,
     redis: Option<Redis>,
-    limiter: Limiter,
-    rate_limit: Option<RateLimitLayer>,
+    parts: Parts,
     streaming: Option<Router>,
     build_info: BuildInfo,
 }
@@ -112,36 +113,45 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// A server with this configuration.
-    pub fn new(config: ServerConfig) -> Self {
+    /// Which parts the server uses, then where its settings come from: see
+    /// [`ServerBuilder`].
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// A server with this configuration and no optional part but the rate limit (see
+    /// [`builder`](Self::builder) for sessions, tokens and objects).
+    ///
+    /// # Errors
+    /// None today; kept fallible as the parts' builders are.
+    pub fn new(config: ServerConfig) -> Result<Self, ConfigErrors> {
+        Self::builder().build(config)
+    }
+
+    pub(crate) fn with_parts(config: ServerConfig, wanted: Wanted) -> Result<Self, ConfigErrors> {
         let shutdown = Shutdown::new(config.shutdown);
         let probes = Probes::builder().with_shutdown_signal(shutdown.shutting_down_token());
         let redis = config.redis.as_ref().and_then(redis_handle);
-        let limiter = match &redis {
-            Some(redis) => Limiter::redis(redis.clone()),
-            None => Limiter::in_process(),
-        };
-        let rate_limit = config.rate_limit.layer(limiter.clone());
-        let limiter = limiter.with_timeout(config.rate_limit.timeout);
-        Self {
+        let parts = Parts::new(&config, redis.as_ref(), wanted).map_err(ConfigErrors)?;
+        Ok(Self {
             config,
             shutdown,
             probes,
             metrics: None,
             redis,
-            limiter,
-            rate_limit,
+            parts,
             streaming: None,
             build_info: BuildInfo::unknown(),
-        }
+        })
     }
 
-    /// A server configured from the environment ([`ServerConfig::from_env`]).
+    /// A server configured from the environment ([`ServerConfig::from_env`]), without
+    /// sessions, tokens or objects (see [`builder`](Self::builder)).
     ///
     /// # Errors
     /// Every bad variable at once.
     pub fn from_env() -> Result<Self, ConfigErrors> {
-        ServerConfig::from_env().map(Self::new)
+        Self::builder().from_env()
     }
 
     /// The configuration in use.
@@ -164,29 +174,42 @@ impl Server {
 
     /// The rate limiter: through Redis with `REDIS_URL`, in process without. Use it for
     /// layers and policies of your own, or in background tasks.
+    #[cfg(feature = "ratelimit")]
     pub fn limiter(&self) -> &Limiter {
-        &self.limiter
+        &self.parts.rate_limit.limiter
     }
 
     /// Rate limits the application with `layer` instead of the default policy from
     /// `EBB_RATELIMIT_*`.
+    #[cfg(feature = "ratelimit")]
     pub fn with_rate_limit(mut self, layer: RateLimitLayer) -> Self {
-        self.rate_limit = Some(layer);
+        self.parts.rate_limit.layer = Some(layer);
         self
     }
 
     /// The default policy when `EBB_RATELIMIT_RATE` is not set (when it is, or is `off`, the
     /// environment wins). The other `EBB_RATELIMIT_*` settings (key, trusted proxies,
     /// failure mode, shadow, burst) still apply.
+    #[cfg(feature = "ratelimit")]
     pub fn with_default_rate_limit(mut self, policy: Policy) -> Self {
-        let settings = &self.config.rate_limit;
-        if settings.rate.is_none() && !settings.disabled {
-            let mut config = settings.clone();
-            config.rate = Some(policy.rate());
-            config.burst = config.burst.or(Some(policy.burst()));
-            self.rate_limit = config.layer(self.limiter.clone());
-        }
+        self.parts.rate_limit.with_default_policy(&policy);
         self
+    }
+
+    /// The object store (feature `offload`): S3 with `AWS_BUCKET` (and the other `AWS_*`
+    /// variables), else the local directory `EBB_OFFLOAD_DIR`; metadata in Redis with
+    /// `REDIS_URL`, in process without. Serve it with [`ebb_offload::http::routes`] as
+    /// streaming routes, or use it from handlers. Its `s3` readiness check is advisory.
+    ///
+    /// # Panics
+    /// When the server was not built with [`ServerBuilder::objects`]: a programming
+    /// error, like a route registered twice.
+    #[cfg(feature = "offload")]
+    pub fn offload(&self) -> &ebb_offload::Offload {
+        match &self.parts.objects {
+            Some(objects) => &objects.offload,
+            None => panic!("Server::offload needs the objects part: build with Server::builder().objects()"),
+        }
     }
 
     /// Adds a dependency to `/readyz` (see [`ProbesBuilder::with_readiness_check`]).
@@ -248,7 +271,7 @@ impl Server {
     /// When a listener cannot be bound, the exporter cannot be installed, or the server
     /// fails.
     pub async fn serve(self, router: Router) -> Result<ShutdownReport, ServeError> {
-        let Self { config, shutdown, mut probes, metrics, redis, limiter: _, rate_limit, streaming, build_info } = self;
+        let Self { config, shutdown, mut probes, metrics, redis, parts, streaming, build_info } = self;
         let limits = config.limits;
         install_hook();
         if let Some(redis) = &redis {
@@ -260,10 +283,6 @@ impl Server {
             }
         }
         if redis.is_some() {
-            // Readiness follows Redis only when the limit fails closed: with fail-open (or
-            // local) limits the service works without Redis, and failing readiness on every
-            // replica at once would turn a degraded limiter into an outage.
-            let closed = rate_limit.is_some() && config.rate_limit.failure_mode == FailureMode::Closed;
             let ping = {
                 let redis = redis.clone();
                 move || {
@@ -276,17 +295,15 @@ impl Server {
                     }
                 }
             };
-            probes = if closed {
+            probes = if parts.needs_redis_for_readiness() {
                 probes.with_readiness_check("redis", ping)
             } else {
                 probes.with_advisory_readiness_check("redis", ping)
             };
-        } else if rate_limit.is_some() {
-            tracing::warn!(
-                "REDIS_URL is not set: rate limits are kept in this process and apply per replica; \
-                 set REDIS_URL to share them"
-            );
         }
+        probes = parts.readiness(probes);
+        parts.announce();
+        warn_in_process(&parts.in_process());
         let metrics = match metrics {
             Some(handle) => handle,
             None => {
@@ -305,10 +322,8 @@ impl Server {
         let metrics_addr = metrics_listener.local_addr()?;
 
         let probes = probes.build();
-        let limited = |router: Router| match &rate_limit {
-            Some(layer) => router.layer(layer.clone()),
-            None => router,
-        };
+        // Rate limit, session, token: the parts' order, decided in `Parts::wrap`.
+        let with_parts = |router: Router| parts.wrap(router);
         // The edge, as one `Router::layer` call: axum boxes the service and re-boxes the body
         // once per call. The routes that answer from memory also get the request timeout and
         // the body size limit; streaming routes get the same edge without them. Both share
@@ -333,10 +348,10 @@ impl Server {
         let bounded = ServiceBuilder::new()
             .layer(edge(guard.clone().with_request_timeout(limits.request_timeout)))
             .option_layer((body_limit != AXUM_DEFAULT_BODY_LIMIT).then(|| DefaultBodyLimit::max(body_limit)));
-        let app = limited(router).layer(bounded);
+        let app = with_parts(router).layer(bounded);
         let app = match streaming {
             // The fallback (and so the probes) comes from the application's router.
-            Some(streaming) => app.merge(limited(streaming).layer(edge(guard))),
+            Some(streaming) => app.merge(with_parts(streaming).layer(edge(guard))),
             None => app,
         };
 

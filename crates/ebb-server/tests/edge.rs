@@ -59,7 +59,7 @@ fn server(shutdown: ShutdownConfig) -> (Server, SocketAddr) {
         shutdown,
         ..ServerConfig::default()
     };
-    (Server::new(config).with_metrics_handle(globals().0.clone()), app)
+    (Server::new(config).expect("valid parts").with_metrics_handle(globals().0.clone()), app)
 }
 
 async fn raw_request(addr: SocketAddr, request: &str) -> (TcpStream, String) {

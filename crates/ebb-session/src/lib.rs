@@ -15,7 +15,11 @@
 //!   handlers take [`Claims`]. Failures are 401 with `WWW-Authenticate`; nothing panics on
 //!   malformed input, and `alg: none` never verifies.
 //!
+//! Cargo features: `jwt` (default) brings the token half and its crypto (`jsonwebtoken`
+//! with aws-lc); without it the crate is sessions only.
+//!
 //! ```no_run
+//! # #[cfg(feature = "jwt")]
 //! # fn demo(redis: ebb_redis::Redis) -> Result<(), Box<dyn std::error::Error>> {
 //! use axum::{Router, routing::get};
 //! use ebb_session::{AuthConfig, Claims, JwtLayer, RedisSessionStore};
@@ -34,18 +38,27 @@
 //! ```
 
 mod config;
+#[cfg(feature = "jwt")]
 pub mod jwt;
 mod session;
+mod shared_store;
 mod store;
 
 pub use config::{
-    AuthConfig, ConfigError, DEFAULT_JWT_LEEWAY, DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_TTL, ENV_JWT_ALGORITHM,
-    ENV_JWT_AUDIENCE, ENV_JWT_ISSUER, ENV_JWT_LEEWAY, ENV_JWT_PUBLIC_KEY, ENV_JWT_PUBLIC_KEY_FILE, ENV_JWT_SECRET,
-    ENV_JWT_SECRET_FILE, ENV_SESSION_COOKIE, ENV_SESSION_COOKIE_SECURE, ENV_SESSION_TTL, JwtConfig, MIN_SECRET_LEN,
-    SessionConfig,
+    AuthConfig, ConfigError, DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_TTL, ENV_SESSION_COOKIE,
+    ENV_SESSION_COOKIE_SECURE, ENV_SESSION_TTL, SessionConfig,
 };
+#[cfg(feature = "jwt")]
+pub use config::{
+    DEFAULT_JWT_LEEWAY, ENV_JWT_ALGORITHM, ENV_JWT_AUDIENCE, ENV_JWT_ISSUER, ENV_JWT_LEEWAY, ENV_JWT_PUBLIC_KEY,
+    ENV_JWT_PUBLIC_KEY_FILE, ENV_JWT_SECRET, ENV_JWT_SECRET_FILE, JwtConfig, MIN_SECRET_LEN,
+};
+#[cfg(feature = "jwt")]
+pub use jsonwebtoken;
+#[cfg(feature = "jwt")]
 pub use jwt::{Claims, InvalidToken, JwtLayer, JwtVerifier};
 pub use session::{Session, SessionRejection};
+pub use shared_store::SharedStore;
 pub use store::RedisSessionStore;
 pub use tower_sessions::MemoryStore;
-pub use {ebb_redis, jsonwebtoken, tower_sessions};
+pub use {ebb_redis, tower_sessions};

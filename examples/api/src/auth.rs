@@ -11,17 +11,11 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use ebb_session::{Claims, Session};
+use ebb_server::ebb_session::{Claims, Session};
 use serde::Deserialize;
 
+use crate::demo_user::DemoUser;
 use crate::login_limit::LoginLimit;
-
-/// Demo credentials (`EBB_DEMO_USERNAME`, `EBB_DEMO_PASSWORD`).
-#[derive(Clone)]
-pub(crate) struct DemoUser {
-    pub(crate) username: String,
-    pub(crate) password: String,
-}
 
 const USER_KEY: &str = "user";
 

@@ -32,7 +32,13 @@ pub(crate) struct LoginLimit {
 }
 
 impl LoginLimit {
-    pub(crate) fn new(limiter: Limiter, trusted: TrustedProxies) -> Self {
+    /// On the server's limiter (shared through Redis), trusting the proxies the server's
+    /// rate limit trusts.
+    pub(crate) fn for_server(server: &ebb_server::Server) -> Self {
+        Self::new(server.limiter().clone(), server.config().rate_limit.trusted_proxies.clone())
+    }
+
+    fn new(limiter: Limiter, trusted: TrustedProxies) -> Self {
         let rate = Rate::new(FAILURES, WINDOW).expect("5 per 15 minutes is a valid rate");
         // Redis down: keep limiting, in this process.
         let policy = Policy::new("login", rate).with_failure_mode(FailureMode::Local);

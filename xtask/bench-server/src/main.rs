@@ -101,6 +101,7 @@ async fn serve(mode: &str, app_addr: SocketAddr, metrics_addr: SocketAddr) -> Re
         }
         other => return Err(format!("unknown mode `{other}`\n{USAGE}")),
     }
-    let code = ebb_server::run(Server::new(config), app()).await;
+    let server = Server::new(config).map_err(|errors| errors.to_string())?;
+    let code = ebb_server::run(server, app()).await;
     if code == ExitCode::SUCCESS { Ok(()) } else { Err("server failed".to_owned()) }
 }

@@ -1,0 +1,93 @@
+//! The session cookie: `EBB_SESSION_TTL`, `EBB_SESSION_COOKIE`, `EBB_SESSION_COOKIE_SECURE`.
+
+use std::time::Duration;
+
+use tower_sessions::cookie::SameSite;
+use tower_sessions::cookie::time::Duration as CookieDuration;
+use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
+
+use super::{ConfigError, non_empty};
+
+/// Session lifetime, renewed by every request that uses the session.
+pub const ENV_SESSION_TTL: &str = "EBB_SESSION_TTL";
+/// The cookie's name.
+pub const ENV_SESSION_COOKIE: &str = "EBB_SESSION_COOKIE";
+/// `false` only for local use over plain HTTP.
+pub const ENV_SESSION_COOKIE_SECURE: &str = "EBB_SESSION_COOKIE_SECURE";
+
+/// Default session lifetime: 12 hours of inactivity.
+pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Default cookie name.
+pub const DEFAULT_SESSION_COOKIE: &str = "ebb_session";
+
+/// The session cookie and its lifetime.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Sliding lifetime. Default 12 h.
+    pub ttl: Duration,
+    /// Cookie name. Default `ebb_session`.
+    pub cookie_name: String,
+    /// `Secure` attribute. Default `true`; turn off only for plain-HTTP local use.
+    pub secure: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self { ttl: DEFAULT_SESSION_TTL, cookie_name: DEFAULT_SESSION_COOKIE.to_owned(), secure: true }
+    }
+}
+
+impl SessionConfig {
+    /// Reads `EBB_SESSION_*` through `lookup` (empty values count as unset).
+    ///
+    /// # Errors
+    /// Every bad value at once.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let mut config = Self::default();
+        let get = |name: &str| non_empty(&lookup, name);
+        let mut invalid = |variable: &'static str, value: String, expected: &str| {
+            errors.push(ConfigError::InvalidEnv { variable, value, expected: expected.to_owned() });
+        };
+        if let Some(value) = get(ENV_SESSION_TTL) {
+            match humantime::parse_duration(value.trim()) {
+                Ok(ttl) if ttl >= Duration::from_secs(1) && ttl <= Duration::from_secs(365 * 24 * 3600) => {
+                    config.ttl = ttl;
+                }
+                _ => invalid(ENV_SESSION_TTL, value, "a duration from `1s` to `365d`, such as `12h`"),
+            }
+        }
+        if let Some(value) = get(ENV_SESSION_COOKIE) {
+            if value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                config.cookie_name = value;
+            } else {
+                invalid(ENV_SESSION_COOKIE, value, "a cookie name of letters, digits, `_` and `-`");
+            }
+        }
+        if let Some(value) = get(ENV_SESSION_COOKIE_SECURE) {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => config.secure = true,
+                "false" | "0" | "no" => config.secure = false,
+                _ => invalid(ENV_SESSION_COOKIE_SECURE, value, "true or false"),
+            }
+        }
+        if errors.is_empty() { Ok(config) } else { Err(errors) }
+    }
+
+    /// The `tower-sessions` layer over `store`: `HttpOnly`, `SameSite=Lax`, `Path=/`,
+    /// `Secure` unless turned off, expiring after `ttl` without use (every request whose
+    /// handler takes a [`Session`](crate::Session) renews it, in the store too).
+    ///
+    /// Nothing is saved for a request that did not put data in its session, so made-up
+    /// cookies never create records.
+    pub fn layer<S: SessionStore + Clone>(&self, store: S) -> SessionManagerLayer<S> {
+        let ttl = CookieDuration::seconds(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX));
+        SessionManagerLayer::new(store)
+            .with_name(self.cookie_name.clone())
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_path("/")
+            .with_secure(self.secure)
+            .with_expiry(Expiry::OnInactivity(ttl))
+    }
+}
