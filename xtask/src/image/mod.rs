@@ -194,7 +194,7 @@ fn rfc3339(epoch: u64) -> String {
 }
 
 /// `version = "..."` or `repository = "..."` from the root manifest's [workspace.package].
-fn workspace_field(root: &Path, field: &str) -> Option<String> {
+pub(crate) fn workspace_field(root: &Path, field: &str) -> Option<String> {
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).ok()?;
     let section = manifest.split("[workspace.package]").nth(1)?.split("\n[").next()?;
     section.lines().find_map(|line| {

@@ -43,9 +43,7 @@ pub(crate) fn check(service: &Service, files: &[File]) -> Vec<String> {
         problems.extend(shutdown_variable(service, container, &config_maps, variable, &env_duration(duration)));
     }
     problems.extend(grace_period(service, pod));
-    if container["image"].as_str().is_some_and(|image| image.ends_with(":latest")) {
-        problems.push(format!("Deployment/{}: the image must not use the `latest` tag; pin a digest", service.name));
-    }
+    problems.extend(image_tag(service, container));
     if let Some(kube_service) = object("Service") {
         for port in kube_service["spec"]["ports"].as_array().into_iter().flatten() {
             if let Some(target) = port["targetPort"].as_str().filter(|target| !ports.contains(target)) {
@@ -104,6 +102,27 @@ fn probes_off_the_app_port(service: &Service, container: &Value) -> Vec<String> 
         }
     }
     problems
+}
+
+/// The image must name the code it runs: untagged or `latest`, a re-applied base pulls
+/// whatever was pushed last. A digest pins it as well as a tag.
+fn image_tag(service: &Service, container: &Value) -> Option<String> {
+    let image = container["image"].as_str().unwrap_or_default();
+    let field = format!("Deployment/{}: spec.template.spec.containers[0].image {image:?}", service.name);
+    if image.contains("@sha256:") {
+        return None;
+    }
+    // A colon after the last slash starts the tag; one before it is a registry's port.
+    let tag = image.rsplit('/').next().and_then(|last| last.split_once(':')).map(|(_, tag)| tag);
+    match tag {
+        None | Some("") => {
+            Some(format!("{field} has no tag; tag it with the crate version ({})", service.image_reference()))
+        }
+        Some("latest") => {
+            Some(format!("{field} uses `latest`; tag it with the crate version ({})", service.image_reference()))
+        }
+        Some(_) => None,
+    }
 }
 
 /// The number a probe's port (a name or a number) resolves to in the container.
@@ -247,15 +266,35 @@ mod tests {
         pod["terminationGracePeriodSeconds"] = 30.into();
         pod["containers"][0]["readinessProbe"]["httpGet"]["port"] = "web".into();
         pod["containers"][0]["livenessProbe"]["httpGet"]["path"] = "/health".into();
-        pod["containers"][0]["image"] = "ebb/example-api:latest".into();
         let problems = check(&service, &files).join("\n");
-        for needle in [
-            "terminationGracePeriodSeconds 30",
-            "readinessProbe.httpGet.port `web`",
-            "livenessProbe.httpGet.path",
-            "`latest`",
-        ] {
+        for needle in
+            ["terminationGracePeriodSeconds 30", "readinessProbe.httpGet.port `web`", "livenessProbe.httpGet.path"]
+        {
             assert!(problems.contains(needle), "{needle} missing in:\n{problems}");
+        }
+    }
+
+    #[test]
+    fn an_untagged_or_latest_image_is_refused() {
+        let field = "Deployment/example-api: spec.template.spec.containers[0].image";
+        for image in ["ebb/example-api", "registry.local:5000/ebb/example-api"] {
+            assert_named(|files| container(files)["image"] = image.into(), &format!("{field} \"{image}\" has no tag"));
+        }
+        assert_named(
+            |files| container(files)["image"] = "ebb/example-api:latest".into(),
+            &format!("{field} \"ebb/example-api:latest\" uses `latest`"),
+        );
+    }
+
+    #[test]
+    fn the_image_is_tagged_with_the_version_the_image_builder_uses() {
+        let (_, mut files) = rendered();
+        let version = crate::image::workspace_field(&crate::workspace_root(), "version").expect("workspace version");
+        assert_eq!(container(&mut files)["image"], format!("ebb/example-api:{version}").as_str());
+        for pinned in ["r.local:5000/ebb/example-api:0.1.0", "ebb/example-api@sha256:0123"] {
+            let (service, mut files) = rendered();
+            container(&mut files)["image"] = pinned.into();
+            assert_eq!(check(&service, &files), Vec::<String>::new(), "{pinned}");
         }
     }
 

@@ -45,7 +45,8 @@ pub(crate) enum Scaler {
 /// A deployable service.
 pub(crate) struct Service {
     pub(crate) name: &'static str,
-    /// The image without tag or digest; `cargo xtask deploy` pins the digest.
+    /// The image without tag or digest: the base tags it with [`IMAGE_TAG`], and
+    /// `cargo xtask deploy` pins the pushed digest.
     pub(crate) image: &'static str,
     pub(crate) http_port: u16,
     pub(crate) metrics_port: u16,
@@ -62,6 +63,18 @@ pub(crate) struct Service {
     /// The custom metric the HPA scales on.
     pub(crate) custom_metric: &'static str,
     pub(crate) scaler: Scaler,
+}
+
+/// The tag of every service's image in the base: the workspace version, which every
+/// example and xtask inherit and `cargo xtask image` tags its images with. Never `latest`,
+/// so that a base applied by hand runs the code it was rendered for.
+pub(crate) const IMAGE_TAG: &str = env!("CARGO_PKG_VERSION");
+
+impl Service {
+    /// `name:tag`, as the base renders it.
+    pub(crate) fn image_reference(&self) -> String {
+        format!("{}:{IMAGE_TAG}", self.image)
+    }
 }
 
 /// Added to the shutdown delay and timeout for `terminationGracePeriodSeconds`, so that the

@@ -161,7 +161,7 @@ fn deployment(service: &Service) -> Deployment {
         .collect();
     let container = Container {
         name: service.name.to_owned(),
-        image: Some(service.image.to_owned()),
+        image: Some(service.image_reference()),
         ports: Some(vec![
             ContainerPort {
                 name: Some(HTTP_PORT.to_owned()),
