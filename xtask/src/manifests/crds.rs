@@ -1,172 +1,198 @@
 //! Typed models of the custom resources we render — the fields we use of KEDA's
 //! `ScaledObject` (keda.sh/v1alpha1) and the Prometheus Operator's `ServiceMonitor`
-//! (monitoring.coreos.com/v1), as their published CRDs define them. Unknown fields are
-//! errors, so a typo fails `--check` instead of being ignored by the cluster.
-
-// Many fields are only there to be checked by deserialization, never read.
-#![allow(dead_code)]
+//! (monitoring.coreos.com/v1), as their published CRDs define them. The renderers build
+//! these structs, and [`check`] reads every rendered file back through them: unknown fields
+//! are errors, so a typo fails `--check` instead of being ignored by the cluster.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Metadata {
-    name: String,
-    #[serde(default)]
-    labels: BTreeMap<String, String>,
+pub(crate) struct Metadata {
+    pub(crate) name: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) labels: BTreeMap<String, String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ScaledObject {
-    api_version: String,
-    kind: String,
-    metadata: Metadata,
-    spec: ScaledObjectSpec,
+pub(crate) struct ScaledObject {
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
+    pub(crate) metadata: Metadata,
+    pub(crate) spec: ScaledObjectSpec,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ScaledObjectSpec {
-    scale_target_ref: ScaleTarget,
-    min_replica_count: i32,
-    max_replica_count: i32,
-    fallback: Fallback,
-    advanced: Option<Value>,
-    triggers: Vec<Trigger>,
+impl ScaledObject {
+    pub(crate) fn new(metadata: Metadata, spec: ScaledObjectSpec) -> Self {
+        Self { api_version: KEDA_API_VERSION.to_owned(), kind: "ScaledObject".to_owned(), metadata, spec }
+    }
 }
 
-#[derive(Deserialize)]
+const KEDA_API_VERSION: &str = "keda.sh/v1alpha1";
+
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ScaleTarget {
-    api_version: Option<String>,
-    kind: Option<String>,
-    name: String,
+pub(crate) struct ScaledObjectSpec {
+    pub(crate) scale_target_ref: ScaleTarget,
+    pub(crate) min_replica_count: i32,
+    pub(crate) max_replica_count: i32,
+    pub(crate) fallback: Fallback,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) advanced: Option<Advanced>,
+    pub(crate) triggers: Vec<Trigger>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Fallback {
-    failure_threshold: i32,
-    replicas: i32,
+pub(crate) struct ScaleTarget {
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
+    pub(crate) name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Trigger {
-    #[serde(rename = "type")]
-    type_: String,
-    metadata: Value,
+pub(crate) struct Fallback {
+    pub(crate) failure_threshold: i32,
+    pub(crate) replicas: i32,
 }
 
-#[derive(Deserialize)]
+/// The behavior of the HPA that KEDA makes.
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PrometheusTrigger {
-    server_address: String,
-    query: String,
-    threshold: String,
-    activation_threshold: Option<String>,
+pub(crate) struct Advanced {
+    pub(crate) horizontal_pod_autoscaler_config: HpaConfig,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RedisStreamsTrigger {
-    address: String,
-    stream: String,
-    consumer_group: String,
-    lag_count: String,
-    activation_lag_count: Option<String>,
+pub(crate) struct HpaConfig {
+    pub(crate) behavior: HorizontalPodAutoscalerBehavior,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ServiceMonitor {
-    api_version: String,
-    kind: String,
-    metadata: Metadata,
-    spec: ServiceMonitorSpec,
+/// A trigger, told apart by its `type`; other types are not modelled and fail the check.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) enum Trigger {
+    Prometheus { metadata: PrometheusTrigger },
+    RedisStreams { metadata: RedisStreamsTrigger },
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ServiceMonitorSpec {
-    selector: Value,
-    endpoints: Vec<Endpoint>,
+pub(crate) struct PrometheusTrigger {
+    pub(crate) server_address: String,
+    pub(crate) query: String,
+    pub(crate) threshold: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) activation_threshold: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Endpoint {
-    port: String,
-    path: String,
-    interval: String,
+pub(crate) struct RedisStreamsTrigger {
+    pub(crate) address: String,
+    pub(crate) stream: String,
+    pub(crate) consumer_group: String,
+    pub(crate) lag_count: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) activation_lag_count: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct ServiceMonitor {
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
+    pub(crate) metadata: Metadata,
+    pub(crate) spec: ServiceMonitorSpec,
+}
+
+impl ServiceMonitor {
+    pub(crate) fn new(metadata: Metadata, spec: ServiceMonitorSpec) -> Self {
+        Self { api_version: MONITORING_API_VERSION.to_owned(), kind: "ServiceMonitor".to_owned(), metadata, spec }
+    }
+}
+
+const MONITORING_API_VERSION: &str = "monitoring.coreos.com/v1";
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct ServiceMonitorSpec {
+    pub(crate) selector: LabelSelector,
+    pub(crate) endpoints: Vec<Endpoint>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Endpoint {
+    pub(crate) port: String,
+    pub(crate) path: String,
+    pub(crate) interval: String,
 }
 
 /// Problems with a custom resource, or none; `None` for kinds this does not model.
 pub(crate) fn check(object: &Value) -> Option<Vec<String>> {
     let name = object["metadata"]["name"].as_str().unwrap_or("?").to_owned();
-    let mut problems = Vec::new();
-    match object["kind"].as_str()? {
+    let problems = match object["kind"].as_str()? {
         "ScaledObject" => match ScaledObject::deserialize(object) {
-            Ok(scaled) => {
-                if scaled.api_version != "keda.sh/v1alpha1" || scaled.kind != "ScaledObject" {
-                    problems.push(format!("ScaledObject/{name}: apiVersion must be keda.sh/v1alpha1"));
-                }
-                let spec = &scaled.spec;
-                if spec.fallback.replicas < 1 || spec.min_replica_count > spec.max_replica_count {
-                    problems.push(format!(
-                        "ScaledObject/{name}: fallback.replicas >= 1 and minReplicaCount <= maxReplicaCount"
-                    ));
-                }
-                for trigger in &spec.triggers {
-                    let checked = match trigger.type_.as_str() {
-                        "prometheus" => {
-                            PrometheusTrigger::deserialize(&trigger.metadata).map_err(|e| e.to_string()).and_then(|t| {
-                                t.threshold
-                                    .parse::<f64>()
-                                    .map(|_| ())
-                                    .map_err(|_| "threshold must be a number".to_owned())
-                            })
-                        }
-                        "redis-streams" => RedisStreamsTrigger::deserialize(&trigger.metadata)
-                            .map_err(|e| e.to_string())
-                            .and_then(|t| {
-                                t.lag_count
-                                    .parse::<u64>()
-                                    .map(|_| ())
-                                    .map_err(|_| "lagCount must be a whole number".to_owned())
-                            }),
-                        other => Err(format!("trigger type `{other}` is not modelled (prometheus, redis-streams)")),
-                    };
-                    if let Err(reason) = checked {
-                        problems.push(format!("ScaledObject/{name}: trigger {}: {reason}", trigger.type_));
-                    }
-                }
-            }
-            Err(error) => problems.push(format!("ScaledObject/{name}: not what KEDA's CRD accepts: {error}")),
+            Ok(scaled) => scaled_object(&name, &scaled),
+            Err(error) => vec![format!("ScaledObject/{name}: not what KEDA's CRD accepts: {error}")],
         },
         "ServiceMonitor" => match ServiceMonitor::deserialize(object) {
-            Ok(monitor) => {
-                if monitor.api_version != "monitoring.coreos.com/v1" || monitor.kind != "ServiceMonitor" {
-                    problems.push(format!("ServiceMonitor/{name}: apiVersion must be monitoring.coreos.com/v1"));
-                }
-                for endpoint in &monitor.spec.endpoints {
-                    if !endpoint.path.starts_with('/') || !endpoint.interval.ends_with('s') || endpoint.port.is_empty()
-                    {
-                        problems.push(format!(
-                            "ServiceMonitor/{name}: endpoints need a port name, a /path and an interval in seconds"
-                        ));
-                    }
-                }
-            }
-            Err(error) => problems.push(format!("ServiceMonitor/{name}: not what the operator's CRD accepts: {error}")),
+            Ok(monitor) => service_monitor(&name, &monitor),
+            Err(error) => vec![format!("ServiceMonitor/{name}: not what the operator's CRD accepts: {error}")],
         },
         _ => return None,
-    }
+    };
     Some(problems)
+}
+
+fn scaled_object(name: &str, scaled: &ScaledObject) -> Vec<String> {
+    let mut problems = Vec::new();
+    if scaled.api_version != KEDA_API_VERSION {
+        problems.push(format!("ScaledObject/{name}: apiVersion must be {KEDA_API_VERSION}"));
+    }
+    let spec = &scaled.spec;
+    if spec.fallback.replicas < 1 || spec.min_replica_count > spec.max_replica_count {
+        problems.push(format!("ScaledObject/{name}: fallback.replicas >= 1 and minReplicaCount <= maxReplicaCount"));
+    }
+    for (index, trigger) in spec.triggers.iter().enumerate() {
+        let field = format!("ScaledObject/{name}: spec.triggers[{index}].metadata");
+        match trigger {
+            Trigger::Prometheus { metadata } => {
+                if metadata.threshold.parse::<f64>().is_err() {
+                    problems.push(format!("{field}.threshold must be a number"));
+                }
+            }
+            Trigger::RedisStreams { metadata } => {
+                if metadata.lag_count.parse::<u64>().is_err() {
+                    problems.push(format!("{field}.lagCount must be a whole number"));
+                }
+            }
+        }
+    }
+    problems
+}
+
+fn service_monitor(name: &str, monitor: &ServiceMonitor) -> Vec<String> {
+    let mut problems = Vec::new();
+    if monitor.api_version != MONITORING_API_VERSION {
+        problems.push(format!("ServiceMonitor/{name}: apiVersion must be {MONITORING_API_VERSION}"));
+    }
+    for endpoint in &monitor.spec.endpoints {
+        if !endpoint.path.starts_with('/') || !endpoint.interval.ends_with('s') || endpoint.port.is_empty() {
+            problems
+                .push(format!("ServiceMonitor/{name}: endpoints need a port name, a /path and an interval in seconds"));
+        }
+    }
+    problems
 }
 
 #[cfg(test)]

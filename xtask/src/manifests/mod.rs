@@ -47,7 +47,6 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let mut outputs = Vec::new();
     let mut problems = Vec::new();
     let services = definition::services();
-    let mut behaviors = std::collections::BTreeMap::new();
     let mut adapter = None;
     for service in &services {
         let files = render::render(service)?;
@@ -58,13 +57,11 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         }
         let names: Vec<&str> = files.iter().map(|f| f.name).collect();
         outputs.push(Output { path: base.join("kustomization.yaml"), text: yaml(&kustomization(&names))? });
-        if let Some(hpa) = files.iter().find(|f| f.object["kind"] == "HorizontalPodAutoscaler") {
-            behaviors.insert(service.name, hpa.object["spec"]["behavior"].clone());
+        if files.iter().any(|f| f.object["kind"] == "HorizontalPodAutoscaler") {
             adapter = Some(scaling::adapter_rules(service)?);
         }
     }
-    let behavior = |service: &definition::Service| behaviors.get(service.name).cloned().unwrap_or(Value::Null);
-    for overlay in overlays::overlays(&services, behavior) {
+    for overlay in overlays::overlays(&services)? {
         let dir = PathBuf::from("deploy/overlays").join(overlay.name);
         outputs.push(Output { path: dir.join("kustomization.yaml"), text: yaml(&overlay.kustomization)? });
         for (name, object) in overlay.files {

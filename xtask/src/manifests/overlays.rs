@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::definition::{Scaler, Service};
-use super::scaling;
+use super::{render, scaling};
 
 /// One overlay: its directory name, its kustomization and the files beside it.
 pub(crate) struct Overlay {
@@ -41,8 +41,7 @@ fn kustomization(resources: &[String], patches: Vec<Value>) -> Value {
     })
 }
 
-/// `hpa_behavior(service)` gives the behavior of a service's HPA, for its KEDA twin.
-pub(crate) fn overlays(services: &[Service], hpa_behavior: impl Fn(&Service) -> Value) -> Vec<Overlay> {
+pub(crate) fn overlays(services: &[Service]) -> anyhow::Result<Vec<Overlay>> {
     let bases: Vec<String> = services.iter().map(|s| format!("../../base/{}", s.name)).collect();
     let mut with_monitoring = bases.clone();
     with_monitoring.push("../../base/monitoring".to_owned());
@@ -53,7 +52,9 @@ pub(crate) fn overlays(services: &[Service], hpa_behavior: impl Fn(&Service) -> 
     for service in services.iter().filter(|s| matches!(s.scaler, Scaler::Requests)) {
         let file = format!("scaledobject-{}.yaml", service.name);
         keda_resources.push(file.clone());
-        keda_files.push((file, scaling::scaled_object(service, &hpa_behavior(service))));
+        // The HPA's own behavior, so that both scale alike.
+        let behavior = render::hpa(service).spec.and_then(|spec| spec.behavior);
+        keda_files.push((file, serde_json::to_value(scaling::scaled_object(service, behavior))?));
         keda_patches.push(json!({
             "target": { "kind": "HorizontalPodAutoscaler", "name": service.name },
             "patch": format!(
@@ -62,7 +63,7 @@ pub(crate) fn overlays(services: &[Service], hpa_behavior: impl Fn(&Service) -> 
             ),
         }));
     }
-    vec![
+    Ok(vec![
         Overlay {
             name: "dev",
             kustomization: kustomization(&with_monitoring, replicas_patches(services, 1)),
@@ -74,5 +75,5 @@ pub(crate) fn overlays(services: &[Service], hpa_behavior: impl Fn(&Service) -> 
             files: Vec::new(),
         },
         Overlay { name: "keda", kustomization: kustomization(&keda_resources, keda_patches), files: keda_files },
-    ]
+    ])
 }

@@ -1,5 +1,5 @@
 //! The Kubernetes objects of one [`Service`], from k8s-openapi's typed structs (and, for
-//! the Prometheus Operator's ServiceMonitor, a JSON value of its published shape).
+//! the custom resources, from the typed models of `crds.rs`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,8 +22,9 @@ use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec}
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::crds::{Endpoint, Metadata, ServiceMonitor, ServiceMonitorSpec};
 use super::definition::{GRACE_MARGIN, Scaler, Service};
 use crate::image::NONROOT;
 
@@ -50,13 +51,13 @@ pub(crate) fn render(service: &Service) -> anyhow::Result<Vec<File>> {
         File { name: "deployment.yaml", object: serde_json::to_value(deployment(service))? },
         File { name: "service.yaml", object: serde_json::to_value(kube_service(service))? },
         File { name: "pdb.yaml", object: serde_json::to_value(pdb(service))? },
-        File { name: "servicemonitor.yaml", object: service_monitor(service) },
+        File { name: "servicemonitor.yaml", object: serde_json::to_value(service_monitor(service))? },
     ];
     match &service.scaler {
         Scaler::Requests => files.push(File { name: "hpa.yaml", object: serde_json::to_value(hpa(service))? }),
         Scaler::RedisStream { .. } => files.push(File {
             name: "scaledobject.yaml",
-            object: super::scaling::scaled_object(service, &serde_json::Value::Null),
+            object: serde_json::to_value(super::scaling::scaled_object(service, None))?,
         }),
     }
     Ok(files)
@@ -286,7 +287,7 @@ fn pdb(service: &Service) -> PodDisruptionBudget {
     }
 }
 
-fn hpa(service: &Service) -> HorizontalPodAutoscaler {
+pub(crate) fn hpa(service: &Service) -> HorizontalPodAutoscaler {
     let scaling = &service.scaling;
     let rules = |window: i32, policies: Vec<HPAScalingPolicy>| HPAScalingRules {
         stabilization_window_seconds: Some(window),
@@ -346,16 +347,18 @@ fn hpa(service: &Service) -> HorizontalPodAutoscaler {
 }
 
 /// Prometheus Operator's ServiceMonitor (monitoring.coreos.com/v1) for the metrics port.
-fn service_monitor(service: &Service) -> Value {
-    json!({
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "ServiceMonitor",
-        "metadata": { "name": service.name, "labels": labels(service) },
-        "spec": {
-            "selector": { "matchLabels": { "app.kubernetes.io/name": service.name } },
-            "endpoints": [{ "port": METRICS_PORT, "path": "/metrics", "interval": "15s" }],
+fn service_monitor(service: &Service) -> ServiceMonitor {
+    ServiceMonitor::new(
+        Metadata { name: service.name.to_owned(), labels: labels(service) },
+        ServiceMonitorSpec {
+            selector: selector(service),
+            endpoints: vec![Endpoint {
+                port: METRICS_PORT.to_owned(),
+                path: "/metrics".to_owned(),
+                interval: "15s".to_owned(),
+            }],
         },
-    })
+    )
 }
 
 #[cfg(test)]

@@ -2,9 +2,16 @@
 //! HPA's `requests_per_second` Pods metric) and, as the alternative, a KEDA ScaledObject on
 //! the same rate.
 
+use std::collections::BTreeMap;
+
 use ebb_metrics::names::REQUESTS_PER_SECOND_QUERY;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior;
 use serde_json::{Value, json};
 
+use super::crds::{
+    Advanced, Fallback, HpaConfig, Metadata, PrometheusTrigger, RedisStreamsTrigger, ScaleTarget, ScaledObject,
+    ScaledObjectSpec, Trigger,
+};
 use super::definition::{Scaler, Service};
 
 /// prometheus-adapter's rules for `custom.metrics.k8s.io`, as a ConfigMap for the adapter
@@ -35,50 +42,50 @@ pub(crate) fn adapter_rules(service: &Service) -> anyhow::Result<Value> {
 pub(crate) const PROMETHEUS_ADDRESS: &str = "http://prometheus-operated.monitoring.svc:9090";
 
 /// A KEDA ScaledObject: for request-driven services the alternative to the HPA (the same
-/// rate and bounds), for queue consumers the length of their list. Always a fallback, so that
-/// a metrics outage never scales to zero, and an activation threshold.
-pub(crate) fn scaled_object(service: &Service, behavior: &Value) -> Value {
+/// rate, bounds and `behavior`), for queue consumers the lag of their consumer group.
+/// Always a fallback, so that a metrics outage never scales to zero, and an activation
+/// threshold.
+pub(crate) fn scaled_object(service: &Service, behavior: Option<HorizontalPodAutoscalerBehavior>) -> ScaledObject {
     let scaling = &service.scaling;
     let trigger = match &service.scaler {
-        Scaler::Requests => json!({
-            "type": "prometheus",
-            "metadata": {
-                "serverAddress": PROMETHEUS_ADDRESS,
+        Scaler::Requests => Trigger::Prometheus {
+            metadata: PrometheusTrigger {
+                server_address: PROMETHEUS_ADDRESS.to_owned(),
                 // The ServiceMonitor's job label is the Service's name.
-                "query": format!("sum(rate({}{{job=\"{}\"}}[1m]))", service.request_counter, service.name),
-                "threshold": scaling.requests_per_second,
-                "activationThreshold": "1",
+                query: format!("sum(rate({}{{job=\"{}\"}}[1m]))", service.request_counter, service.name),
+                threshold: scaling.requests_per_second.to_owned(),
+                activation_threshold: Some("1".to_owned()),
             },
-        }),
+        },
         // The group's lag: jobs not yet delivered. Pending (in-flight) jobs stay with their
         // consumers; lag also works from zero replicas, where pending entries stay 0.
-        Scaler::RedisStream { address, stream, group, lag_per_replica } => json!({
-            "type": "redis-streams",
-            "metadata": {
-                "address": address,
-                "stream": stream,
-                "consumerGroup": group,
-                "lagCount": lag_per_replica,
-                "activationLagCount": "0",
+        Scaler::RedisStream { address, stream, group, lag_per_replica } => Trigger::RedisStreams {
+            metadata: RedisStreamsTrigger {
+                address: (*address).to_owned(),
+                stream: (*stream).to_owned(),
+                consumer_group: (*group).to_owned(),
+                lag_count: (*lag_per_replica).to_owned(),
+                activation_lag_count: Some("0".to_owned()),
             },
-        }),
-    };
-    let advanced = if behavior.is_null() {
-        json!({})
-    } else {
-        json!({ "horizontalPodAutoscalerConfig": { "behavior": behavior } })
-    };
-    json!({
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "ScaledObject",
-        "metadata": { "name": service.name, "labels": { "app.kubernetes.io/name": service.name } },
-        "spec": {
-            "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": service.name },
-            "minReplicaCount": scaling.min_replicas,
-            "maxReplicaCount": scaling.max_replicas,
-            "fallback": { "failureThreshold": 3, "replicas": scaling.min_replicas },
-            "advanced": advanced,
-            "triggers": [trigger],
         },
-    })
+    };
+    let metadata = Metadata {
+        name: service.name.to_owned(),
+        labels: BTreeMap::from([("app.kubernetes.io/name".to_owned(), service.name.to_owned())]),
+    };
+    ScaledObject::new(
+        metadata,
+        ScaledObjectSpec {
+            scale_target_ref: ScaleTarget {
+                api_version: "apps/v1".to_owned(),
+                kind: "Deployment".to_owned(),
+                name: service.name.to_owned(),
+            },
+            min_replica_count: scaling.min_replicas,
+            max_replica_count: scaling.max_replicas,
+            fallback: Fallback { failure_threshold: 3, replicas: scaling.min_replicas },
+            advanced: behavior.map(|behavior| Advanced { horizontal_pod_autoscaler_config: HpaConfig { behavior } }),
+            triggers: vec![trigger],
+        },
+    )
 }
