@@ -71,13 +71,8 @@ pub(crate) fn check(service: &Service, files: &[File]) -> Vec<String> {
                 ));
             }
         }
-        if hpa["spec"]["minReplicas"].as_i64().unwrap_or(0) < 1 {
-            problems.push(format!(
-                "HorizontalPodAutoscaler/{}: minReplicas must be >= 1 (scale to zero is KEDA's job)",
-                service.name
-            ));
-        }
     }
+    problems.extend(super::scaling_checks::check(files.iter().map(|f| &f.object)));
     if object("ServiceMonitor").is_some_and(|monitor| monitor["spec"]["endpoints"][0]["port"] != METRICS_PORT)
         || !ports.contains(&METRICS_PORT)
     {

@@ -92,6 +92,8 @@ pub(crate) struct PrometheusTrigger {
     pub(crate) threshold: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) activation_threshold: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ignore_null_values: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -170,6 +172,12 @@ fn scaled_object(name: &str, scaled: &ScaledObject) -> Vec<String> {
                 if metadata.threshold.parse::<f64>().is_err() {
                     problems.push(format!("{field}.threshold must be a number"));
                 }
+                if metadata.ignore_null_values.as_deref() != Some("false") {
+                    problems.push(format!(
+                        "{field}.ignoreNullValues is {:?}, must be \"false\": an empty result must fail over to spec.fallback, not count as 0 and scale to the minimum",
+                        metadata.ignore_null_values.as_deref().unwrap_or("unset (true)")
+                    ));
+                }
             }
             Trigger::RedisStreams { metadata } => {
                 if metadata.lag_count.parse::<u64>().is_err() {
@@ -200,6 +208,25 @@ mod tests {
     use serde_json::json;
 
     use super::check;
+    use crate::manifests::{definition, scaling};
+
+    #[test]
+    fn a_prometheus_trigger_without_ignore_null_values_false_is_refused() {
+        let service = definition::services().remove(0);
+        let rendered = serde_json::to_value(scaling::scaled_object(&service, None)).expect("json");
+        assert_eq!(check(&rendered), Some(Vec::new()), "the rendering passes");
+        for value in [None, Some("true")] {
+            let mut scaled = rendered.clone();
+            let metadata = scaled["spec"]["triggers"][0]["metadata"].as_object_mut().expect("metadata");
+            match value {
+                Some(value) => metadata.insert("ignoreNullValues".to_owned(), value.into()),
+                None => metadata.remove("ignoreNullValues"),
+            };
+            let problems = check(&scaled).expect("modelled").join("\n");
+            let needle = "ScaledObject/example-api: spec.triggers[0].metadata.ignoreNullValues is";
+            assert!(problems.contains(needle), "{needle} missing in:\n{problems}");
+        }
+    }
 
     #[test]
     fn typos_in_custom_resources_are_caught() {

@@ -15,8 +15,10 @@ pub(crate) struct Resources {
     pub(crate) memory_limit: &'static str,
 }
 
-/// How the HorizontalPodAutoscaler scales the service.
+/// How the HorizontalPodAutoscaler (or KEDA) scales the service.
 pub(crate) struct Scaling {
+    /// The autoscaler's minimum, and so the replicas the Deployment starts with: at least 1
+    /// for an HPA; 0 only for a KEDA-scaled service with an activation threshold.
     pub(crate) min_replicas: i32,
     pub(crate) max_replicas: i32,
     /// Average CPU utilisation target, percent of the request.
@@ -119,7 +121,8 @@ pub(crate) fn services() -> Vec<Service> {
                 memory_request: "32Mi",
                 memory_limit: "128Mi",
             },
-            scaling: Scaling { min_replicas: 1, max_replicas: 20, cpu_percent: 80, requests_per_second: "0" },
+            // Scales to zero: KEDA wakes it when the group's lag rises above zero.
+            scaling: Scaling { min_replicas: 0, max_replicas: 20, cpu_percent: 80, requests_per_second: "0" },
             shutdown_delay: DEFAULT_DELAY,
             shutdown_timeout: DEFAULT_TIMEOUT,
             env: &[("EBB_WORKER_QUEUE", "ebb:{jobs}"), ("EBB_WORKER_GROUP", "workers")],

@@ -15,10 +15,12 @@ pub(crate) mod definition;
 mod overlays;
 pub(crate) mod render;
 mod scaling;
+mod scaling_checks;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use xshell::{Shell, cmd};
 
@@ -92,7 +94,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     }
     for output in &outputs {
         for document in serde_yaml::Deserializer::from_str(&output.text) {
-            let object: Value = serde::Deserialize::deserialize(document)?;
+            let object = Value::deserialize(document)?;
             problems.extend(crds::check(&object).unwrap_or_default());
         }
     }
@@ -146,8 +148,8 @@ fn validate_schemas(root: &Path, outputs: &[Output]) -> anyhow::Result<Vec<Strin
     Ok(problems)
 }
 
-/// Builds every overlay with `kubectl kustomize` (where a kubectl is installed) and refuses
-/// a Deployment scaled by both an HPA and a ScaledObject.
+/// Builds every overlay with `kubectl kustomize` (where a kubectl is installed) and runs
+/// the scaling checks on what it built, patches included.
 fn check_overlays(root: &Path) -> anyhow::Result<Vec<String>> {
     if let Err(why) = crate::tools::kubectl() {
         crate::tools::missing("kubectl", &format!("the overlay build ({why})"))?;
@@ -165,22 +167,11 @@ fn check_overlays(root: &Path) -> anyhow::Result<Vec<String>> {
                 continue;
             }
         };
-        let mut hpa_targets = Vec::new();
-        let mut keda_targets = Vec::new();
+        let mut objects = Vec::new();
         for document in serde_yaml::Deserializer::from_str(&built) {
-            let object: Value = serde::Deserialize::deserialize(document)?;
-            let target = object["spec"]["scaleTargetRef"]["name"].as_str().unwrap_or_default().to_owned();
-            match object["kind"].as_str() {
-                Some("HorizontalPodAutoscaler") => hpa_targets.push(target),
-                Some("ScaledObject") => keda_targets.push(target),
-                _ => {}
-            }
+            objects.push(Value::deserialize(document)?);
         }
-        for target in keda_targets.iter().filter(|t| hpa_targets.contains(t)) {
-            problems.push(format!(
-                "{dir}: Deployment/{target} has both an HPA and a KEDA ScaledObject; KEDA makes its own HPA — delete the HPA in this overlay"
-            ));
-        }
+        problems.extend(scaling_checks::check(&objects).into_iter().map(|problem| format!("{dir}: {problem}")));
     }
     Ok(problems)
 }

@@ -1,5 +1,5 @@
-//! Kustomize overlays over every service's base: `dev` (one replica each), `prod` (three at
-//! least) and `keda` (request-driven services scaled by a KEDA ScaledObject instead of the
+//! Kustomize overlays over every service's base: `dev` (HPAs from one replica), `prod`
+//! (from three) and `keda` (request-driven services scaled by a KEDA ScaledObject instead of the
 //! HPA — never both on one Deployment: KEDA makes its own HPA). Queue consumers are scaled
 //! by KEDA in every overlay (their ScaledObject is in their base).
 
@@ -15,21 +15,19 @@ pub(crate) struct Overlay {
     pub(crate) files: Vec<(String, Value)>,
 }
 
-fn replicas_patches(services: &[Service], replicas: i32) -> Vec<Value> {
-    let mut patches = Vec::new();
-    for service in services {
-        patches.push(json!({
-            "target": { "kind": "Deployment", "name": service.name },
-            "patch": format!("- op: replace\n  path: /spec/replicas\n  value: {replicas}\n"),
-        }));
-        if matches!(service.scaler, Scaler::Requests) {
-            patches.push(json!({
+/// The HPAs' minimum: never the Deployments' replicas, which the autoscalers own. Queue
+/// consumers keep their ScaledObject's minimum (zero) in every overlay.
+fn min_replicas_patches(services: &[Service], min_replicas: i32) -> Vec<Value> {
+    services
+        .iter()
+        .filter(|service| matches!(service.scaler, Scaler::Requests))
+        .map(|service| {
+            json!({
                 "target": { "kind": "HorizontalPodAutoscaler", "name": service.name },
-                "patch": format!("- op: replace\n  path: /spec/minReplicas\n  value: {replicas}\n"),
-            }));
-        }
-    }
-    patches
+                "patch": format!("- op: replace\n  path: /spec/minReplicas\n  value: {min_replicas}\n"),
+            })
+        })
+        .collect()
 }
 
 fn kustomization(resources: &[String], patches: Vec<Value>) -> Value {
@@ -66,12 +64,12 @@ pub(crate) fn overlays(services: &[Service]) -> anyhow::Result<Vec<Overlay>> {
     Ok(vec![
         Overlay {
             name: "dev",
-            kustomization: kustomization(&with_monitoring, replicas_patches(services, 1)),
+            kustomization: kustomization(&with_monitoring, min_replicas_patches(services, 1)),
             files: Vec::new(),
         },
         Overlay {
             name: "prod",
-            kustomization: kustomization(&with_monitoring, replicas_patches(services, 3)),
+            kustomization: kustomization(&with_monitoring, min_replicas_patches(services, 3)),
             files: Vec::new(),
         },
         Overlay { name: "keda", kustomization: kustomization(&keda_resources, keda_patches), files: keda_files },

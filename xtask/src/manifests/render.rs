@@ -238,7 +238,7 @@ fn deployment(service: &Service) -> Deployment {
     Deployment {
         metadata: meta(service, service.name.to_owned()),
         spec: Some(DeploymentSpec {
-            replicas: Some(service.scaling.min_replicas),
+            // No replicas: the autoscaler owns the count (each apply would reset it).
             selector: selector(service),
             strategy: Some(DeploymentStrategy {
                 type_: Some("RollingUpdate".to_owned()),

@@ -55,6 +55,10 @@ pub(crate) fn scaled_object(service: &Service, behavior: Option<HorizontalPodAut
                 query: format!("sum(rate({}{{job=\"{}\"}}[1m]))", service.request_counter, service.name),
                 threshold: scaling.requests_per_second.to_owned(),
                 activation_threshold: Some("1".to_owned()),
+                // An empty result (Prometheus restarted, the series not yet scraped) is an
+                // error, so KEDA uses the fallback; `true` would read it as 0 and scale to
+                // the minimum in the middle of the traffic.
+                ignore_null_values: Some("false".to_owned()),
             },
         },
         // The group's lag: jobs not yet delivered. Pending (in-flight) jobs stay with their
@@ -83,7 +87,8 @@ pub(crate) fn scaled_object(service: &Service, behavior: Option<HorizontalPodAut
             },
             min_replica_count: scaling.min_replicas,
             max_replica_count: scaling.max_replicas,
-            fallback: Fallback { failure_threshold: 3, replicas: scaling.min_replicas },
+            // Never zero: while the metric fails, keep a replica working.
+            fallback: Fallback { failure_threshold: 3, replicas: scaling.min_replicas.max(1) },
             advanced: behavior.map(|behavior| Advanced { horizontal_pod_autoscaler_config: HpaConfig { behavior } }),
             triggers: vec![trigger],
         },
