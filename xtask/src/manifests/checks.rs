@@ -72,7 +72,6 @@ pub(crate) fn check(service: &Service, files: &[File]) -> Vec<String> {
             }
         }
     }
-    problems.extend(super::scaling_checks::check(files.iter().map(|f| &f.object)));
     if object("ServiceMonitor").is_some_and(|monitor| monitor["spec"]["endpoints"][0]["port"] != METRICS_PORT)
         || !ports.contains(&METRICS_PORT)
     {

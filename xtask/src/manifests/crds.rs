@@ -1,5 +1,5 @@
 //! Typed models of the custom resources we render — the fields we use of KEDA's
-//! `ScaledObject` (keda.sh/v1alpha1) and the Prometheus Operator's `ServiceMonitor`
+//! `ScaledObject` and `TriggerAuthentication` (keda.sh/v1alpha1) and the Prometheus Operator's `ServiceMonitor`
 //! (monitoring.coreos.com/v1), as their published CRDs define them. The renderers build
 //! these structs, and [`check`] reads every rendered file back through them: unknown fields
 //! are errors, so a typo fails `--check` instead of being ignored by the cluster.
@@ -80,8 +80,20 @@ pub(crate) struct HpaConfig {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub(crate) enum Trigger {
-    Prometheus { metadata: PrometheusTrigger },
-    RedisStreams { metadata: RedisStreamsTrigger },
+    Prometheus {
+        metadata: PrometheusTrigger,
+    },
+    RedisStreams {
+        metadata: RedisStreamsTrigger,
+        #[serde(rename = "authenticationRef", default, skip_serializing_if = "Option::is_none")]
+        authentication_ref: Option<AuthenticationRef>,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct AuthenticationRef {
+    pub(crate) name: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -99,12 +111,42 @@ pub(crate) struct PrometheusTrigger {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct RedisStreamsTrigger {
-    pub(crate) address: String,
     pub(crate) stream: String,
     pub(crate) consumer_group: String,
     pub(crate) lag_count: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) activation_lag_count: Option<String>,
+}
+
+/// Where a KEDA trigger gets its connection settings and credentials: Secret keys.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct TriggerAuthentication {
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
+    pub(crate) metadata: Metadata,
+    pub(crate) spec: TriggerAuthenticationSpec,
+}
+
+impl TriggerAuthentication {
+    pub(crate) fn new(metadata: Metadata, spec: TriggerAuthenticationSpec) -> Self {
+        Self { api_version: KEDA_API_VERSION.to_owned(), kind: "TriggerAuthentication".to_owned(), metadata, spec }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct TriggerAuthenticationSpec {
+    pub(crate) secret_target_ref: Vec<SecretTargetRef>,
+}
+
+/// The trigger parameter `parameter` comes from key `key` of Secret `name`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct SecretTargetRef {
+    pub(crate) parameter: String,
+    pub(crate) name: String,
+    pub(crate) key: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -147,6 +189,13 @@ pub(crate) fn check(object: &Value) -> Option<Vec<String>> {
             Ok(scaled) => scaled_object(&name, &scaled),
             Err(error) => vec![format!("ScaledObject/{name}: not what KEDA's CRD accepts: {error}")],
         },
+        "TriggerAuthentication" => match TriggerAuthentication::deserialize(object) {
+            Ok(auth) if auth.api_version != KEDA_API_VERSION => {
+                vec![format!("TriggerAuthentication/{name}: apiVersion must be {KEDA_API_VERSION}")]
+            }
+            Ok(_) => Vec::new(),
+            Err(error) => vec![format!("TriggerAuthentication/{name}: not what KEDA's CRD accepts: {error}")],
+        },
         "ServiceMonitor" => match ServiceMonitor::deserialize(object) {
             Ok(monitor) => service_monitor(&name, &monitor),
             Err(error) => vec![format!("ServiceMonitor/{name}: not what the operator's CRD accepts: {error}")],
@@ -179,7 +228,7 @@ fn scaled_object(name: &str, scaled: &ScaledObject) -> Vec<String> {
                     ));
                 }
             }
-            Trigger::RedisStreams { metadata } => {
+            Trigger::RedisStreams { metadata, .. } => {
                 if metadata.lag_count.parse::<u64>().is_err() {
                     problems.push(format!("{field}.lagCount must be a whole number"));
                 }

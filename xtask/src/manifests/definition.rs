@@ -34,9 +34,9 @@ pub(crate) enum Scaler {
     Requests,
     /// KEDA on the lag of a Redis stream's consumer group (a queue consumer: jobs not yet
     /// delivered to any consumer); no HPA of ours.
+    /// KEDA reaches Redis through a TriggerAuthentication on the Secret of `REDIS_URL`
+    /// ([`REDIS_TRIGGER_KEYS`]), never a host written into the trigger.
     RedisStream {
-        /// `host:port` of Redis as KEDA reaches it.
-        address: &'static str,
         stream: &'static str,
         group: &'static str,
         /// Undelivered jobs per replica.
@@ -73,11 +73,26 @@ pub(crate) struct Service {
 pub(crate) const IMAGE_TAG: &str = env!("CARGO_PKG_VERSION");
 
 impl Service {
+    /// The Secret the service reads `REDIS_URL` from, if it reads one.
+    pub(crate) fn redis_secret(&self) -> Option<&'static str> {
+        self.secret_env.iter().find(|(variable, _, _)| *variable == REDIS_URL).map(|(_, secret, _)| *secret)
+    }
+
     /// `name:tag`, as the base renders it.
     pub(crate) fn image_reference(&self) -> String {
         format!("{}:{IMAGE_TAG}", self.image)
     }
 }
+
+/// The variable the services read Redis from; its Secret also carries [`REDIS_TRIGGER_KEYS`].
+pub(crate) const REDIS_URL: &str = "REDIS_URL";
+
+/// What KEDA's Redis scalers read from the Secret of `REDIS_URL`, beside its `redis-url`:
+/// KEDA cannot parse a URL. Each is a TriggerAuthentication parameter and the Secret key of
+/// the same name, with the placeholder of the example Secret. (A private CA goes in a `ca`
+/// key with one more `secretTargetRef`.)
+pub(crate) const REDIS_TRIGGER_KEYS: [(&str, &str); 4] =
+    [("address", "redis:6379"), ("username", "default"), ("password", "change-me"), ("tls", "disable")];
 
 /// Added to the shutdown delay and timeout for `terminationGracePeriodSeconds`, so that the
 /// kubelet's SIGKILL never comes before the service's own deadline (and its report).
@@ -101,7 +116,7 @@ pub(crate) fn services() -> Vec<Service> {
             shutdown_timeout: DEFAULT_TIMEOUT,
             env: &[("EBB_RATELIMIT_RATE", "100/1s"), ("AWS_REGION", "us-east-1"), ("AWS_BUCKET", "files")],
             secret_env: &[
-                ("REDIS_URL", "example-api", "redis-url"),
+                (REDIS_URL, "example-api", "redis-url"),
                 ("AWS_ACCESS_KEY_ID", "example-api", "aws-access-key-id"),
                 ("AWS_SECRET_ACCESS_KEY", "example-api", "aws-secret-access-key"),
                 ("EBB_JWT_SECRET", "example-api", "jwt-secret"),
@@ -126,15 +141,10 @@ pub(crate) fn services() -> Vec<Service> {
             shutdown_delay: DEFAULT_DELAY,
             shutdown_timeout: DEFAULT_TIMEOUT,
             env: &[("EBB_WORKER_QUEUE", "ebb:{jobs}"), ("EBB_WORKER_GROUP", "workers")],
-            secret_env: &[("REDIS_URL", "example-worker", "redis-url")],
+            secret_env: &[(REDIS_URL, "example-worker", "redis-url")],
             request_counter: HTTP_REQUESTS_TOTAL,
             custom_metric: REQUESTS_PER_SECOND,
-            scaler: Scaler::RedisStream {
-                address: "redis.default.svc:6379",
-                stream: "ebb:{jobs}",
-                group: "workers",
-                lag_per_replica: "20",
-            },
+            scaler: Scaler::RedisStream { stream: "ebb:{jobs}", group: "workers", lag_per_replica: "20" },
         },
     ]
 }

@@ -5,13 +5,15 @@
 //! ```text
 //! deploy/base/<service>/     ConfigMap, Deployment, Service, PDB, HPA, ServiceMonitor
 //! deploy/base/monitoring/    prometheus-adapter rules (http_requests_total -> requests_per_second)
-//! deploy/overlays/dev|prod   replicas 1 | 3
+//! deploy/base/example-worker/ the same with a KEDA ScaledObject (and its TriggerAuthentication)
+//! deploy/overlays/dev|prod   HPA minReplicas 1 | 3; dev also holds example Secrets (placeholders)
 //! deploy/overlays/keda       a KEDA ScaledObject on the same rate instead of the HPA
 //! ```
 
 mod checks;
 mod crds;
 pub(crate) mod definition;
+mod example_secrets;
 mod overlays;
 pub(crate) mod render;
 mod scaling;
@@ -50,9 +52,14 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let mut problems = Vec::new();
     let services = definition::services();
     let mut adapter = None;
+    let documented_secrets = example_secrets::example_secrets(&services)
+        .into_values()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()?;
     for service in &services {
         let files = render::render(service)?;
         problems.extend(checks::check(service, &files));
+        problems.extend(scaling_checks::check(files.iter().map(|f| &f.object), &documented_secrets));
         let base = PathBuf::from("deploy/base").join(service.name);
         for file in &files {
             outputs.push(Output { path: base.join(file.name), text: yaml(&file.object)? });
@@ -99,7 +106,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         }
     }
     if check {
-        problems.extend(check_overlays(&root)?);
+        problems.extend(check_overlays(&root, &documented_secrets)?);
         problems.extend(validate_schemas(&root, &outputs)?);
     } else {
         eprintln!("xtask: rendered {} files under deploy/", outputs.len());
@@ -128,7 +135,11 @@ fn validate_schemas(root: &Path, outputs: &[Output]) -> anyhow::Result<Vec<Strin
     let core: Vec<PathBuf> = outputs
         .iter()
         .filter(|o| !o.path.ends_with("kustomization.yaml"))
-        .filter(|o| !o.text.contains("\nkind: ServiceMonitor\n") && !o.text.contains("\nkind: ScaledObject\n"))
+        .filter(|o| {
+            ["ServiceMonitor", "ScaledObject", "TriggerAuthentication"]
+                .iter()
+                .all(|kind| !o.text.contains(&format!("\nkind: {kind}\n")))
+        })
         .map(|o| root.join(&o.path))
         .collect();
     let sh = Shell::new()?;
@@ -150,7 +161,7 @@ fn validate_schemas(root: &Path, outputs: &[Output]) -> anyhow::Result<Vec<Strin
 
 /// Builds every overlay with `kubectl kustomize` (where a kubectl is installed) and runs
 /// the scaling checks on what it built, patches included.
-fn check_overlays(root: &Path) -> anyhow::Result<Vec<String>> {
+fn check_overlays(root: &Path, documented_secrets: &[Value]) -> anyhow::Result<Vec<String>> {
     if let Err(why) = crate::tools::kubectl() {
         crate::tools::missing("kubectl", &format!("the overlay build ({why})"))?;
         return Ok(Vec::new());
@@ -171,7 +182,9 @@ fn check_overlays(root: &Path) -> anyhow::Result<Vec<String>> {
         for document in serde_yaml::Deserializer::from_str(&built) {
             objects.push(Value::deserialize(document)?);
         }
-        problems.extend(scaling_checks::check(&objects).into_iter().map(|problem| format!("{dir}: {problem}")));
+        problems.extend(
+            scaling_checks::check(&objects, documented_secrets).into_iter().map(|problem| format!("{dir}: {problem}")),
+        );
     }
     Ok(problems)
 }

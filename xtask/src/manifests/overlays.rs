@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 use super::definition::{Scaler, Service};
+use super::example_secrets::example_secrets;
 use super::{render, scaling};
 
 /// One overlay: its directory name, its kustomization and the files beside it.
@@ -65,7 +66,11 @@ pub(crate) fn overlays(services: &[Service]) -> anyhow::Result<Vec<Overlay>> {
         Overlay {
             name: "dev",
             kustomization: kustomization(&with_monitoring, min_replicas_patches(services, 1)),
-            files: Vec::new(),
+            // Beside the overlay, not among its resources: see example_secrets.rs.
+            files: example_secrets(services)
+                .into_iter()
+                .map(|(name, secret)| Ok((format!("example-secret-{name}.yaml"), serde_json::to_value(secret)?)))
+                .collect::<anyhow::Result<_>>()?,
         },
         Overlay {
             name: "prod",

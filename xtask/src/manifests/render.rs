@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use anyhow::Context;
 use ebb_probes::{LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH};
 use ebb_shutdown::{ENV_DELAY, ENV_TIMEOUT};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
@@ -55,10 +56,15 @@ pub(crate) fn render(service: &Service) -> anyhow::Result<Vec<File>> {
     ];
     match &service.scaler {
         Scaler::Requests => files.push(File { name: "hpa.yaml", object: serde_json::to_value(hpa(service))? }),
-        Scaler::RedisStream { .. } => files.push(File {
-            name: "scaledobject.yaml",
-            object: serde_json::to_value(super::scaling::scaled_object(service, None))?,
-        }),
+        Scaler::RedisStream { .. } => {
+            let authentication = super::scaling::redis_authentication(service)
+                .with_context(|| format!("{}: a Redis trigger needs REDIS_URL from a Secret", service.name))?;
+            files.push(File { name: "triggerauthentication.yaml", object: serde_json::to_value(authentication)? });
+            files.push(File {
+                name: "scaledobject.yaml",
+                object: serde_json::to_value(super::scaling::scaled_object(service, None))?,
+            });
+        }
     }
     Ok(files)
 }

@@ -9,10 +9,10 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior;
 use serde_json::{Value, json};
 
 use super::crds::{
-    Advanced, Fallback, HpaConfig, Metadata, PrometheusTrigger, RedisStreamsTrigger, ScaleTarget, ScaledObject,
-    ScaledObjectSpec, Trigger,
+    Advanced, AuthenticationRef, Fallback, HpaConfig, Metadata, PrometheusTrigger, RedisStreamsTrigger, ScaleTarget,
+    ScaledObject, ScaledObjectSpec, SecretTargetRef, Trigger, TriggerAuthentication, TriggerAuthenticationSpec,
 };
-use super::definition::{Scaler, Service};
+use super::definition::{REDIS_TRIGGER_KEYS, Scaler, Service};
 
 /// prometheus-adapter's rules for `custom.metrics.k8s.io`, as a ConfigMap for the adapter
 /// (`--config=/etc/adapter/config.yaml`). The rate window and grouping are those of
@@ -63,14 +63,14 @@ pub(crate) fn scaled_object(service: &Service, behavior: Option<HorizontalPodAut
         },
         // The group's lag: jobs not yet delivered. Pending (in-flight) jobs stay with their
         // consumers; lag also works from zero replicas, where pending entries stay 0.
-        Scaler::RedisStream { address, stream, group, lag_per_replica } => Trigger::RedisStreams {
+        Scaler::RedisStream { stream, group, lag_per_replica } => Trigger::RedisStreams {
             metadata: RedisStreamsTrigger {
-                address: (*address).to_owned(),
                 stream: (*stream).to_owned(),
                 consumer_group: (*group).to_owned(),
                 lag_count: (*lag_per_replica).to_owned(),
                 activation_lag_count: Some("0".to_owned()),
             },
+            authentication_ref: Some(AuthenticationRef { name: redis_authentication_name(service) }),
         },
     };
     let metadata = Metadata {
@@ -93,4 +93,28 @@ pub(crate) fn scaled_object(service: &Service, behavior: Option<HorizontalPodAut
             triggers: vec![trigger],
         },
     )
+}
+
+fn redis_authentication_name(service: &Service) -> String {
+    format!("{}-redis", service.name)
+}
+
+/// How KEDA reaches the Redis the service uses: the address, user, password and TLS switch
+/// from the same Secret as the service's `REDIS_URL` (KEDA cannot parse the URL itself).
+/// `None` when the service reads no `REDIS_URL` from a Secret.
+pub(crate) fn redis_authentication(service: &Service) -> Option<TriggerAuthentication> {
+    let secret = service.redis_secret()?;
+    let refs = REDIS_TRIGGER_KEYS
+        .iter()
+        .map(|(parameter, _)| SecretTargetRef {
+            parameter: (*parameter).to_owned(),
+            name: secret.to_owned(),
+            key: (*parameter).to_owned(),
+        })
+        .collect();
+    let metadata = Metadata {
+        name: redis_authentication_name(service),
+        labels: BTreeMap::from([("app.kubernetes.io/name".to_owned(), service.name.to_owned())]),
+    };
+    Some(TriggerAuthentication::new(metadata, TriggerAuthenticationSpec { secret_target_ref: refs }))
 }

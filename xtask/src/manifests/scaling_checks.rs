@@ -1,11 +1,15 @@
-//! Checks between a Deployment and what scales it (an HPA or a KEDA ScaledObject), on any
-//! set of objects: one service's base, or a whole overlay as `kubectl kustomize` builds it.
-//! Each failure names the objects, the field and the fix.
+//! Checks between a Deployment and what scales it (an HPA or a KEDA ScaledObject, and the
+//! TriggerAuthentication and Secret a trigger reads), on any set of objects: one service's
+//! base, or a whole overlay as `kubectl kustomize` builds it. Each failure names the
+//! objects, the field and the fix.
 
 use serde_json::Value;
 
-/// Problems among `objects`; none when they agree.
-pub(crate) fn check<'a>(objects: impl IntoIterator<Item = &'a Value>) -> Vec<String> {
+use super::definition::REDIS_URL;
+
+/// Problems among `objects`; none when they agree. `documented_secrets` are the Secrets the
+/// docs ask the operator to create (`example_secrets.rs`), for those not among `objects`.
+pub(crate) fn check<'a>(objects: impl IntoIterator<Item = &'a Value>, documented_secrets: &[Value]) -> Vec<String> {
     let objects: Vec<&Value> = objects.into_iter().collect();
     let of_kind = |kind: &'static str| objects.iter().copied().filter(move |o| o["kind"] == kind);
     let mut problems = Vec::new();
@@ -28,6 +32,7 @@ pub(crate) fn check<'a>(objects: impl IntoIterator<Item = &'a Value>) -> Vec<Str
     }
     for scaled in of_kind("ScaledObject") {
         problems.extend(scale_to_zero_needs_activation(scaled));
+        problems.extend(redis_authentication(scaled, &objects, documented_secrets));
     }
     problems
 }
@@ -85,21 +90,105 @@ fn scale_to_zero_needs_activation(scaled: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A Redis trigger must reach Redis as the service does: through a TriggerAuthentication
+/// on the Secret of the target's `REDIS_URL`, whose keys exist. Without it KEDA connects
+/// without password and TLS (and fails, or reads another Redis); a host written into the
+/// trigger drifts from the service's.
+fn redis_authentication(scaled: &Value, objects: &[&Value], documented_secrets: &[Value]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let find =
+        |kind: &str, name: &str| objects.iter().copied().find(|o| o["kind"] == kind && o["metadata"]["name"] == name);
+    let triggers = scaled["spec"]["triggers"].as_array().into_iter().flatten().enumerate();
+    for (index, trigger) in triggers.filter(|(_, t)| t["type"].as_str().is_some_and(|t| t.starts_with("redis"))) {
+        let field = format!("{}: spec.triggers[{index}]", name(scaled));
+        for key in ["address", "host", "addresses", "hosts"].iter().filter(|key| !trigger["metadata"][**key].is_null())
+        {
+            problems.push(format!(
+                "{field}.metadata.{key} hard-codes Redis; take `address` from the TriggerAuthentication (the Secret of {REDIS_URL})"
+            ));
+        }
+        let Some(auth_name) = trigger["authenticationRef"]["name"].as_str() else {
+            problems.push(format!(
+                "{field} ({}) has no authenticationRef: KEDA would reach Redis without the service's address, password and TLS; reference a TriggerAuthentication on the Secret of {REDIS_URL}",
+                trigger["type"].as_str().unwrap_or_default()
+            ));
+            continue;
+        };
+        let Some(auth) = find("TriggerAuthentication", auth_name) else {
+            problems.push(format!(
+                "{field}.authenticationRef names TriggerAuthentication/{auth_name}, which is not rendered"
+            ));
+            continue;
+        };
+        let target = scaled["spec"]["scaleTargetRef"]["name"].as_str().unwrap_or_default();
+        let Some(secret_name) = find("Deployment", target).and_then(redis_secret) else {
+            problems
+                .push(format!("Deployment/{target} reads no {REDIS_URL} from a Secret for {} to share", name(auth)));
+            continue;
+        };
+        let (secret, whose) = match find("Secret", secret_name) {
+            Some(secret) => (Some(secret), "the rendered"),
+            None => (documented_secrets.iter().find(|s| s["metadata"]["name"] == secret_name), "the documented"),
+        };
+        let keys: Vec<&str> = secret
+            .into_iter()
+            .flat_map(|s| [&s["data"], &s["stringData"]])
+            .filter_map(Value::as_object)
+            .flat_map(|map| map.keys().map(String::as_str))
+            .collect();
+        let refs = auth["spec"]["secretTargetRef"].as_array().into_iter().flatten().enumerate();
+        for (position, reference) in refs {
+            let (secret, key) =
+                (reference["name"].as_str().unwrap_or_default(), reference["key"].as_str().unwrap_or_default());
+            let at = format!("{}: spec.secretTargetRef[{position}]", name(auth));
+            if secret != secret_name {
+                problems.push(format!(
+                    "{at} reads Secret/{secret}, but Deployment/{target} reads {REDIS_URL} from Secret/{secret_name}: use that one"
+                ));
+            } else if !keys.contains(&key) {
+                problems.push(format!(
+                    "{at} reads key `{key}` that {whose} Secret/{secret_name} does not have (it has {keys:?})"
+                ));
+            }
+        }
+        let parameters: Vec<&Value> =
+            auth["spec"]["secretTargetRef"].as_array().into_iter().flatten().map(|r| &r["parameter"]).collect();
+        if !parameters.iter().any(|p| *p == "address") {
+            problems.push(format!(
+                "{}: spec.secretTargetRef has no `address` parameter: KEDA has no Redis to reach",
+                name(auth)
+            ));
+        }
+    }
+    problems
+}
+
+/// The Secret a Deployment's first container reads `REDIS_URL` from.
+fn redis_secret(deployment: &Value) -> Option<&str> {
+    let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"].as_array()?;
+    env.iter().find(|e| e["name"] == REDIS_URL)?["valueFrom"]["secretKeyRef"]["name"].as_str()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
 
     use super::check;
-    use crate::manifests::{definition, render};
+    use crate::manifests::{definition, example_secrets, render};
 
     /// Renders `service`, breaks one thing with `edit`, and asserts that the check names it.
     fn assert_named(service: &str, edit: impl FnOnce(&mut Vec<Value>), needle: &str) {
-        let service = definition::services().into_iter().find(|s| s.name == service).expect("service");
+        let services = definition::services();
+        let secrets: Vec<Value> = example_secrets::example_secrets(&services)
+            .into_values()
+            .map(|secret| serde_json::to_value(secret).expect("json"))
+            .collect();
+        let service = services.iter().find(|s| s.name == service).expect("service");
         let mut objects: Vec<Value> =
-            render::render(&service).expect("render").into_iter().map(|file| file.object).collect();
-        assert_eq!(check(&objects), Vec::<String>::new(), "the rendering passes");
+            render::render(service).expect("render").into_iter().map(|file| file.object).collect();
+        assert_eq!(check(&objects, &secrets), Vec::<String>::new(), "the rendering passes");
         edit(&mut objects);
-        let problems = check(&objects).join("\n");
+        let problems = check(&objects, &secrets).join("\n");
         assert!(problems.contains(needle), "{needle} missing in:\n{problems}");
     }
 
@@ -157,6 +246,55 @@ mod tests {
                     "spec": { "scaleTargetRef": { "name": "example-api" }, "minReplicaCount": 2 } }));
             },
             "Deployment/example-api has both an HPA and a KEDA ScaledObject",
+        );
+    }
+
+    fn redis_trigger(objects: &mut [Value]) -> &mut Value {
+        &mut kind(objects, "ScaledObject")["spec"]["triggers"][0]
+    }
+
+    #[test]
+    fn a_redis_trigger_without_authentication_is_refused() {
+        assert_named(
+            "example-worker",
+            |objects| {
+                redis_trigger(objects).as_object_mut().expect("trigger").remove("authenticationRef");
+            },
+            "ScaledObject/example-worker: spec.triggers[0] (redis-streams) has no authenticationRef",
+        );
+    }
+
+    #[test]
+    fn a_hard_coded_redis_host_is_refused() {
+        assert_named(
+            "example-worker",
+            |objects| redis_trigger(objects)["metadata"]["address"] = "redis.default.svc:6379".into(),
+            "ScaledObject/example-worker: spec.triggers[0].metadata.address hard-codes Redis",
+        );
+    }
+
+    #[test]
+    fn the_trigger_authentication_reads_keys_of_the_secret_of_redis_url() {
+        assert_named(
+            "example-worker",
+            |objects| {
+                kind(objects, "TriggerAuthentication")["spec"]["secretTargetRef"][2]["key"] = "redis-password".into()
+            },
+            "TriggerAuthentication/example-worker-redis: spec.secretTargetRef[2] reads key `redis-password` that the documented Secret/example-worker does not have",
+        );
+        assert_named(
+            "example-worker",
+            |objects| kind(objects, "TriggerAuthentication")["spec"]["secretTargetRef"][0]["name"] = "redis".into(),
+            "TriggerAuthentication/example-worker-redis: spec.secretTargetRef[0] reads Secret/redis, but Deployment/example-worker reads REDIS_URL from Secret/example-worker",
+        );
+        assert_named(
+            "example-worker",
+            |objects| {
+                objects.push(
+                    json!({ "kind": "Secret", "metadata": { "name": "example-worker" }, "data": { "redis-url": "" } }),
+                );
+            },
+            "reads key `address` that the rendered Secret/example-worker does not have",
         );
     }
 }
