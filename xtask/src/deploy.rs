@@ -47,7 +47,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let root = crate::workspace_root();
     sh.change_dir(&root);
     if let Err(why) = crate::tools::kubectl() {
-        bail!("deploy needs kubectl 1.21 or newer (its built-in kustomize renders the overlay): {why}");
+        bail!("deploy needs kubectl 1.27 or newer (its built-in kustomize renders the overlay): {why}");
     }
     crate::manifests::run(&["--check".to_owned()]).context("the committed manifests are not current")?;
 

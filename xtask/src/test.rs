@@ -12,7 +12,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     // haproxy and wrk: the rolling-restart test behind an L4 balancer.
     tools::ensure_apt(&sh, &[REDIS, REDIS_CLI, OPENSSL, PROMETHEUS, PROMTOOL, DOCKER_REGISTRY, HAPROXY, WRK])?;
     let s3s_fs = tools::ensure_s3s_fs(&sh, &root)?;
-    tools::ensure_kubernetes_validate(&sh, &root)?;
+    tools::ensure_pip(&sh, &root, &tools::KUBERNETES_VALIDATE)?;
+    tools::ensure_pip(&sh, &root, &tools::CHECKOV)?;
     // Neither can be installed from the package sources here (see tools::kubectl): say so
     // now, and under CI=true stop before a test could pass without them.
     if let Err(why) = tools::kubectl() {

@@ -53,26 +53,40 @@ pub(crate) fn ensure_apt(sh: &Shell, tools: &[AptTool]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// PyPI's kubernetes-validate, pinned: the newest schemas it carries are Kubernetes 1.37.
-const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
+/// A program from PyPI, pinned, installed into its own virtual environment under `.tools/`.
+pub(crate) struct PipTool {
+    /// The script in the environment's `bin/`, also the directory's name.
+    pub(crate) script: &'static str,
+    /// `name==version`, as pip takes it.
+    pub(crate) requirement: &'static str,
+}
 
-/// The kubernetes-validate script in `.tools/kubernetes-validate`, if installed.
-pub(crate) fn kubernetes_validate(root: &Path) -> Option<PathBuf> {
-    let script = root.join(".tools/kubernetes-validate/bin/kubernetes-validate");
+/// The newest Kubernetes schemas kubernetes-validate 1.37 carries are 1.37's.
+pub(crate) const KUBERNETES_VALIDATE: PipTool =
+    PipTool { script: "kubernetes-validate", requirement: "kubernetes-validate==1.37.0" };
+/// Policy checks of the built overlays (`checkov --framework kubernetes`).
+pub(crate) const CHECKOV: PipTool = PipTool { script: "checkov", requirement: "checkov==3.3.30" };
+
+/// The tool's script in `.tools/<script>/bin/`, if installed.
+pub(crate) fn pip_tool(root: &Path, tool: &PipTool) -> Option<PathBuf> {
+    let script = root.join(".tools").join(tool.script).join("bin").join(tool.script);
     script.is_file().then_some(script)
 }
 
-/// Installs kubernetes-validate into a virtual environment under `.tools/` (once).
-pub(crate) fn ensure_kubernetes_validate(sh: &Shell, root: &Path) -> anyhow::Result<PathBuf> {
-    if let Some(script) = kubernetes_validate(root) {
+/// Installs the tool into a virtual environment under `.tools/` (once).
+pub(crate) fn ensure_pip(sh: &Shell, root: &Path, tool: &PipTool) -> anyhow::Result<PathBuf> {
+    if let Some(script) = pip_tool(root, tool) {
         return Ok(script);
     }
-    let venv = root.join(".tools/kubernetes-validate");
-    eprintln!("xtask: installing {KUBERNETES_VALIDATE} into {}", venv.display());
+    let venv = root.join(".tools").join(tool.script);
+    let requirement = tool.requirement;
+    eprintln!("xtask: installing {requirement} into {}", venv.display());
     cmd!(sh, "python3 -m venv {venv}").run().context("python3 -m venv failed: install python3 and python3-venv")?;
     let pip = venv.join("bin/pip");
-    cmd!(sh, "{pip} install --quiet {KUBERNETES_VALIDATE}").run().context("pip install kubernetes-validate failed")?;
-    kubernetes_validate(root).context("kubernetes-validate is still missing after pip install")
+    cmd!(sh, "{pip} install --quiet {requirement}")
+        .run()
+        .with_context(|| format!("pip install {requirement} failed"))?;
+    pip_tool(root, tool).with_context(|| format!("{} is still missing after pip install", tool.script))
 }
 
 /// The s3s-fs binary under `.tools/s3s-fs/bin`, installed through cargo if absent (~3 min).
@@ -113,8 +127,8 @@ pub(crate) fn missing(tool: &str, check: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A kubectl whose built-in kustomize renders our overlays (inline `patches`, kustomize v4
-/// or newer). Debian bookworm's `kubernetes-client` is kubectl 1.20 with kustomize v2, which
+/// A kubectl whose built-in kustomize renders our overlays: inline `patches` and a
+/// NamespaceTransformer with `unsetOnly` (kustomize v5, kubectl 1.27 or newer). Debian bookworm's `kubernetes-client` is kubectl 1.20 with kustomize v2, which
 /// cannot: no package source this machine reaches has a newer one, so it is not installed
 /// for the user; a CI machine must bring its own (the machines here do).
 pub(crate) fn kubectl() -> Result<PathBuf, String> {
@@ -124,16 +138,11 @@ pub(crate) fn kubectl() -> Result<PathBuf, String> {
         .output()
         .map_err(|error| format!("kubectl cannot run: {error}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
-    // kubectl prints its kustomize's version from 1.24 on; 1.21 to 1.23 carry kustomize v4.
-    let number = |prefix: &str, index: usize| -> Option<u32> {
-        let version = text.lines().find_map(|line| line.trim().strip_prefix(prefix))?;
-        version.trim_start_matches('v').split('.').nth(index)?.parse().ok()
-    };
-    let kustomize = number("Kustomize Version:", 0);
-    let minor = number("Client Version:", 1).or_else(|| number("GitVersion:", 1));
-    match (kustomize, minor) {
-        (Some(major), _) if major >= 4 => Ok(binary),
-        (None, Some(minor)) if minor >= 21 => Ok(binary),
-        _ => Err("kubectl is older than 1.21: its kustomize cannot build the overlays".to_owned()),
+    // kubectl prints its kustomize's version from 1.24 on; older ones are too old anyway.
+    let kustomize = text.lines().find_map(|line| line.trim().strip_prefix("Kustomize Version:"));
+    let major = kustomize.and_then(|v| v.trim().trim_start_matches('v').split('.').next()?.parse::<u32>().ok());
+    match major {
+        Some(major) if major >= 5 => Ok(binary),
+        _ => Err("kubectl is older than 1.27: its kustomize (before v5) cannot build the overlays".to_owned()),
     }
 }

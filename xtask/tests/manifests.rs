@@ -1,14 +1,42 @@
 //! The committed manifests are what the definitions render, and they are consistent.
 
-use std::process::Command;
+use std::process::{Command, Output};
+
+fn check() -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask")).args(["manifests", "--check"]).output().expect("run xtask")
+}
 
 #[test]
 fn committed_manifests_are_current() {
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask")).args(["manifests", "--check"]).output().expect("run xtask");
+    let output = check();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}\n(run `cargo xtask manifests` and commit deploy/)");
     // A check that could not run says so (SKIPPED); nextest repeats this at the end.
     for line in stderr.lines().filter(|line| line.starts_with("SKIPPED")) {
         eprintln!("{line}");
+    }
+}
+
+/// checkov on every built overlay: no failure but those skipped with a reason
+/// (`xtask/src/manifests/checkov.rs`). Without checkov or kubectl, xtask itself fails under
+/// `CI=true` and prints SKIPPED otherwise.
+#[test]
+fn checkov_finds_no_unskipped_failure_in_any_overlay() {
+    let output = check();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let skipped: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("SKIPPED") && (line.contains("`checkov`") || line.contains("`kubectl`")))
+        .collect();
+    if !skipped.is_empty() {
+        assert!(!ebb_testkit::in_ci(), "checkov or kubectl is missing and CI=true");
+        eprintln!("SKIPPED checkov on the overlays: {}", skipped.join("; "));
+        return;
+    }
+    for overlay in ["dev", "prod", "keda"] {
+        let summary = format!("xtask: checkov deploy/overlays/{overlay}: ");
+        let line = stderr.lines().find(|line| line.starts_with(&summary));
+        assert!(line.is_some_and(|line| line.contains(" 0 failed,")), "{summary}... 0 failed missing in:\n{stderr}");
     }
 }

@@ -84,6 +84,12 @@ impl Service {
     }
 }
 
+/// Where the overlays put the services' objects (what has no namespace of its own).
+pub(crate) const NAMESPACE: &str = "ebb";
+/// Where Prometheus, the Prometheus Operator and prometheus-adapter run; the metrics port
+/// admits only Prometheus pods from here.
+pub(crate) const MONITORING_NAMESPACE: &str = "monitoring";
+
 /// The variable the services read Redis from; its Secret also carries [`REDIS_TRIGGER_KEYS`].
 pub(crate) const REDIS_URL: &str = "REDIS_URL";
 

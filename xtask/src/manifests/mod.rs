@@ -10,6 +10,7 @@
 //! deploy/overlays/keda       a KEDA ScaledObject on the same rate instead of the HPA
 //! ```
 
+mod checkov;
 mod checks;
 mod crds;
 pub(crate) mod definition;
@@ -128,7 +129,7 @@ const KUBERNETES_VERSIONS: [&str; 2] = ["1.30.0", "1.37.0"];
 /// PyPI's `kubernetes-validate` (installed by `cargo xtask test`). Custom resources are
 /// left to the typed models of `crds.rs`; any other warning fails.
 fn validate_schemas(root: &Path, outputs: &[Output]) -> anyhow::Result<Vec<String>> {
-    let Some(validator) = crate::tools::kubernetes_validate(root) else {
+    let Some(validator) = crate::tools::pip_tool(root, &crate::tools::KUBERNETES_VALIDATE) else {
         crate::tools::missing("kubernetes-validate", "the schema check (`cargo xtask test` installs it)")?;
         return Ok(Vec::new());
     };
@@ -160,7 +161,7 @@ fn validate_schemas(root: &Path, outputs: &[Output]) -> anyhow::Result<Vec<Strin
 }
 
 /// Builds every overlay with `kubectl kustomize` (where a kubectl is installed) and runs
-/// the scaling checks on what it built, patches included.
+/// checkov and the scaling checks on what it built, patches included.
 fn check_overlays(root: &Path, documented_secrets: &[Value]) -> anyhow::Result<Vec<String>> {
     if let Err(why) = crate::tools::kubectl() {
         crate::tools::missing("kubectl", &format!("the overlay build ({why})"))?;
@@ -168,6 +169,10 @@ fn check_overlays(root: &Path, documented_secrets: &[Value]) -> anyhow::Result<V
     }
     let sh = Shell::new()?;
     sh.change_dir(root);
+    let checkov = crate::tools::pip_tool(root, &crate::tools::CHECKOV);
+    if checkov.is_none() {
+        crate::tools::missing("checkov", "the policy check of the overlays (`cargo xtask test` installs it)")?;
+    }
     let mut problems = Vec::new();
     for overlay in ["dev", "prod", "keda"] {
         let dir = format!("deploy/overlays/{overlay}");
@@ -178,6 +183,9 @@ fn check_overlays(root: &Path, documented_secrets: &[Value]) -> anyhow::Result<V
                 continue;
             }
         };
+        if let Some(checkov) = &checkov {
+            problems.extend(checkov::check(&sh, checkov, &dir, &built)?);
+        }
         let mut objects = Vec::new();
         for document in serde_yaml::Deserializer::from_str(&built) {
             objects.push(Value::deserialize(document)?);

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::definition::{Scaler, Service};
+use super::definition::{NAMESPACE, Scaler, Service};
 use super::example_secrets::example_secrets;
 use super::{render, scaling};
 
@@ -31,12 +31,18 @@ fn min_replicas_patches(services: &[Service], min_replicas: i32) -> Vec<Value> {
         .collect()
 }
 
+/// Every object without a namespace goes to [`NAMESPACE`]; the monitoring objects keep
+/// theirs (`unsetOnly`; kustomize's `namespace:` field would move them too).
 fn kustomization(resources: &[String], patches: Vec<Value>) -> Value {
+    let namespace = format!(
+        "apiVersion: builtin\nkind: NamespaceTransformer\nmetadata:\n  name: namespace\n  namespace: {NAMESPACE}\nunsetOnly: true\n"
+    );
     json!({
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": resources,
         "patches": patches,
+        "transformers": [namespace],
     })
 }
 

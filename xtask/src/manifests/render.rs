@@ -19,6 +19,9 @@ use k8s_openapi::api::core::v1::{
     SeccompProfile, SecretKeySelector, SecurityContext, Service as KubeService, ServicePort, ServiceSpec,
     TopologySpreadConstraint, Volume, VolumeMount,
 };
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -26,7 +29,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
 use super::crds::{Endpoint, Metadata, ServiceMonitor, ServiceMonitorSpec};
-use super::definition::{GRACE_MARGIN, Scaler, Service};
+use super::definition::{GRACE_MARGIN, MONITORING_NAMESPACE, Scaler, Service};
 use crate::image::NONROOT;
 
 /// The name of the container and Service port of the application listener.
@@ -52,6 +55,7 @@ pub(crate) fn render(service: &Service) -> anyhow::Result<Vec<File>> {
         File { name: "deployment.yaml", object: serde_json::to_value(deployment(service))? },
         File { name: "service.yaml", object: serde_json::to_value(kube_service(service))? },
         File { name: "pdb.yaml", object: serde_json::to_value(pdb(service))? },
+        File { name: "networkpolicy.yaml", object: serde_json::to_value(network_policy(service))? },
         File { name: "servicemonitor.yaml", object: serde_json::to_value(service_monitor(service))? },
     ];
     match &service.scaler {
@@ -242,7 +246,10 @@ fn deployment(service: &Service) -> Deployment {
         ..PodSpec::default()
     };
     Deployment {
-        metadata: meta(service, service.name.to_owned()),
+        metadata: ObjectMeta {
+            annotations: Some(super::checkov::skip_annotations()),
+            ..meta(service, service.name.to_owned())
+        },
         spec: Some(DeploymentSpec {
             // No replicas: the autoscaler owns the count (each apply would reset it).
             selector: selector(service),
@@ -290,6 +297,39 @@ fn pdb(service: &Service) -> PodDisruptionBudget {
             ..PodDisruptionBudgetSpec::default()
         }),
         ..PodDisruptionBudget::default()
+    }
+}
+
+/// Who may connect: the application port from anywhere (in-cluster clients, the ingress
+/// controller); the metrics port, which also serves `/loglevel` and the other operator
+/// endpoints, only from Prometheus in the monitoring namespace. The kubelet's probes come
+/// from the node, which NetworkPolicies do not govern.
+fn network_policy(service: &Service) -> NetworkPolicy {
+    let port = |name: &str| NetworkPolicyPort {
+        port: Some(IntOrString::String(name.to_owned())),
+        protocol: Some("TCP".to_owned()),
+        ..NetworkPolicyPort::default()
+    };
+    let by_name = |key: &str, value: &str| LabelSelector {
+        match_labels: Some(BTreeMap::from([(key.to_owned(), value.to_owned())])),
+        ..LabelSelector::default()
+    };
+    let prometheus = NetworkPolicyPeer {
+        namespace_selector: Some(by_name("kubernetes.io/metadata.name", MONITORING_NAMESPACE)),
+        pod_selector: Some(by_name("app.kubernetes.io/name", "prometheus")),
+        ..NetworkPolicyPeer::default()
+    };
+    NetworkPolicy {
+        metadata: meta(service, service.name.to_owned()),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(selector(service)),
+            policy_types: Some(vec!["Ingress".to_owned()]),
+            ingress: Some(vec![
+                NetworkPolicyIngressRule { ports: Some(vec![port(HTTP_PORT)]), from: None },
+                NetworkPolicyIngressRule { ports: Some(vec![port(METRICS_PORT)]), from: Some(vec![prometheus]) },
+            ]),
+            ..NetworkPolicySpec::default()
+        }),
     }
 }
 

@@ -12,7 +12,7 @@ use super::crds::{
     Advanced, AuthenticationRef, Fallback, HpaConfig, Metadata, PrometheusTrigger, RedisStreamsTrigger, ScaleTarget,
     ScaledObject, ScaledObjectSpec, SecretTargetRef, Trigger, TriggerAuthentication, TriggerAuthenticationSpec,
 };
-use super::definition::{REDIS_TRIGGER_KEYS, Scaler, Service};
+use super::definition::{MONITORING_NAMESPACE, REDIS_TRIGGER_KEYS, Scaler, Service};
 
 /// prometheus-adapter's rules for `custom.metrics.k8s.io`, as a ConfigMap for the adapter
 /// (`--config=/etc/adapter/config.yaml`). The rate window and grouping are those of
@@ -33,7 +33,12 @@ pub(crate) fn adapter_rules(service: &Service) -> anyhow::Result<Value> {
     Ok(json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": { "name": "prometheus-adapter-rules", "labels": { "app.kubernetes.io/part-of": "ebb" } },
+        // The adapter reads its rules from its own namespace, not the services'.
+        "metadata": {
+            "name": "prometheus-adapter-rules",
+            "namespace": MONITORING_NAMESPACE,
+            "labels": { "app.kubernetes.io/part-of": "ebb" },
+        },
         "data": { "config.yaml": serde_yaml::to_string(&rules)? },
     }))
 }
