@@ -80,10 +80,10 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     }
     if let Some(adapter) = adapter {
         let dir = PathBuf::from("deploy/base/monitoring");
-        outputs.push(Output { path: dir.join("prometheus-adapter-rules.yaml"), text: yaml(&adapter)? });
+        outputs.push(Output { path: dir.join(format!("{}.yaml", scaling::ADAPTER_RULES)), text: yaml(&adapter)? });
         outputs.push(Output {
             path: dir.join("kustomization.yaml"),
-            text: yaml(&kustomization(&["prometheus-adapter-rules.yaml"]))?,
+            text: yaml(&kustomization(&[&format!("{}.yaml", scaling::ADAPTER_RULES)]))?,
         });
     }
 
@@ -119,6 +119,23 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         eprintln!("xtask: manifests are current and consistent");
     }
     Ok(())
+}
+
+/// In a built overlay, the services' objects are in [`definition::NAMESPACE`] and the
+/// prometheus-adapter rules stay in the adapter's namespace.
+fn namespaces(objects: &[Value]) -> Vec<String> {
+    objects
+        .iter()
+        .filter_map(|object| {
+            let name = object["metadata"]["name"].as_str().unwrap_or_default();
+            let expected =
+                if name == scaling::ADAPTER_RULES { definition::MONITORING_NAMESPACE } else { definition::NAMESPACE };
+            (object["metadata"]["namespace"] != expected).then(|| {
+                let kind = object["kind"].as_str().unwrap_or("?");
+                format!("{kind}/{name}: metadata.namespace is {}, must be {expected}", object["metadata"]["namespace"])
+            })
+        })
+        .collect()
 }
 
 /// Kubernetes versions whose official schemas every core object must pass: the oldest we
@@ -193,6 +210,32 @@ fn check_overlays(root: &Path, documented_secrets: &[Value]) -> anyhow::Result<V
         problems.extend(
             scaling_checks::check(&objects, documented_secrets).into_iter().map(|problem| format!("{dir}: {problem}")),
         );
+        problems.extend(namespaces(&objects).into_iter().map(|problem| format!("{dir}: {problem}")));
     }
     Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::namespaces;
+
+    #[test]
+    fn services_go_to_their_namespace_and_the_adapter_rules_stay_in_monitoring() {
+        let object = |kind: &str, name: &str, namespace: Option<&str>| json!({ "kind": kind, "metadata": { "name": name, "namespace": namespace } });
+        let good = [
+            object("Deployment", "api", Some("ebb")),
+            object("ConfigMap", "prometheus-adapter-rules", Some("monitoring")),
+        ];
+        assert_eq!(namespaces(&good), Vec::<String>::new());
+        let bad = [object("Service", "api", None), object("ConfigMap", "prometheus-adapter-rules", Some("ebb"))];
+        assert_eq!(
+            namespaces(&bad),
+            [
+                "Service/api: metadata.namespace is null, must be ebb",
+                "ConfigMap/prometheus-adapter-rules: metadata.namespace is \"ebb\", must be monitoring"
+            ]
+        );
+    }
 }

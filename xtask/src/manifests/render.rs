@@ -415,6 +415,20 @@ mod tests {
     use crate::manifests::definition;
 
     #[test]
+    fn the_metrics_port_admits_only_prometheus_and_the_app_port_everyone() {
+        let service = definition::services().remove(0);
+        let policy = serde_json::to_value(network_policy(&service)).expect("json");
+        let rules = &policy["spec"]["ingress"];
+        assert_eq!(rules[0]["ports"][0]["port"], HTTP_PORT);
+        assert!(rules[0]["from"].is_null(), "from anywhere");
+        assert_eq!(rules[1]["ports"][0]["port"], METRICS_PORT);
+        let peer = &rules[1]["from"][0];
+        assert_eq!(peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"], "monitoring");
+        assert_eq!(peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"], "prometheus");
+        assert_eq!(rules.as_array().map(Vec::len), Some(2), "no other port is open");
+    }
+
+    #[test]
     fn the_grace_period_rounds_up_and_durations_stay_exact() {
         let mut service = definition::services().remove(0);
         service.shutdown_delay = Duration::from_millis(1500);

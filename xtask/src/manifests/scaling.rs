@@ -14,6 +14,9 @@ use super::crds::{
 };
 use super::definition::{MONITORING_NAMESPACE, REDIS_TRIGGER_KEYS, Scaler, Service};
 
+/// The name of the adapter rules' ConfigMap (and file).
+pub(crate) const ADAPTER_RULES: &str = "prometheus-adapter-rules";
+
 /// prometheus-adapter's rules for `custom.metrics.k8s.io`, as a ConfigMap for the adapter
 /// (`--config=/etc/adapter/config.yaml`). The rate window and grouping are those of
 /// DESIGN.md's query (`ebb_metrics::names::REQUESTS_PER_SECOND_QUERY`).
@@ -35,7 +38,7 @@ pub(crate) fn adapter_rules(service: &Service) -> anyhow::Result<Value> {
         "kind": "ConfigMap",
         // The adapter reads its rules from its own namespace, not the services'.
         "metadata": {
-            "name": "prometheus-adapter-rules",
+            "name": ADAPTER_RULES,
             "namespace": MONITORING_NAMESPACE,
             "labels": { "app.kubernetes.io/part-of": "ebb" },
         },
