@@ -126,39 +126,49 @@ fn redis_authentication(scaled: &Value, objects: &[&Value], documented_secrets: 
                 .push(format!("Deployment/{target} reads no {REDIS_URL} from a Secret for {} to share", name(auth)));
             continue;
         };
-        let (secret, whose) = match find("Secret", secret_name) {
-            Some(secret) => (Some(secret), "the rendered"),
-            None => (documented_secrets.iter().find(|s| s["metadata"]["name"] == secret_name), "the documented"),
-        };
-        let keys: Vec<&str> = secret
-            .into_iter()
-            .flat_map(|s| [&s["data"], &s["stringData"]])
-            .filter_map(Value::as_object)
-            .flat_map(|map| map.keys().map(String::as_str))
-            .collect();
-        let refs = auth["spec"]["secretTargetRef"].as_array().into_iter().flatten().enumerate();
-        for (position, reference) in refs {
-            let (secret, key) =
-                (reference["name"].as_str().unwrap_or_default(), reference["key"].as_str().unwrap_or_default());
-            let at = format!("{}: spec.secretTargetRef[{position}]", name(auth));
-            if secret != secret_name {
-                problems.push(format!(
-                    "{at} reads Secret/{secret}, but Deployment/{target} reads {REDIS_URL} from Secret/{secret_name}: use that one"
-                ));
-            } else if !keys.contains(&key) {
-                problems.push(format!(
-                    "{at} reads key `{key}` that {whose} Secret/{secret_name} does not have (it has {keys:?})"
-                ));
+        let secret = match find("Secret", secret_name) {
+            Some(secret) => Some((secret, "the rendered")),
+            None => {
+                documented_secrets.iter().find(|s| s["metadata"]["name"] == secret_name).map(|s| (s, "the documented"))
             }
-        }
-        let parameters: Vec<&Value> =
-            auth["spec"]["secretTargetRef"].as_array().into_iter().flatten().map(|r| &r["parameter"]).collect();
-        if !parameters.iter().any(|p| *p == "address") {
+        };
+        problems.extend(secret_target_refs(auth, target, secret_name, secret));
+    }
+    problems
+}
+
+/// Each of the TriggerAuthentication's `secretTargetRef`s reads an existing key of the
+/// Secret of the target's `REDIS_URL` (`secret`: that Secret and whose it is), and one
+/// gives KEDA the `address`.
+fn secret_target_refs(auth: &Value, target: &str, secret_name: &str, secret: Option<(&Value, &str)>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let whose = secret.map_or("the", |(_, whose)| whose);
+    let keys: Vec<&str> = secret
+        .into_iter()
+        .flat_map(|(s, _)| [&s["data"], &s["stringData"]])
+        .filter_map(Value::as_object)
+        .flat_map(|map| map.keys().map(String::as_str))
+        .collect();
+    let refs = auth["spec"]["secretTargetRef"].as_array().map(Vec::as_slice).unwrap_or_default();
+    for (position, reference) in refs.iter().enumerate() {
+        let (secret, key) =
+            (reference["name"].as_str().unwrap_or_default(), reference["key"].as_str().unwrap_or_default());
+        let at = format!("{}: spec.secretTargetRef[{position}]", name(auth));
+        if secret != secret_name {
             problems.push(format!(
-                "{}: spec.secretTargetRef has no `address` parameter: KEDA has no Redis to reach",
-                name(auth)
+                "{at} reads Secret/{secret}, but Deployment/{target} reads {REDIS_URL} from Secret/{secret_name}: use that one"
+            ));
+        } else if !keys.contains(&key) {
+            problems.push(format!(
+                "{at} reads key `{key}` that {whose} Secret/{secret_name} does not have (it has {keys:?})"
             ));
         }
+    }
+    if !refs.iter().any(|reference| reference["parameter"] == "address") {
+        problems.push(format!(
+            "{}: spec.secretTargetRef has no `address` parameter: KEDA has no Redis to reach",
+            name(auth)
+        ));
     }
     problems
 }
