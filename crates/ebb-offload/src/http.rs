@@ -44,10 +44,19 @@ use crate::{MultipartUpload, ObjectKey, Offload, OffloadError, PresignedUpload};
 pub const SHA256_HEADER: &str = "x-content-sha256";
 
 /// The routes, keyed by the rest of the path.
+///
+/// Each request's calls to the store carry its `traceparent`, `tracestate` and
+/// `x-request-id` (see [`crate::forward`]).
 pub fn routes(offload: Offload) -> Router {
     Router::new()
         .route("/{*key}", put(upload).get(download).head(head).delete(delete).post(presign))
+        .layer(axum::middleware::from_fn(forward_trace))
         .with_state(offload)
+}
+
+async fn forward_trace(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let headers = crate::forward::forwarded_headers(request.headers());
+    crate::forward::forwarding(headers, next.run(request)).await
 }
 
 async fn upload(State(offload): State<Offload>, Path(key): Path<String>, headers: HeaderMap, body: Body) -> Response {

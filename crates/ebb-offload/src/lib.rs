@@ -70,6 +70,7 @@ mod commit;
 mod config;
 mod download;
 mod error;
+pub mod forward;
 #[cfg(feature = "axum")]
 pub mod http;
 mod key;

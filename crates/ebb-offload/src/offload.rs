@@ -230,7 +230,10 @@ fn s3_store(vars: &[(String, String)]) -> Result<AmazonS3, BuildError> {
     // Client options first: the AWS_ALLOW_HTTP setting below lives in them.
     let options = ClientOptions::new().with_connect_timeout(CONNECT_TIMEOUT);
     let retry = RetryConfig { max_retries: 2, retry_timeout: Duration::from_secs(3), ..RetryConfig::default() };
-    let mut builder = AmazonS3Builder::new().with_client_options(options).with_retry(retry);
+    let mut builder = AmazonS3Builder::new()
+        .with_client_options(options)
+        .with_retry(retry)
+        .with_http_connector(crate::forward::ForwardingConnector);
     for (name, value) in vars {
         if let Ok(key) = name.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
             builder = builder.with_config(key, value);

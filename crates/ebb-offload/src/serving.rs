@@ -25,12 +25,14 @@ pub const DEFAULT_INLINE_TYPES: &[&str] = &[
 
 /// How one object is served: its `Content-Type`, and whether as an attachment.
 #[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) struct Served<'a> {
     pub(crate) content_type: &'a str,
     pub(crate) attachment: bool,
 }
 
 /// `content_type` as served, given the types allowed inline.
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn served<'a>(content_type: &'a str, inline: &[String]) -> Served<'a> {
     let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     if inline.iter().any(|allowed| allowed.eq_ignore_ascii_case(&essence)) {

@@ -332,7 +332,7 @@ impl Server {
         // One metrics layer (one label cache, one cap) for both kinds of route.
         let metrics_layer = HttpMetricsLayer::new();
         // Outermost: a request that is shed, times out or panics keeps its id and log line.
-        let trace = RequestTraceLayer::new(config.access_log);
+        let trace = RequestTraceLayer::new(config.access_log).with_id_in_request(parts.forwards_request_ids());
         let edge = |guard: GuardLayer| {
             ServiceBuilder::new()
                 .layer(trace)

@@ -181,3 +181,68 @@ async fn uploaded_html_is_served_as_an_attachment() {
     assert_eq!(got.headers()["content-disposition"], "attachment");
     assert_eq!(got.headers()["x-content-type-options"], "nosniff");
 }
+
+/// Every byte the service sends to S3, through a proxy in front of it.
+async fn recording_proxy(upstream: String) -> (String, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = sent.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else { continue };
+            let record = record.clone();
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            tokio::spawn(async move {
+                let mut buf = vec![0; 64 << 10];
+                while let Ok(n @ 1..) = client_read.read(&mut buf).await {
+                    record.lock().expect("lock").extend_from_slice(&buf[..n]);
+                    if server_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            tokio::spawn(async move { tokio::io::copy(&mut server_read, &mut client_write).await });
+        }
+    });
+    (format!("http://{addr}"), sent)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_calls_carry_the_request_id_and_trace_context() {
+    let s3 = S3Server::start(&["files"]);
+    let mut env = s3.env("files");
+    let (proxy, sent) = recording_proxy(s3.addr().to_string()).await;
+    env.retain(|(name, _)| *name != "AWS_ENDPOINT");
+    env.push(("AWS_ENDPOINT", proxy));
+    let service = start(&env);
+    let client = reqwest::Client::new();
+    let cookie = login(&client, &service).await;
+    let seen = |needle: &str| String::from_utf8_lossy(&sent.lock().expect("lock")).contains(needle);
+
+    // A control first: a request without trace headers sends none.
+    let put = client.put(service.url("/files/plain.txt")).header("cookie", &cookie).body("x").send().await;
+    let made_id = put.expect("put").headers()["x-request-id"].to_str().expect("ascii").to_owned();
+    assert!(!seen("traceparent"), "no trace context was sent, none may be forwarded");
+    assert!(seen(&format!("x-request-id: {made_id}")), "the id made by the server is forwarded");
+
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let put = client
+        .put(service.url("/files/traced.txt"))
+        .header("cookie", &cookie)
+        .header("x-request-id", "upload-42")
+        .header("traceparent", traceparent)
+        .header("tracestate", "vendor=1")
+        .body("traced")
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(put.status(), StatusCode::CREATED, "S3 accepts the signed request with the extra headers");
+    let get = client.get(service.url("/files/traced.txt")).header("traceparent", traceparent).send().await;
+    assert_eq!(get.expect("get").text().await.expect("body"), "traced");
+    for needle in [&format!("traceparent: {traceparent}"), "tracestate: vendor=1", "x-request-id: upload-42"] {
+        assert!(seen(needle), "{needle:?} never reached the store");
+    }
+}

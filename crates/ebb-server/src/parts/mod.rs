@@ -88,6 +88,14 @@ impl Parts {
         false
     }
 
+    /// Whether a part forwards the request id on the calls it makes (the object store).
+    pub(crate) fn forwards_request_ids(&self) -> bool {
+        #[cfg(feature = "offload")]
+        return self.objects.is_some();
+        #[cfg(not(feature = "offload"))]
+        false
+    }
+
     /// Says at start-up where each part keeps its state.
     pub(crate) fn announce(&self) {
         #[cfg(feature = "offload")]

@@ -44,11 +44,20 @@ pub const ENV_ACCESS_LOG: &str = "EBB_ACCESS_LOG";
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RequestTraceLayer {
     access_log: bool,
+    id_in_request: bool,
 }
 
 impl RequestTraceLayer {
     pub(crate) fn new(access_log: bool) -> Self {
-        Self { access_log }
+        Self { access_log, id_in_request: false }
+    }
+
+    /// Also puts the id into the request's `x-request-id` when it was made here (or the
+    /// client's was unusable), so that calls made for the request (the object store's)
+    /// can forward it. Off unless a part forwards it: inserting a header may regrow the map.
+    pub(crate) fn with_id_in_request(mut self, on: bool) -> Self {
+        self.id_in_request = on;
+        self
     }
 }
 
@@ -56,7 +65,7 @@ impl<S> Layer<S> for RequestTraceLayer {
     type Service = RequestTrace<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequestTrace { inner, access_log: self.access_log }
+        RequestTrace { inner, access_log: self.access_log, id_in_request: self.id_in_request }
     }
 }
 
@@ -64,6 +73,7 @@ impl<S> Layer<S> for RequestTraceLayer {
 pub(crate) struct RequestTrace<S> {
     inner: S,
     access_log: bool,
+    id_in_request: bool,
 }
 
 impl<S, B, ResBody> Service<Request<B>> for RequestTrace<S>
@@ -90,7 +100,13 @@ where
                 value.set_sensitive(true);
             }
         }
+        let sent = self.id_in_request.then(|| sent_id.clone());
         let id = RequestId::from_sent(sent_id);
+        if let Some(sent) = sent {
+            if sent.as_ref() != Some(id.header_value()) {
+                req.headers_mut().insert(X_REQUEST_ID, id.header_value().clone());
+            }
+        }
         let trace = traceparent;
         let span = tracing::info_span!("request", request_id = %id, trace_id = tracing::field::Empty);
         if let Some(trace) = &trace {

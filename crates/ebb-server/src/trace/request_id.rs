@@ -24,6 +24,10 @@ impl RequestId {
         self.0.to_str().unwrap_or_default()
     }
 
+    pub(crate) fn header_value(&self) -> &HeaderValue {
+        &self.0
+    }
+
     pub(crate) fn into_header_value(self) -> HeaderValue {
         self.0
     }
