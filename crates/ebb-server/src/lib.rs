@@ -84,6 +84,8 @@ pub use limits::{
 };
 pub use listener::HTTP_CONNECTION_TIMEOUTS_TOTAL;
 pub use logging::level::LOG_LEVEL_PATH;
+#[cfg(feature = "otlp")]
+pub use logging::otlp::{ENV_OTLP_ENDPOINT, ENV_OTLP_TRACES_ENDPOINT};
 pub use logging::{ENV_LOG_FORMAT, LogFormat, init_tracing};
 pub use server::{ServeError, Server};
 pub use {ebb_metrics, ebb_probes, ebb_redis, ebb_shutdown};
@@ -110,7 +112,10 @@ pub async fn serve(router: axum::Router) -> ExitCode {
 /// thread is stuck in blocking code or the runtime waits for a blocking task.
 pub async fn run(server: Server, router: axum::Router) -> ExitCode {
     arm_exit_watchdog(server.shutdown().clone());
-    match server.serve(router).await {
+    let served = server.serve(router).await;
+    #[cfg(feature = "otlp")]
+    logging::otlp::shutdown();
+    match served {
         Ok(report) => report.exit_code(),
         Err(error) => {
             eprintln!("error: {error}");

@@ -12,6 +12,9 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, reload};
 
+#[cfg(feature = "otlp")]
+pub(crate) mod otlp;
+
 /// Chooses the log format.
 pub const ENV_LOG_FORMAT: &str = "EBB_LOG_FORMAT";
 
@@ -56,6 +59,11 @@ pub fn init_tracing() {
             .with_span_list(false)
             .with_writer(std::io::stderr)
             .boxed(),
+    };
+    #[cfg(feature = "otlp")]
+    let output = match otlp::endpoint(|name| std::env::var(name).ok()).as_deref().and_then(otlp::tracer) {
+        Some(tracer) => output.and_then(tracing_opentelemetry::layer().with_tracer(tracer)).boxed(),
+        None => output,
     };
     if tracing_subscriber::registry().with(filter).with(output).try_init().is_ok() {
         level::install(handle);

@@ -111,6 +111,8 @@ where
         let span = tracing::info_span!("request", request_id = %id, trace_id = tracing::field::Empty);
         if let Some(trace) = &trace {
             span.record("trace_id", trace.trace_id.as_str());
+            #[cfg(feature = "otlp")]
+            crate::logging::otlp::set_parent(&span, trace);
         }
         let access = (self.access_log && ebb_probes::Probe::from_path(req.uri().path()).is_none())
             .then(|| Box::new(AccessLine { method: req.method().clone(), route: route(&req), start: Instant::now() }));
