@@ -104,6 +104,16 @@ impl ServiceProcess {
     pub fn log(&self) -> String {
         self.log.lock().map(|log| log.clone()).unwrap_or_default()
     }
+
+    /// The first line of the log that contains `needle`.
+    ///
+    /// # Panics
+    /// When no line does, showing the whole log.
+    pub fn log_line(&self, needle: &str) -> String {
+        let log = self.log();
+        let line = log.lines().find(|line| line.contains(needle)).map(str::to_owned);
+        line.unwrap_or_else(|| panic!("no log line contains {needle:?}:\n{log}"))
+    }
 }
 
 impl Drop for ServiceProcess {

@@ -65,8 +65,7 @@ async fn a_file_uploaded_through_one_replica_is_served_by_another() {
 async fn without_s3_objects_go_to_a_local_directory_and_the_example_says_so() {
     let dir = TempDir::new("ebb-api-local");
     let service = start(&[("EBB_OFFLOAD_DIR", dir.path().display().to_string())]);
-    let log = service.log();
-    let warning = log.lines().find(|line| line.contains("in-process fallbacks")).unwrap_or_else(|| panic!("{log}"));
+    let warning = service.log_line("in-process fallbacks");
     for said in ["object metadata", "objects (in", "(set AWS_BUCKET)"] {
         assert!(warning.contains(said), "{said:?} missing: {warning}");
     }

@@ -110,8 +110,7 @@ async fn probes_are_never_limited_and_429s_say_when_to_retry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_redis_the_limiter_is_in_process_and_says_so() {
     let service = start(&[("EBB_RATELIMIT_RATE", "2/1h".to_owned())]);
-    let log = service.log();
-    let warning = log.lines().find(|line| line.contains("in-process fallbacks")).unwrap_or_else(|| panic!("{log}"));
+    let warning = service.log_line("in-process fallbacks");
     assert!(warning.contains("rate limits") && warning.contains("(set REDIS_URL)"), "{warning}");
     let client = reqwest::Client::new();
     let statuses = [

@@ -133,8 +133,7 @@ async fn users_move_between_replicas(redis_env: Vec<(&'static str, String)>) {
 async fn the_in_process_fallback_is_one_replica_only_and_says_so() {
     let objects = TempDir::new("ebb-stateful");
     let (a, b) = (start(&[], &objects), start(&[], &objects));
-    let log = a.log();
-    let warning = log.lines().find(|line| line.contains("in-process fallbacks")).unwrap_or_else(|| panic!("{log}"));
+    let warning = a.log_line("in-process fallbacks");
     assert!(warning.contains("sessions") && warning.contains("one replica only"), "{warning}");
     let client = Client { http: reqwest::Client::new(), sent: Cell::new(0) };
     let cookie = session_cookie(&client.login(&a, "lovelace").await);
