@@ -1,56 +1,43 @@
-//! `cargo xtask <command>`: the workspace's own tooling. This file only dispatches; each
-//! command lives in its own file.
+//! `cargo xtask <command>`: the workspace's own tooling. `image`, `manifests` and `deploy`
+//! are ebb-deploy's, as any user gets them (`services.rs` is the definition); `test`,
+//! `bench` and `e2e` are this repository's. This file only parses and dispatches.
 
 // A command-line tool: its report goes to stdout.
 #![allow(clippy::print_stdout)]
 
 mod bench;
-mod deploy;
 mod e2e;
-mod image;
-mod manifests;
+mod services;
 mod test;
 mod tools;
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage: cargo xtask <command>
+use clap::Parser;
 
-commands:
-  test     install what the tests need (redis-server, s3s-fs, prometheus), then run every test
-  bench    benchmarks as ratios against baselines measured in the same run
-           [http|callgrind|ratelimit|offload|startup] [--check: fail on a missed target]
-           [--save: merge into bench/report.json and regenerate README's table]; `bench readme`
-  manifests  render deploy/base/ from the service definitions [--check: fail when stale or inconsistent]
-  deploy     image -> push -> manifests pinned by digest -> kubectl apply --registry HOST/PATH [--overlay dev|prod|keda] [--dry-run]
-  e2e        3 replicas (containers and processes) behind HAProxy as kube-proxy: rolling restart, 1->3->1,
-             and negative controls (delay 0, SIGKILL) that must see errors [--runtime processes|containers]
-  image    a small reproducible OCI image of a binary [--bin NAME] [--out DIR] [--load] [--push REGISTRY/REPO[:TAG]]
-";
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "The ebb workspace's tooling")]
+enum Xtask {
+    #[command(flatten)]
+    Deploy(ebb_deploy::Command),
+    /// Install what the tests need (redis-server, s3s-fs, prometheus, ...), then run every test
+    Test(test::Args),
+    /// Benchmarks as ratios against baselines measured in the same run
+    Bench(bench::Args),
+    /// Replicas (containers and processes) behind HAProxy as kube-proxy: rolling restart,
+    /// 1->3->1, and negative controls (delay 0, SIGKILL) that must see errors
+    E2e(e2e::Args),
+}
 
-fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((command, rest)) = args.split_first() else {
-        eprint!("{USAGE}");
-        std::process::exit(2);
+fn main() -> ExitCode {
+    let result = match Xtask::parse() {
+        Xtask::Deploy(command) => services::project().and_then(|project| project.run(&command)),
+        Xtask::Test(args) => test::run(&args),
+        Xtask::Bench(args) => bench::run(&args),
+        Xtask::E2e(args) => e2e::run(&args),
     };
-    match command.as_str() {
-        "test" => test::run(rest),
-        "bench" => bench::run(rest),
-        "image" => image::run(rest),
-        "manifests" => manifests::run(rest),
-        "deploy" => deploy::run(rest),
-        "e2e" => e2e::run(rest),
-        "help" | "--help" | "-h" => {
-            eprint!("{USAGE}");
-            Ok(())
-        }
-        other => {
-            eprint!("unknown command `{other}`\n\n{USAGE}");
-            std::process::exit(2);
-        }
-    }
+    ebb_deploy::report(result)
 }
 
 /// The workspace root (the parent of `xtask/`).

@@ -4,7 +4,16 @@ use xshell::{Shell, cmd};
 
 use crate::tools::{self, DOCKER_REGISTRY, HAPROXY, OPENSSL, PROMETHEUS, PROMTOOL, REDIS, REDIS_CLI, WRK};
 
-pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+/// `cargo xtask test [-- NEXTEST ARGS]`.
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// Passed on to `cargo nextest run` (or `cargo test`), e.g. a filter
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    rest: Vec<String>,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    let args = &args.rest;
     let sh = Shell::new()?;
     let root = crate::workspace_root();
     sh.change_dir(&root);
@@ -12,11 +21,12 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     // haproxy and wrk: the rolling-restart test behind an L4 balancer.
     tools::ensure_apt(&sh, &[REDIS, REDIS_CLI, OPENSSL, PROMETHEUS, PROMTOOL, DOCKER_REGISTRY, HAPROXY, WRK])?;
     let s3s_fs = tools::ensure_s3s_fs(&sh, &root)?;
-    tools::ensure_pip(&sh, &root, &tools::KUBERNETES_VALIDATE)?;
-    tools::ensure_pip(&sh, &root, &tools::CHECKOV)?;
+    for checker in &ebb_deploy::tools::CHECKERS {
+        ebb_deploy::tools::install(&root, checker)?;
+    }
     // Neither can be installed from the package sources here (see tools::kubectl): say so
     // now, and under CI=true stop before a test could pass without them.
-    if let Err(why) = tools::kubectl() {
+    if let Err(why) = ebb_deploy::tools::kubectl() {
         tools::missing("kubectl", &format!("the overlay and deploy checks ({why})"))?;
     }
     if !crate::e2e::engine_answers() {

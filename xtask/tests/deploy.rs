@@ -39,8 +39,11 @@ fn a_dry_run_pushes_the_image_and_pins_it_by_digest() {
 
 #[test]
 fn missing_pieces_are_clear_errors() {
-    let output = deploy(&["--dry-run"]);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--registry HOST[:PORT]/PATH is required"));
-    let output = deploy(&["--registry", "127.0.0.1:1/ebb", "--overlay", "staging"]);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown overlay `staging`"));
+    let stderr = |output: Output| (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned());
+    let (code, text) = stderr(deploy(&["--dry-run"]));
+    assert!(code == Some(2) && text.contains("--registry <HOST[:PORT]/PATH>"), "{text}");
+    let (code, text) = stderr(deploy(&["--registry", "127.0.0.1:1/ebb", "--overlay", "staging"]));
+    assert!(code == Some(2) && text.contains("'staging'") && text.contains("dev, prod, keda"), "{text}");
+    let (code, text) = stderr(deploy(&["--registry", "no-path"]));
+    assert!(code == Some(2) && text.contains("expected HOST[:PORT]/PATH"), "{text}");
 }

@@ -35,7 +35,7 @@ fn checkov_finds_no_unskipped_failure_in_any_overlay() {
         return;
     }
     for overlay in ["dev", "prod", "keda"] {
-        let summary = format!("xtask: checkov deploy/overlays/{overlay}: ");
+        let summary = format!("ebb-deploy: checkov deploy/overlays/{overlay}: ");
         let line = stderr.lines().find(|line| line.starts_with(&summary));
         assert!(line.is_some_and(|line| line.contains(" 0 failed,")), "{summary}... 0 failed missing in:\n{stderr}");
     }

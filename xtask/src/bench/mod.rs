@@ -32,27 +32,26 @@ pub(super) struct Bench {
 
 use crate::tools::{self, REDIS, VALGRIND, WRK};
 
-/// Benchmarks by name: `cargo xtask bench [http|callgrind|ratelimit|offload|startup]` runs
-/// one; no name runs all.
-const BENCHMARKS: [&str; 5] = ["http", "callgrind", "ratelimit", "offload", "startup"];
+/// `cargo xtask bench [NAME] [--check] [--save]`.
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// One benchmark (all when absent), or `readme` to regenerate README's table
+    #[arg(value_parser = ["http", "callgrind", "ratelimit", "offload", "startup", "readme"])]
+    name: Option<String>,
+    /// Exit non-zero when a target is missed
+    #[arg(long)]
+    check: bool,
+    /// Merge into bench/report.json and regenerate README's table
+    #[arg(long)]
+    save: bool,
+}
 
-pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let root = crate::workspace_root();
-    if args.first().map(String::as_str) == Some("readme") {
+    if args.name.as_deref() == Some("readme") {
         return readme::update(&root);
     }
-    let check = args.iter().any(|a| a == "--check");
-    let save = args.iter().any(|a| a == "--save");
-    let names: Vec<&str> = args.iter().map(String::as_str).filter(|a| !a.starts_with("--")).collect();
-    if let Some(flag) = args.iter().find(|a| a.starts_with("--") && !["--check", "--save"].contains(&a.as_str())) {
-        anyhow::bail!(
-            "unknown flag `{flag}`: --check (exit non-zero when a target is missed), --save (into bench/report.json)"
-        );
-    }
-    let only = names.first().copied();
-    if let Some(name) = only.filter(|name| !BENCHMARKS.contains(name)) {
-        anyhow::bail!("unknown benchmark `{name}`: one of {}, or `readme`", BENCHMARKS.join(", "));
-    }
+    let (check, save, only) = (args.check, args.save, args.name.as_deref());
     let wanted = |name: &str| only.is_none_or(|only| only == name);
     let sh = Shell::new()?;
     sh.change_dir(&root);

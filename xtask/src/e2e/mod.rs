@@ -28,11 +28,10 @@ use ebb_testkit::{RedisServer, S3Server, TcpBalancer, TempDir, poll_until};
 use serde_json::{Value, json};
 use xshell::{Shell, cmd};
 
-use crate::manifests::definition::{self, Service};
-use crate::manifests::render::{READINESS_FAILURE_THRESHOLD, READINESS_PERIOD_SECONDS, env_duration, grace_seconds};
 use crate::tools::{self, HAPROXY, REDIS, WRK};
 use containers::Containers;
 pub(crate) use containers::engine_answers;
+use ebb_deploy::{READINESS_FAILURE_THRESHOLD, READINESS_PERIOD_SECONDS, Service};
 use processes::Processes;
 use runtime::Runtime;
 use traffic::Wrk;
@@ -123,19 +122,17 @@ impl Outcome {
 
 /// The timings the manifests give the service.
 struct Timings {
-    shutdown_delay: Duration,
-    shutdown_timeout: Duration,
+    /// `EBB_SHUTDOWN_DELAY` and `EBB_SHUTDOWN_TIMEOUT` as the ConfigMap sets them.
+    shutdown_env: [(&'static str, String); 2],
     grace: Duration,
     check_period: Duration,
 }
 
 impl Timings {
     fn of(service: &Service) -> Self {
-        let grace = u64::try_from(grace_seconds(service)).unwrap_or(60);
         Self {
-            shutdown_delay: service.shutdown_delay,
-            shutdown_timeout: service.shutdown_timeout,
-            grace: Duration::from_secs(grace),
+            shutdown_env: service.shutdown_env(),
+            grace: service.termination_grace_period(),
             check_period: Duration::from_secs(u64::try_from(READINESS_PERIOD_SECONDS).unwrap_or(2)),
         }
     }
@@ -146,19 +143,24 @@ impl Timings {
     }
 }
 
-pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
-    let only = match args {
-        [] => None,
-        [flag, value] if flag == "--runtime" && (value == "processes" || value == "containers") => Some(value.clone()),
-        _ => bail!("usage: cargo xtask e2e [--runtime processes|containers]"),
-    };
+/// `cargo xtask e2e [--runtime processes|containers]`.
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// Only this runtime (both when absent)
+    #[arg(long, value_parser = ["processes", "containers"])]
+    runtime: Option<String>,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    let only = args.runtime.clone();
     let sh = Shell::new()?;
     let root = crate::workspace_root();
     sh.change_dir(&root);
     tools::ensure_apt(&sh, &[REDIS, WRK, HAPROXY])?;
     tools::ensure_s3s_fs(&sh, &root)?;
     let haproxy = tools::which(HAPROXY.binary).context("haproxy is not installed")?;
-    let service = definition::services().into_iter().find(|s| s.name == SERVICE).context("no example-api service")?;
+    let project = crate::services::project()?;
+    let service = project.service(SERVICE).context("no example-api service")?.clone();
     let timings = Timings::of(&service);
 
     let want = |name: &str| only.as_deref().is_none_or(|only| only == name);
@@ -196,11 +198,10 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     }
     if want("containers") && engine {
         let out = root.join("target/image").join(SERVICE);
-        let image = crate::image::build(&sh, &root, SERVICE, &out)?;
-        let archive = out.join(format!("{SERVICE}.oci.tar"));
-        cmd!(sh, "docker load -q -i {archive}").run().context("docker load failed")?;
+        let image = project.build_image(&service, &out)?;
+        image.load()?;
         let grace = timings.grace.as_secs();
-        let mut runtime = Containers::new(image.reference.clone(), REPLICAS, service.http_port, grace)?;
+        let mut runtime = Containers::new(image.reference.clone(), REPLICAS, service.http_port(), grace)?;
         record("containers", scenarios(&mut runtime, &haproxy, &timings));
     }
 
@@ -232,8 +233,7 @@ fn scenarios(runtime: &mut dyn Runtime, haproxy: &std::path::Path, timings: &Tim
     // HAProxy in TCP mode adds no header: the clients send their own X-Forwarded-For, which
     // the replicas trust from the balancer's address only.
     env.push(("EBB_RATELIMIT_TRUSTED_PROXIES", host_cidr(runtime.balancer_source())));
-    env.push(("EBB_SHUTDOWN_DELAY", env_duration(timings.shutdown_delay)));
-    env.push(("EBB_SHUTDOWN_TIMEOUT", env_duration(timings.shutdown_timeout)));
+    env.extend(timings.shutdown_env.iter().cloned());
     runtime.set_env(env);
     for slot in 0..REPLICAS {
         runtime.start(slot, &[])?;

@@ -29,15 +29,15 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
 use super::crds::{Endpoint, Metadata, ServiceMonitor, ServiceMonitorSpec};
-use super::definition::{GRACE_MARGIN, MONITORING_NAMESPACE, Scaler, Service};
 use crate::image::NONROOT;
+use crate::service::{GRACE_MARGIN, MONITORING_NAMESPACE, Scaler, Service};
 
 /// The name of the container and Service port of the application listener.
 pub(crate) const HTTP_PORT: &str = "http";
 /// The readiness probe's period: how long a terminating pod may still get new connections.
-pub(crate) const READINESS_PERIOD_SECONDS: i32 = 2;
+pub const READINESS_PERIOD_SECONDS: i32 = 2;
 /// One failed readiness check takes the pod out of the Service.
-pub(crate) const READINESS_FAILURE_THRESHOLD: i32 = 1;
+pub const READINESS_FAILURE_THRESHOLD: i32 = 1;
 
 /// The name of the container and Service port of the metrics listener, which also answers
 /// the probes and has its own connection cap.
@@ -59,11 +59,14 @@ pub(crate) fn render(service: &Service) -> anyhow::Result<Vec<File>> {
         File { name: "servicemonitor.yaml", object: serde_json::to_value(service_monitor(service))? },
     ];
     match &service.scaler {
-        Scaler::Requests => files.push(File { name: "hpa.yaml", object: serde_json::to_value(hpa(service))? }),
-        Scaler::RedisStream { .. } => {
-            let authentication = super::scaling::redis_authentication(service)
-                .with_context(|| format!("{}: a Redis trigger needs REDIS_URL from a Secret", service.name))?;
-            files.push(File { name: "triggerauthentication.yaml", object: serde_json::to_value(authentication)? });
+        Scaler::Hpa { .. } => files.push(File { name: "hpa.yaml", object: serde_json::to_value(hpa(service))? }),
+        scaler => {
+            if scaler.reads_redis() {
+                let authentication = super::scaling::redis_authentication(service).with_context(|| {
+                    format!("{}: a Redis trigger needs REDIS_URL from a Secret (`with_secret_env`)", service.name)
+                })?;
+                files.push(File { name: "triggerauthentication.yaml", object: serde_json::to_value(authentication)? });
+            }
             files.push(File {
                 name: "scaledobject.yaml",
                 object: serde_json::to_value(super::scaling::scaled_object(service, None))?,
@@ -150,19 +153,19 @@ fn quantity(value: &str) -> Quantity {
 
 fn deployment(service: &Service) -> Deployment {
     let resources = &service.resources;
-    let mut limits = BTreeMap::from([("memory".to_owned(), quantity(resources.memory_limit))]);
-    if let Some(cpu) = resources.cpu_limit {
+    let mut limits = BTreeMap::from([("memory".to_owned(), quantity(&resources.memory_limit))]);
+    if let Some(cpu) = &resources.cpu_limit {
         limits.insert("cpu".to_owned(), quantity(cpu));
     }
     let secret_env = service
         .secret_env
         .iter()
-        .map(|(variable, secret, key)| EnvVar {
-            name: (*variable).to_owned(),
+        .map(|env| EnvVar {
+            name: env.variable.clone(),
             value_from: Some(EnvVarSource {
                 secret_key_ref: Some(SecretKeySelector {
-                    name: (*secret).to_owned(),
-                    key: (*key).to_owned(),
+                    name: env.secret.clone(),
+                    key: env.key.clone(),
                     optional: Some(false),
                 }),
                 ..EnvVarSource::default()
@@ -192,8 +195,8 @@ fn deployment(service: &Service) -> Deployment {
         env: Some(secret_env),
         resources: Some(ResourceRequirements {
             requests: Some(BTreeMap::from([
-                ("cpu".to_owned(), quantity(resources.cpu_request)),
-                ("memory".to_owned(), quantity(resources.memory_request)),
+                ("cpu".to_owned(), quantity(&resources.cpu_request)),
+                ("memory".to_owned(), quantity(&resources.memory_request)),
             ])),
             limits: Some(limits),
             ..ResourceRequirements::default()
@@ -356,32 +359,7 @@ pub(crate) fn hpa(service: &Service) -> HorizontalPodAutoscaler {
             },
             min_replicas: Some(scaling.min_replicas),
             max_replicas: scaling.max_replicas,
-            metrics: Some(vec![
-                MetricSpec {
-                    type_: "Resource".to_owned(),
-                    resource: Some(ResourceMetricSource {
-                        name: "cpu".to_owned(),
-                        target: MetricTarget {
-                            type_: "Utilization".to_owned(),
-                            average_utilization: Some(scaling.cpu_percent),
-                            ..MetricTarget::default()
-                        },
-                    }),
-                    ..MetricSpec::default()
-                },
-                MetricSpec {
-                    type_: "Pods".to_owned(),
-                    pods: Some(PodsMetricSource {
-                        metric: MetricIdentifier { name: service.custom_metric.to_owned(), selector: None },
-                        target: MetricTarget {
-                            type_: "AverageValue".to_owned(),
-                            average_value: Some(quantity(scaling.requests_per_second)),
-                            ..MetricTarget::default()
-                        },
-                    }),
-                    ..MetricSpec::default()
-                },
-            ]),
+            metrics: Some(hpa_metrics(service)),
             // Up fast (double, or +4 pods, every 15 s); down slowly, after 5 stable minutes.
             behavior: Some(HorizontalPodAutoscalerBehavior {
                 scale_up: Some(rules(0, vec![policy("Percent", 100, 15), policy("Pods", 4, 15)])),
@@ -390,6 +368,38 @@ pub(crate) fn hpa(service: &Service) -> HorizontalPodAutoscaler {
         }),
         ..HorizontalPodAutoscaler::default()
     }
+}
+
+/// The HPA's targets: CPU utilisation and/or the custom requests-per-second Pods metric.
+fn hpa_metrics(service: &Service) -> Vec<MetricSpec> {
+    let Scaler::Hpa { cpu_percent, requests_per_second } = &service.scaler else {
+        return Vec::new();
+    };
+    let cpu = cpu_percent.map(|percent| MetricSpec {
+        type_: "Resource".to_owned(),
+        resource: Some(ResourceMetricSource {
+            name: "cpu".to_owned(),
+            target: MetricTarget {
+                type_: "Utilization".to_owned(),
+                average_utilization: Some(percent),
+                ..MetricTarget::default()
+            },
+        }),
+        ..MetricSpec::default()
+    });
+    let requests = requests_per_second.as_deref().map(|per_pod| MetricSpec {
+        type_: "Pods".to_owned(),
+        pods: Some(PodsMetricSource {
+            metric: MetricIdentifier { name: service.custom_metric.clone(), selector: None },
+            target: MetricTarget {
+                type_: "AverageValue".to_owned(),
+                average_value: Some(quantity(per_pod)),
+                ..MetricTarget::default()
+            },
+        }),
+        ..MetricSpec::default()
+    });
+    cpu.into_iter().chain(requests).collect()
 }
 
 /// Prometheus Operator's ServiceMonitor (monitoring.coreos.com/v1) for the metrics port.
@@ -412,11 +422,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::manifests::definition;
+    use crate::service as definition;
 
     #[test]
     fn the_metrics_port_admits_only_prometheus_and_the_app_port_everyone() {
-        let service = definition::services().remove(0);
+        let service = definition::examples().remove(0);
         let policy = serde_json::to_value(network_policy(&service)).expect("json");
         let rules = &policy["spec"]["ingress"];
         assert_eq!(rules[0]["ports"][0]["port"], HTTP_PORT);
@@ -430,7 +440,7 @@ mod tests {
 
     #[test]
     fn the_grace_period_rounds_up_and_durations_stay_exact() {
-        let mut service = definition::services().remove(0);
+        let mut service = definition::examples().remove(0);
         service.shutdown_delay = Duration::from_millis(1500);
         service.shutdown_timeout = Duration::from_secs(30);
         assert_eq!(grace_seconds(&service), 37, "1.5 s + 30 s + 5 s, rounded up");

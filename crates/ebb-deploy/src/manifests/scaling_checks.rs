@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::definition::REDIS_URL;
+use crate::service::REDIS_URL;
 
 /// Problems among `objects`; none when they agree. `documented_secrets` are the Secrets the
 /// docs ask the operator to create (`example_secrets.rs`), for those not among `objects`.
@@ -184,11 +184,12 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::check;
-    use crate::manifests::{definition, example_secrets, render};
+    use crate::manifests::{example_secrets, render};
+    use crate::service as definition;
 
     /// Renders `service`, breaks one thing with `edit`, and asserts that the check names it.
     fn assert_named(service: &str, edit: impl FnOnce(&mut Vec<Value>), needle: &str) {
-        let services = definition::services();
+        let services = definition::examples();
         let secrets: Vec<Value> = example_secrets::example_secrets(&services)
             .into_values()
             .map(|secret| serde_json::to_value(secret).expect("json"))

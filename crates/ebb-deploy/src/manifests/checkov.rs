@@ -62,7 +62,7 @@ pub(crate) fn check(sh: &Shell, checkov: &Path, overlay: &str, built: &str) -> a
     };
     let summary = &report["summary"];
     eprintln!(
-        "xtask: checkov {overlay}: {} passed, {} failed, {} skipped (reasons in manifests/checkov.rs)",
+        "ebb-deploy: checkov {overlay}: {} passed, {} failed, {} skipped (reasons in the annotations)",
         summary["passed"], summary["failed"], summary["skipped"]
     );
     let failed = report["results"]["failed_checks"].as_array().cloned().unwrap_or_default();
@@ -70,7 +70,7 @@ pub(crate) fn check(sh: &Shell, checkov: &Path, overlay: &str, built: &str) -> a
         .iter()
         .map(|check| {
             format!(
-                "{overlay}: checkov {} ({}) fails on {}: fix it, or skip it with its reason in manifests/checkov.rs",
+                "{overlay}: checkov {} ({}) fails on {}: fix it in the service definition, or, where it does not apply, skip it with its reason (ebb-deploy's checkov::SKIPS)",
                 check["check_id"].as_str().unwrap_or("?"),
                 check["check_name"].as_str().unwrap_or("?"),
                 check["resource"].as_str().unwrap_or("?"),

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::definition::{REDIS_TRIGGER_KEYS, REDIS_URL, Scaler, Service};
+use crate::service::{REDIS_TRIGGER_KEYS, REDIS_URL, Service};
 
 /// Placeholder of every key but the Redis ones; never a real secret.
 const PLACEHOLDER: &str = "change-me";
@@ -16,15 +16,15 @@ const PLACEHOLDER: &str = "change-me";
 const REDIS_URL_PLACEHOLDER: &str = "redis://default:change-me@redis:6379";
 
 /// One example Secret per Secret name the services read, by name.
-pub(crate) fn example_secrets(services: &[Service]) -> BTreeMap<&'static str, Secret> {
-    let mut secrets: BTreeMap<&'static str, BTreeMap<String, String>> = BTreeMap::new();
+pub(crate) fn example_secrets(services: &[Service]) -> BTreeMap<String, Secret> {
+    let mut secrets: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for service in services {
-        for (variable, secret, key) in service.secret_env {
-            let value = if *variable == REDIS_URL { REDIS_URL_PLACEHOLDER } else { PLACEHOLDER };
-            secrets.entry(secret).or_default().insert((*key).to_owned(), value.to_owned());
+        for env in &service.secret_env {
+            let value = if env.variable == REDIS_URL { REDIS_URL_PLACEHOLDER } else { PLACEHOLDER };
+            secrets.entry(env.secret.clone()).or_default().insert(env.key.clone(), value.to_owned());
         }
-        if let (Scaler::RedisStream { .. }, Some(secret)) = (&service.scaler, service.redis_secret()) {
-            let keys = secrets.entry(secret).or_default();
+        if let (true, Some(secret)) = (service.scaler.reads_redis(), service.redis_secret()) {
+            let keys = secrets.entry(secret.to_owned()).or_default();
             keys.extend(REDIS_TRIGGER_KEYS.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())));
         }
     }
@@ -32,7 +32,7 @@ pub(crate) fn example_secrets(services: &[Service]) -> BTreeMap<&'static str, Se
         .into_iter()
         .map(|(name, data)| {
             let secret = Secret {
-                metadata: ObjectMeta { name: Some(name.to_owned()), ..ObjectMeta::default() },
+                metadata: ObjectMeta { name: Some(name.clone()), ..ObjectMeta::default() },
                 string_data: Some(data),
                 type_: Some("Opaque".to_owned()),
                 ..Secret::default()

@@ -5,9 +5,9 @@
 
 use serde_json::{Value, json};
 
-use super::definition::{NAMESPACE, Scaler, Service};
 use super::example_secrets::example_secrets;
 use super::{render, scaling};
+use crate::service::{Scaler, Service};
 
 /// One overlay: its directory name, its kustomization and the files beside it.
 pub(crate) struct Overlay {
@@ -21,7 +21,7 @@ pub(crate) struct Overlay {
 fn min_replicas_patches(services: &[Service], min_replicas: i32) -> Vec<Value> {
     services
         .iter()
-        .filter(|service| matches!(service.scaler, Scaler::Requests))
+        .filter(|service| !service.scaler.is_keda())
         .map(|service| {
             json!({
                 "target": { "kind": "HorizontalPodAutoscaler", "name": service.name },
@@ -31,11 +31,11 @@ fn min_replicas_patches(services: &[Service], min_replicas: i32) -> Vec<Value> {
         .collect()
 }
 
-/// Every object without a namespace goes to [`NAMESPACE`]; the monitoring objects keep
+/// Every object without a namespace goes to `namespace`; the monitoring objects keep
 /// theirs (`unsetOnly`; kustomize's `namespace:` field would move them too).
-fn kustomization(resources: &[String], patches: Vec<Value>) -> Value {
+fn kustomization(resources: &[String], patches: Vec<Value>, namespace: &str) -> Value {
     let namespace = format!(
-        "apiVersion: builtin\nkind: NamespaceTransformer\nmetadata:\n  name: namespace\n  namespace: {NAMESPACE}\nunsetOnly: true\n"
+        "apiVersion: builtin\nkind: NamespaceTransformer\nmetadata:\n  name: namespace\n  namespace: {namespace}\nunsetOnly: true\n"
     );
     json!({
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -46,7 +46,7 @@ fn kustomization(resources: &[String], patches: Vec<Value>) -> Value {
     })
 }
 
-pub(crate) fn overlays(services: &[Service]) -> anyhow::Result<Vec<Overlay>> {
+pub(crate) fn overlays(services: &[Service], namespace: &str) -> anyhow::Result<Vec<Overlay>> {
     let bases: Vec<String> = services.iter().map(|s| format!("../../base/{}", s.name)).collect();
     let mut with_monitoring = bases.clone();
     with_monitoring.push("../../base/monitoring".to_owned());
@@ -54,7 +54,9 @@ pub(crate) fn overlays(services: &[Service]) -> anyhow::Result<Vec<Overlay>> {
     let mut keda_resources = bases;
     let mut keda_patches = Vec::new();
     let mut keda_files = Vec::new();
-    for service in services.iter().filter(|s| matches!(s.scaler, Scaler::Requests)) {
+    // A CPU-only HPA stays: KEDA's rate trigger needs a requests-per-second target.
+    let on_rate = |s: &&Service| matches!(s.scaler, Scaler::Hpa { requests_per_second: Some(_), .. });
+    for service in services.iter().filter(on_rate) {
         let file = format!("scaledobject-{}.yaml", service.name);
         keda_resources.push(file.clone());
         // The HPA's own behavior, so that both scale alike.
@@ -71,7 +73,7 @@ pub(crate) fn overlays(services: &[Service]) -> anyhow::Result<Vec<Overlay>> {
     Ok(vec![
         Overlay {
             name: "dev",
-            kustomization: kustomization(&with_monitoring, min_replicas_patches(services, 1)),
+            kustomization: kustomization(&with_monitoring, min_replicas_patches(services, 1), namespace),
             // Beside the overlay, not among its resources: see example_secrets.rs.
             files: example_secrets(services)
                 .into_iter()
@@ -80,9 +82,13 @@ pub(crate) fn overlays(services: &[Service]) -> anyhow::Result<Vec<Overlay>> {
         },
         Overlay {
             name: "prod",
-            kustomization: kustomization(&with_monitoring, min_replicas_patches(services, 3)),
+            kustomization: kustomization(&with_monitoring, min_replicas_patches(services, 3), namespace),
             files: Vec::new(),
         },
-        Overlay { name: "keda", kustomization: kustomization(&keda_resources, keda_patches), files: keda_files },
+        Overlay {
+            name: "keda",
+            kustomization: kustomization(&keda_resources, keda_patches, namespace),
+            files: keda_files,
+        },
     ])
 }

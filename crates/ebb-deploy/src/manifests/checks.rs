@@ -5,8 +5,8 @@ use ebb_probes::{LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH};
 use ebb_shutdown::{ENV_DELAY, ENV_TIMEOUT};
 use serde_json::Value;
 
-use super::definition::{GRACE_MARGIN, Service};
 use super::render::{File, METRICS_PORT, env_duration, grace_seconds};
+use crate::service::{GRACE_MARGIN, Service};
 
 pub(crate) fn check(service: &Service, files: &[File]) -> Vec<String> {
     let mut problems = Vec::new();
@@ -217,10 +217,11 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::manifests::{definition, render};
+    use crate::manifests::render;
+    use crate::service as definition;
 
     fn rendered() -> (Service, Vec<File>) {
-        let service = definition::services().remove(0);
+        let service = definition::examples().remove(0);
         let files = render::render(&service).expect("render");
         (service, files)
     }
@@ -247,7 +248,7 @@ mod tests {
 
     #[test]
     fn the_rendered_objects_pass() {
-        for service in definition::services() {
+        for service in definition::examples() {
             let files = render::render(&service).expect("render");
             assert_eq!(check(&service, &files), Vec::<String>::new(), "{}", service.name);
         }
@@ -281,10 +282,13 @@ mod tests {
     }
 
     #[test]
-    fn the_image_is_tagged_with_the_version_the_image_builder_uses() {
-        let (_, mut files) = rendered();
-        let version = crate::image::workspace_field(&crate::workspace_root(), "version").expect("workspace version");
-        assert_eq!(container(&mut files)["image"], format!("ebb/example-api:{version}").as_str());
+    fn the_image_is_tagged_with_its_package_version() {
+        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let project = crate::Project::at(&workspace, &[crate::Service::new("example-api")]).expect("this workspace");
+        let mut files = render::render(&project.services()[0]).expect("renders");
+        // example-api inherits the workspace's version, as ebb-deploy does.
+        let version = env!("CARGO_PKG_VERSION");
+        assert_eq!(container(&mut files)["image"], format!("example-api:{version}").as_str());
         for pinned in ["r.local:5000/ebb/example-api:0.1.0", "ebb/example-api@sha256:0123"] {
             let (service, mut files) = rendered();
             container(&mut files)["image"] = pinned.into();

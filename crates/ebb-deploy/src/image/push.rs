@@ -38,7 +38,7 @@ pub(crate) fn push(image: &Image, target: &str) -> anyhow::Result<String> {
         let exists =
             client.head(format!("{base}/blobs/{digest}")).send().with_context(|| format!("cannot reach {registry}"))?;
         if exists.status() == StatusCode::OK {
-            eprintln!("xtask: {digest} already in {registry}");
+            eprintln!("ebb-deploy: {digest} already in {registry}");
             continue;
         }
         let started = client.post(format!("{base}/blobs/uploads/")).send()?;
@@ -49,7 +49,7 @@ pub(crate) fn push(image: &Image, target: &str) -> anyhow::Result<String> {
         let location =
             if location.starts_with("http") { location.to_owned() } else { format!("{scheme}://{registry}{location}") };
         let separator = if location.contains('?') { '&' } else { '?' };
-        eprintln!("xtask: pushing {digest} ({} KiB)", bytes.len() / 1024);
+        eprintln!("ebb-deploy: pushing {digest} ({} KiB)", bytes.len() / 1024);
         let put = client
             .put(format!("{location}{separator}digest={digest}"))
             .header("content-type", "application/octet-stream")

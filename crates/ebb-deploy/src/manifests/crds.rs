@@ -88,6 +88,12 @@ pub(crate) enum Trigger {
         #[serde(rename = "authenticationRef", default, skip_serializing_if = "Option::is_none")]
         authentication_ref: Option<AuthenticationRef>,
     },
+    /// KEDA's Redis list scaler (`type: redis`).
+    Redis {
+        metadata: RedisListTrigger,
+        #[serde(rename = "authenticationRef", default, skip_serializing_if = "Option::is_none")]
+        authentication_ref: Option<AuthenticationRef>,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -116,6 +122,15 @@ pub(crate) struct RedisStreamsTrigger {
     pub(crate) lag_count: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) activation_lag_count: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RedisListTrigger {
+    pub(crate) list_name: String,
+    pub(crate) list_length: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) activation_list_length: Option<String>,
 }
 
 /// Where a KEDA trigger gets its connection settings and credentials: Secret keys.
@@ -233,6 +248,11 @@ fn scaled_object(name: &str, scaled: &ScaledObject) -> Vec<String> {
                     problems.push(format!("{field}.lagCount must be a whole number"));
                 }
             }
+            Trigger::Redis { metadata, .. } => {
+                if metadata.list_length.parse::<u64>().is_err() {
+                    problems.push(format!("{field}.listLength must be a whole number"));
+                }
+            }
         }
     }
     problems
@@ -257,11 +277,12 @@ mod tests {
     use serde_json::json;
 
     use super::check;
-    use crate::manifests::{definition, scaling};
+    use crate::manifests::scaling;
+    use crate::service as definition;
 
     #[test]
     fn a_prometheus_trigger_without_ignore_null_values_false_is_refused() {
-        let service = definition::services().remove(0);
+        let service = definition::examples().remove(0);
         let rendered = serde_json::to_value(scaling::scaled_object(&service, None)).expect("json");
         assert_eq!(check(&rendered), Some(Vec::new()), "the rendering passes");
         for value in [None, Some("true")] {

@@ -9,10 +9,11 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior;
 use serde_json::{Value, json};
 
 use super::crds::{
-    Advanced, AuthenticationRef, Fallback, HpaConfig, Metadata, PrometheusTrigger, RedisStreamsTrigger, ScaleTarget,
-    ScaledObject, ScaledObjectSpec, SecretTargetRef, Trigger, TriggerAuthentication, TriggerAuthenticationSpec,
+    Advanced, AuthenticationRef, Fallback, HpaConfig, Metadata, PrometheusTrigger, RedisListTrigger,
+    RedisStreamsTrigger, ScaleTarget, ScaledObject, ScaledObjectSpec, SecretTargetRef, Trigger, TriggerAuthentication,
+    TriggerAuthenticationSpec,
 };
-use super::definition::{MONITORING_NAMESPACE, REDIS_TRIGGER_KEYS, Scaler, Service};
+use crate::service::{MONITORING_NAMESPACE, REDIS_TRIGGER_KEYS, Scaler, Service};
 
 /// The name of the adapter rules' ConfigMap (and file).
 pub(crate) const ADAPTER_RULES: &str = "prometheus-adapter-rules";
@@ -56,12 +57,12 @@ pub(crate) const PROMETHEUS_ADDRESS: &str = "http://prometheus-operated.monitori
 pub(crate) fn scaled_object(service: &Service, behavior: Option<HorizontalPodAutoscalerBehavior>) -> ScaledObject {
     let scaling = &service.scaling;
     let trigger = match &service.scaler {
-        Scaler::Requests => Trigger::Prometheus {
+        Scaler::Hpa { requests_per_second, .. } => Trigger::Prometheus {
             metadata: PrometheusTrigger {
                 server_address: PROMETHEUS_ADDRESS.to_owned(),
                 // The ServiceMonitor's job label is the Service's name.
                 query: format!("sum(rate({}{{job=\"{}\"}}[1m]))", service.request_counter, service.name),
-                threshold: scaling.requests_per_second.to_owned(),
+                threshold: requests_per_second.clone().unwrap_or_default(),
                 activation_threshold: Some("1".to_owned()),
                 // An empty result (Prometheus restarted, the series not yet scraped) is an
                 // error, so KEDA uses the fallback; `true` would read it as 0 and scale to
@@ -69,14 +70,31 @@ pub(crate) fn scaled_object(service: &Service, behavior: Option<HorizontalPodAut
                 ignore_null_values: Some("false".to_owned()),
             },
         },
+        Scaler::Prometheus { query, threshold, activation } => Trigger::Prometheus {
+            metadata: PrometheusTrigger {
+                server_address: PROMETHEUS_ADDRESS.to_owned(),
+                query: query.clone(),
+                threshold: threshold.clone(),
+                activation_threshold: Some(activation.clone()),
+                ignore_null_values: Some("false".to_owned()),
+            },
+        },
         // The group's lag: jobs not yet delivered. Pending (in-flight) jobs stay with their
         // consumers; lag also works from zero replicas, where pending entries stay 0.
         Scaler::RedisStream { stream, group, lag_per_replica } => Trigger::RedisStreams {
             metadata: RedisStreamsTrigger {
-                stream: (*stream).to_owned(),
-                consumer_group: (*group).to_owned(),
-                lag_count: (*lag_per_replica).to_owned(),
+                stream: stream.clone(),
+                consumer_group: group.clone(),
+                lag_count: lag_per_replica.clone(),
                 activation_lag_count: Some("0".to_owned()),
+            },
+            authentication_ref: Some(AuthenticationRef { name: redis_authentication_name(service) }),
+        },
+        Scaler::RedisList { list, length_per_replica } => Trigger::Redis {
+            metadata: RedisListTrigger {
+                list_name: list.clone(),
+                list_length: length_per_replica.clone(),
+                activation_list_length: Some("0".to_owned()),
             },
             authentication_ref: Some(AuthenticationRef { name: redis_authentication_name(service) }),
         },

@@ -1,0 +1,98 @@
+//! Images and autoscaling manifests for your own ebb service, from one typed definition.
+//!
+//! A [`Service`] says what the code, the image and the Kubernetes objects must agree on:
+//! ports, probes, the shutdown budget, resources, replicas and what scales it (an HPA on
+//! CPU and/or requests per second, or KEDA on a Prometheus query, a Redis stream or list).
+//! Its defaults are the ebb crates' own constants. From it `ebb-deploy`
+//!
+//! - builds a small, reproducible OCI image of the binary without a container engine
+//!   (the binary, the libraries it links, CA certificates, a non-root user; an SPDX SBOM
+//!   beside it), loads it into Docker or pushes it to a registry;
+//! - renders `deploy/`: per service a ConfigMap, Deployment, Service, PodDisruptionBudget,
+//!   NetworkPolicy, ServiceMonitor and an HPA (with prometheus-adapter rules) or a KEDA
+//!   ScaledObject (with its TriggerAuthentication); overlays `dev`, `prod` and `keda`;
+//!   `--check` fails when they are stale or inconsistent (official schemas, checkov,
+//!   replicas beside an autoscaler, untagged images, triggers without authentication);
+//! - deploys: images pushed, manifests pinned by digest, `kubectl apply --server-side`.
+//!
+//! # Use it
+//!
+//! Your workspace's `xtask/src/main.rs`:
+//!
+//! ```no_run
+//! use std::process::ExitCode;
+//!
+//! use ebb_deploy::{Scaler, Service};
+//!
+//! fn main() -> ExitCode {
+//!     let api = Service::new("shop-api").with_scaler(Scaler::cpu_and_requests_per_second(70, 200));
+//!     ebb_deploy::xtask(&[api])
+//! }
+//! ```
+//!
+//! with `xtask = "run --quiet --package xtask --"` under `[alias]` in
+//! `.cargo/config.toml`, gives `cargo xtask image|manifests|deploy` for your binaries.
+
+// A command-line tool's library: each command's result (a digest, the manifests of a dry
+// run) goes to stdout, its progress to stderr.
+#![allow(clippy::print_stdout)]
+
+mod cli;
+mod deploy;
+mod image;
+mod manifests;
+mod project;
+mod service;
+pub mod tools;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use cli::{Command, DeployArgs, ImageArgs, ManifestsArgs};
+pub use image::BuiltImage;
+pub use manifests::render::{READINESS_FAILURE_THRESHOLD, READINESS_PERIOD_SECONDS};
+pub use project::Project;
+pub use service::{Resources, Scaler, Service};
+
+/// `cargo xtask image|manifests|deploy` for `services` in the workspace around the current
+/// directory: parses the command line, runs the command, and reports an error on stderr.
+pub fn xtask(services: &[Service]) -> ExitCode {
+    #[derive(Parser)]
+    #[command(name = "cargo xtask", about = "Images and autoscaling manifests (ebb-deploy)")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+    let cli = Cli::parse();
+    report(Project::discover(services).and_then(|project| project.run(&cli.command)))
+}
+
+/// Exit 0, or print the error (with its causes) and exit 1.
+pub fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl Project {
+    /// Runs one command.
+    pub fn run(&self, command: &Command) -> anyhow::Result<()> {
+        match command {
+            Command::Image(args) => image::run(self, args),
+            Command::Manifests(args) => {
+                if args.install_checkers {
+                    for tool in &tools::CHECKERS {
+                        tools::install(&self.root, tool)?;
+                    }
+                }
+                manifests::run(self, args.check)
+            }
+            Command::Deploy(args) => deploy::run(self, args),
+        }
+    }
+}

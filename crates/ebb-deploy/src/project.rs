@@ -1,0 +1,163 @@
+//! The workspace the commands work in: its root (where `deploy/` and `target/` are), the
+//! services with their image tags resolved from their packages' versions, and the namespace
+//! the overlays put them in.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::service::Service;
+
+/// A cargo workspace and the services deployed from it.
+#[derive(Clone, Debug)]
+pub struct Project {
+    pub(crate) root: PathBuf,
+    pub(crate) namespace: String,
+    pub(crate) services: Vec<Service>,
+    /// `[workspace.package] repository` or the first service package's, for the image label.
+    pub(crate) repository: String,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    packages: Vec<Package>,
+    workspace_root: PathBuf,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    version: String,
+    repository: Option<String>,
+    targets: Vec<Target>,
+}
+
+#[derive(Deserialize)]
+struct Target {
+    name: String,
+    kind: Vec<String>,
+}
+
+impl Project {
+    /// The cargo workspace around the current directory (what `cargo xtask` runs in).
+    pub fn discover(services: &[Service]) -> anyhow::Result<Project> {
+        Project::at(&std::env::current_dir()?, services)
+    }
+
+    /// The cargo workspace holding `dir`. Checks that every service names a binary of the
+    /// workspace and a valid Kubernetes name, and tags each image with its package's version
+    /// unless the service sets a tag.
+    pub fn at(dir: &Path, services: &[Service]) -> anyhow::Result<Project> {
+        let output = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(["metadata", "--no-deps", "--format-version", "1"])
+            .current_dir(dir)
+            .output()
+            .context("cannot run `cargo metadata`")?;
+        if !output.status.success() {
+            bail!("`cargo metadata` failed in {}:\n{}", dir.display(), String::from_utf8_lossy(&output.stderr));
+        }
+        let metadata: Metadata = serde_json::from_slice(&output.stdout).context("cannot read `cargo metadata`")?;
+        let mut problems = Vec::new();
+        let mut resolved = Vec::new();
+        if services.is_empty() {
+            problems.push("no services: pass at least one `Service`".to_owned());
+        }
+        for service in services {
+            problems.extend(invalid_names(service));
+            if services.iter().filter(|other| other.name == service.name).count() > 1 {
+                problems.push(format!("service `{}` is defined twice", service.name));
+            }
+            let Some(package) = metadata.packages.iter().find(|p| p.name == service.package) else {
+                problems.push(format!(
+                    "service `{}`: no package `{}` in this workspace (set it with `with_package`)",
+                    service.name, service.package
+                ));
+                continue;
+            };
+            if !package.targets.iter().any(|t| t.name == service.binary && t.kind.iter().any(|k| k == "bin")) {
+                problems.push(format!(
+                    "service `{}`: package `{}` has no binary `{}` (set it with `with_binary`)",
+                    service.name, service.package, service.binary
+                ));
+            }
+            let mut service = service.clone();
+            service.tag.get_or_insert_with(|| package.version.clone());
+            resolved.push(service);
+        }
+        if !problems.is_empty() {
+            problems.dedup();
+            bail!("the service definitions are wrong:\n  - {}", problems.join("\n  - "));
+        }
+        let repository = metadata
+            .packages
+            .iter()
+            .filter(|p| resolved.iter().any(|s| s.package == p.name))
+            .find_map(|p| p.repository.clone())
+            .unwrap_or_default();
+        let namespace = resolved[0].name.clone();
+        Ok(Project { root: metadata.workspace_root, namespace, services: resolved, repository })
+    }
+
+    /// The namespace the overlays put every service in. Default: the first service's name.
+    pub fn with_namespace(mut self, namespace: &str) -> Self {
+        self.namespace = namespace.to_owned();
+        self
+    }
+
+    /// The workspace root: `deploy/` and `target/image/` are under it.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The services, with their tags resolved.
+    pub fn services(&self) -> &[Service] {
+        &self.services
+    }
+
+    /// The service called `name`.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}
+
+/// Kubernetes names (RFC 1123 labels) and image repositories accept less than Rust does.
+fn invalid_names(service: &Service) -> Vec<String> {
+    let mut problems = Vec::new();
+    let name = &service.name;
+    let label = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+    };
+    if !label(name) {
+        problems.push(format!(
+            "service name `{name}` is not a Kubernetes name: 1-63 lowercase letters, digits and `-`, not at either end"
+        ));
+    }
+    let image = &service.image;
+    if image.is_empty()
+        || image.contains(':')
+        || image.contains('@')
+        || !image.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b))
+    {
+        problems.push(format!(
+            "service `{name}`: image `{image}` must be a repository without tag or digest (lowercase letters, digits, `._-/`); set the tag with `with_tag`"
+        ));
+    }
+    if service.scaling.min_replicas < 0 || service.scaling.max_replicas < service.scaling.min_replicas.max(1) {
+        problems.push(format!(
+            "service `{name}`: replicas {}..{} are not a range (0 <= min <= max, max >= 1)",
+            service.scaling.min_replicas, service.scaling.max_replicas
+        ));
+    }
+    if let crate::Scaler::Hpa { cpu_percent: None, requests_per_second: None } = service.scaler {
+        problems.push(format!("service `{name}`: an HPA needs a CPU or a requests-per-second target"));
+    }
+    if service.http_port == service.metrics_port {
+        problems.push(format!("service `{name}`: the HTTP and metrics ports are both {}", service.http_port));
+    }
+    problems
+}
