@@ -12,6 +12,7 @@ mod ratelimit;
 mod readme;
 mod report;
 mod startup;
+mod worker;
 pub(crate) mod wrk;
 
 use ebb_testkit::RedisServer;
@@ -84,7 +85,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         offload::run(&bench, &root, &mut report)?;
     }
     if wanted("startup") {
-        startup::run(&bench, &root, &mut report)?;
+        let bare_start = startup::run(&bench, &root, &mut report)?;
+        worker::run(&bench, &root, bare_start, &mut report)?;
     }
     print!("{}", report.table());
     let out = root.join("target/bench");

@@ -41,6 +41,12 @@ const ROWS: &[(&str, &str)] = &[
     ("api_start_to_ready", "example-api exec → first 200 from `/readyz` (median of 20)"),
     ("bare_start_to_first_200", "bare axum exec → first 200"),
     ("api_idle_rss", "example-api RSS idle"),
+    (
+        "worker_start_to_first_ack",
+        "example-worker exec → a waiting job acknowledged (`XINFO GROUPS`: delivered, 0 pending; median of 20)",
+    ),
+    ("worker_start_to_first_ack_p90", "same, p90"),
+    ("worker_start_vs_bare_start", "that median / bare axum exec → first 200 (same run)"),
 ];
 
 /// The table README shows for `report`.

@@ -1,7 +1,8 @@
 //! Start-up and memory of example-api: exec to the first `200` from `/readyz` (median of 20,
 //! no dependencies to wait for: in-process fallbacks, a local object directory), idle RSS,
 //! and RSS after a wrk load — next to the bare axum server of bench-server, measured the
-//! same way in the same run.
+//! same way in the same run. The bare server's median start is returned: the worker's cold
+//! start (`worker.rs`) is read against it.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -26,7 +27,7 @@ struct Run {
     loaded_kib: u64,
 }
 
-pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Result<()> {
+pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Result<Duration> {
     let sh = &bench.sh;
     cmd!(sh, "cargo build --release -q -p example-api").run()?;
     let api = root.join("target/release/example-api");
@@ -74,7 +75,8 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
     }
     service_ready.sort();
     bare_ready.sort();
-    let (service_ms, bare_ms) = (ms(service_ready[STARTS / 2]), ms(bare_ready[STARTS / 2]));
+    let bare_start = bare_ready[STARTS / 2];
+    let (service_ms, bare_ms) = (ms(service_ready[STARTS / 2]), ms(bare_start));
     let service = measure(true, true)?;
     let bare = measure(false, true)?;
     let mib = |kib: u64| kib as f64 / 1024.0;
@@ -84,7 +86,7 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
     report.add("bare_idle_rss", mib(bare.idle_kib), "MiB", Target::None);
     report.add("api_loaded_rss", mib(service.loaded_kib), "MiB", Target::None);
     report.add("bare_loaded_rss", mib(bare.loaded_kib), "MiB", Target::None);
-    Ok(())
+    Ok(bare_start)
 }
 
 fn ms(duration: Duration) -> f64 {
