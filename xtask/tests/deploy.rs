@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use ebb_testkit::RegistryServer;
 
-const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
+const XTASK: &str = env!("CARGO_BIN_EXE_ebb-xtask");
 
 fn deploy(args: &[&str]) -> Output {
     Command::new(XTASK).arg("deploy").args(args).output().expect("run xtask")

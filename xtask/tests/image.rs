@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ebb_testkit::{RegistryServer, TempDir, poll_until};
 
-const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
+const XTASK: &str = env!("CARGO_BIN_EXE_ebb-xtask");
 const BIN: &str = "example-minimal";
 
 fn image(out: &Path, extra: &[&str]) -> Output {
@@ -93,7 +93,7 @@ fn a_binary_that_does_not_exist_is_a_clear_error() {
     let output = Command::new(XTASK).args(["image", "--bin", "no-such-binary"]).output().expect("run xtask");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("release build of no-such-binary failed"), "{stderr}");
+    assert!(stderr.contains("`no-such-binary` is neither a service (example-api, example-worker)"), "{stderr}");
 }
 
 fn docker(args: &[&str]) -> Output {
@@ -125,7 +125,8 @@ fn the_image_runs_as_nonroot_on_a_read_only_root_and_stops_cleanly() {
         "EBB_SHUTDOWN_DELAY=1s",
         "-e",
         "EBB_SHUTDOWN_TIMEOUT=10s",
-        &format!("ebb/{BIN}:0.1.0"),
+        // Not a service of services.rs: ebb-deploy's defaults, the binary's name as image.
+        &format!("{BIN}:0.1.0"),
     ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let _cleanup = Cleanup(name.clone());

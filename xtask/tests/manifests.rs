@@ -3,7 +3,7 @@
 use std::process::{Command, Output};
 
 fn check() -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask")).args(["manifests", "--check"]).output().expect("run xtask")
+    Command::new(env!("CARGO_BIN_EXE_ebb-xtask")).args(["manifests", "--check"]).output().expect("run xtask")
 }
 
 #[test]
@@ -39,4 +39,26 @@ fn checkov_finds_no_unskipped_failure_in_any_overlay() {
         let line = stderr.lines().find(|line| line.starts_with(&summary));
         assert!(line.is_some_and(|line| line.contains(" 0 failed,")), "{summary}... 0 failed missing in:\n{stderr}");
     }
+}
+
+/// The rendered compose file and the repository's local additions make one valid project
+/// for Docker Compose (checked offline by `docker-compose config`; no image is pulled).
+#[test]
+fn compose_files_are_valid_together() {
+    let Some(compose) = ebb_deploy::tools::which("docker-compose") else {
+        assert!(!ebb_testkit::in_ci(), "docker-compose is missing and CI=true");
+        eprintln!("SKIPPED compose validation: no docker-compose here");
+        return;
+    };
+    let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
+    let output = Command::new(compose)
+        .args(["-f", "compose.yaml", "-f", "compose.local.yaml", "config"])
+        .current_dir(deploy)
+        .env_remove("REDIS_URL")
+        .output()
+        .expect("docker-compose");
+    let merged = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(merged.contains("image: ebb/example-api:0.1.0"), "{merged}");
+    assert!(merged.contains("REDIS_URL: redis://redis:6379/"), "{merged}");
 }

@@ -102,15 +102,23 @@ fn config_map_name(service: &Service) -> String {
 /// in the application (no preStop sleep), so that it sees SIGTERM at once and sends
 /// `Connection: close` while the endpoints drop the pod.
 fn config_map(service: &Service) -> ConfigMap {
-    let mut data: BTreeMap<String, String> =
-        service.env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    ConfigMap {
+        metadata: meta(service, config_map_name(service)),
+        data: Some(settings(service)),
+        ..ConfigMap::default()
+    }
+}
+
+/// The plain settings of the service (its ConfigMap's data; compose's environment).
+pub(crate) fn settings(service: &Service) -> BTreeMap<String, String> {
+    let mut data: BTreeMap<String, String> = service.env.iter().cloned().collect();
     data.insert("EBB_HTTP_ADDR".to_owned(), format!("0.0.0.0:{}", service.http_port));
     data.insert("EBB_METRICS_ADDR".to_owned(), format!("0.0.0.0:{}", service.metrics_port));
     data.insert(ENV_DELAY.to_owned(), env_duration(service.shutdown_delay));
     data.insert(ENV_TIMEOUT.to_owned(), env_duration(service.shutdown_timeout));
     // One JSON object per line: what log platforms ingest without a parser of their own.
     data.insert(ebb_server::ENV_LOG_FORMAT.to_owned(), "json".to_owned());
-    ConfigMap { metadata: meta(service, config_map_name(service)), data: Some(data), ..ConfigMap::default() }
+    data
 }
 
 /// A duration as the service parses it (humantime): whole seconds where exact, else
