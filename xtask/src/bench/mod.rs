@@ -5,6 +5,7 @@
 //! written to `target/bench/report.json`.
 
 mod callgrind;
+mod coldbuild;
 mod http;
 mod offload;
 pub(crate) mod process;
@@ -36,8 +37,8 @@ use crate::tools::{self, REDIS, VALGRIND, WRK};
 /// `cargo xtask bench [NAME] [--check] [--save]`.
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// One benchmark (all when absent), or `readme` to regenerate README's table
-    #[arg(value_parser = ["http", "callgrind", "ratelimit", "offload", "startup", "readme"])]
+    /// One benchmark (all but coldbuild when absent), or `readme` to regenerate README's table
+    #[arg(value_parser = ["http", "callgrind", "ratelimit", "offload", "startup", "coldbuild", "readme"])]
     name: Option<String>,
     /// Exit non-zero when a target is missed
     #[arg(long)]
@@ -87,6 +88,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if wanted("startup") {
         let bare_start = startup::run(&bench, &root, &mut report)?;
         worker::run(&bench, &root, bare_start, &mut report)?;
+    }
+    // Minutes of compiling from empty target directories: only when asked for by name.
+    if only == Some("coldbuild") {
+        coldbuild::run(&bench, &root, &mut report)?;
     }
     print!("{}", report.table());
     let out = root.join("target/bench");

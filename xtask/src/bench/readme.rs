@@ -47,6 +47,14 @@ const ROWS: &[(&str, &str)] = &[
     ),
     ("worker_start_to_first_ack_p90", "same, p90"),
     ("worker_start_vs_bare_start", "that median / bare axum exec → first 200 (same run)"),
+    (
+        "cold_build_probes_shutdown",
+        "a user's first release build on `ebb-probes` + `ebb-shutdown`, empty target dir (`bench coldbuild`)",
+    ),
+    ("cold_build_server_full", "the same on `ebb-server` with `full` (every part)"),
+    ("cold_build_server_full_vs_probes_shutdown", "that / the probes-and-shutdown build"),
+    ("cold_build_probes_shutdown_crates", "crates in the probes-and-shutdown build"),
+    ("cold_build_server_full_crates", "crates in the `full` build"),
 ];
 
 /// The table README shows for `report`.
