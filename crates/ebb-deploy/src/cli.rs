@@ -23,13 +23,13 @@ pub struct ImageArgs {
     /// first service
     #[arg(long, visible_alias = "bin", value_name = "NAME")]
     pub service: Option<String>,
-    /// Where the layout, archive, SBOM and digest go; default: target/image/<service>
+    /// Where the layout, archive, SBOM and digest go; default: `target/image/SERVICE`
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// `docker load` the archive into the local engine
     #[arg(long)]
     pub load: bool,
-    /// Push to an OCI registry (credentials: see `ebb_deploy::registry`)
+    /// Push to an OCI registry, with the credentials of the Docker config
     #[arg(long, value_name = "REGISTRY/REPO[:TAG]", value_parser = parse_push_target)]
     pub push: Option<String>,
 }
@@ -48,7 +48,7 @@ pub struct ManifestsArgs {
 /// `deploy`'s arguments.
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// Where the images go: HOST[:PORT]/PATH, each service as PATH/<service>
+    /// Where the images go: `HOST[:PORT]/PATH`, each service as `PATH/SERVICE`
     #[arg(long, value_name = "HOST[:PORT]/PATH", value_parser = parse_registry)]
     pub registry: String,
     /// The overlay to apply
