@@ -32,6 +32,20 @@
 //!
 //! with `xtask = "run --quiet --package xtask --"` under `[alias]` in
 //! `.cargo/config.toml`, gives `cargo xtask image|manifests|deploy` for your binaries.
+//!
+//! # Registry
+//!
+//! `image --push` and `deploy` speak the OCI distribution API themselves (HTTP for
+//! loopback registries, HTTPS otherwise). A registry that answers `401` gets what its
+//! `WWW-Authenticate` challenge asks for: `Basic` credentials, or a `Bearer` token for
+//! `repository:REPO:pull,push` from the challenge's realm (fetched with those credentials,
+//! if any). Credentials are read as `docker login` leaves them, from
+//! `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`: `credHelpers[host]`, then
+//! `credsStore` (each runs `docker-credential-<name> get`), then `auths[host]`; without
+//! them the push is anonymous. A refusal is one line naming the host, the file and what to
+//! do (`docker login HOST`), never a secret. Basic is tested against `docker-registry` with
+//! htpasswd, Bearer against `docker-registry` with token auth and a test's own token
+//! endpoint.
 
 // A command-line tool's library: each command's result (a digest, the manifests of a dry
 // run) goes to stdout, its progress to stderr.
@@ -58,6 +72,15 @@ pub use service::{Resources, Scaler, Service};
 /// `cargo xtask image|manifests|deploy` for `services` in the workspace around the current
 /// directory: parses the command line, runs the command, and reports an error on stderr.
 pub fn xtask(services: &[Service]) -> ExitCode {
+    xtask_with(services, |project| project)
+}
+
+/// [`xtask`] with the project's options set by `configure`, e.g.
+/// `ebb_deploy::xtask_with(&services, |project| project.with_namespace("shop"))`.
+///
+/// To add commands of your own beside these, flatten [`Command`] into your own clap
+/// parser and call [`Project::run`], as ebb's own xtask does.
+pub fn xtask_with(services: &[Service], configure: impl FnOnce(Project) -> Project) -> ExitCode {
     #[derive(Parser)]
     #[command(name = "cargo xtask", about = "Images and autoscaling manifests (ebb-deploy)")]
     struct Cli {
@@ -65,7 +88,7 @@ pub fn xtask(services: &[Service]) -> ExitCode {
         command: Command,
     }
     let cli = Cli::parse();
-    report(Project::discover(services).and_then(|project| project.run(&cli.command)))
+    report(Project::discover(services).map(configure).and_then(|project| project.run(&cli.command)))
 }
 
 /// Exit 0, or print the error (with its causes) and exit 1.
