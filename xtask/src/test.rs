@@ -2,7 +2,7 @@
 
 use xshell::{Shell, cmd};
 
-use crate::tools::{self, DOCKER_REGISTRY, HAPROXY, OPENSSL, PROMETHEUS, PROMTOOL, REDIS, REDIS_CLI, WRK};
+use crate::tools::{self, DOCKER_REGISTRY, HAPROXY, HTPASSWD, OPENSSL, PROMETHEUS, PROMTOOL, REDIS, REDIS_CLI, WRK};
 
 /// `cargo xtask test [-- NEXTEST ARGS]`.
 #[derive(clap::Args)]
@@ -18,8 +18,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let root = crate::workspace_root();
     sh.change_dir(&root);
 
-    // haproxy and wrk: the rolling-restart test behind an L4 balancer.
-    tools::ensure_apt(&sh, &[REDIS, REDIS_CLI, OPENSSL, PROMETHEUS, PROMTOOL, DOCKER_REGISTRY, HAPROXY, WRK])?;
+    // haproxy and wrk: the rolling-restart test behind an L4 balancer; htpasswd: the
+    // password-protected registry of the push tests.
+    let apt = [REDIS, REDIS_CLI, OPENSSL, PROMETHEUS, PROMTOOL, DOCKER_REGISTRY, HTPASSWD, HAPROXY, WRK];
+    tools::ensure_apt(&sh, &apt)?;
     let s3s_fs = tools::ensure_s3s_fs(&sh, &root)?;
     for checker in &ebb_deploy::tools::CHECKERS {
         ebb_deploy::tools::install(&root, checker)?;

@@ -25,6 +25,8 @@ pub(crate) const WRK: AptTool = AptTool { binary: "wrk", package: "wrk" };
 pub(crate) const REDIS_CLI: AptTool = AptTool { binary: "redis-cli", package: "redis-tools" };
 /// Throwaway CAs and certificates for the TLS Redis of the tests.
 pub(crate) const OPENSSL: AptTool = AptTool { binary: "openssl", package: "openssl" };
+/// `htpasswd -B`: the bcrypt users file of the password-protected registry in the tests.
+pub(crate) const HTPASSWD: AptTool = AptTool { binary: "htpasswd", package: "apache2-utils" };
 pub(crate) const VALGRIND: AptTool = AptTool { binary: "valgrind", package: "valgrind" };
 
 /// Makes sure every tool in `tools` is on PATH, installing the missing ones with one

@@ -5,6 +5,8 @@
 //! - [`RedisCluster`]: a throwaway 6-node Redis Cluster (3 masters, 3 replicas).
 //! - [`FreezingProxy`]: a TCP proxy whose open connections can be frozen while new ones
 //!   work (a hung connection).
+//! - [`RegistryServer`]: a throwaway OCI registry (`docker-registry`), anonymous or behind
+//!   htpasswd (Basic) or token (Bearer) authentication.
 //! - [`S3Server`]: a throwaway `s3s-fs` (S3-compatible, SigV4-checked) over a temporary
 //!   directory.
 //! - [`PrometheusServer`]: a throwaway Prometheus scraping given targets every second.
@@ -41,7 +43,7 @@ pub use process::{ExitInfo, ServiceProcess};
 pub use prometheus::PrometheusServer;
 pub use redis::{REDIS_TLS_PASSWORD, REDIS_TLS_USER, RedisServer};
 pub use redis_cluster::RedisCluster;
-pub use registry::RegistryServer;
+pub use registry::{RegistryServer, RegistryTokenAuth};
 pub use s3::S3Server;
 pub use tempdir::TempDir;
 pub use tools::{find_tool, in_ci};
