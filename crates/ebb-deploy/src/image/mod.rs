@@ -9,6 +9,7 @@
 //! sources give the same digest: fixed timestamps (`SOURCE_DATE_EPOCH`, else the commit's
 //! time), sorted entries, fixed modes and owners.
 
+mod credentials;
 mod elf;
 mod layer;
 mod oci;
