@@ -91,12 +91,16 @@ pub fn xtask_with(services: &[Service], configure: impl FnOnce(Project) -> Proje
     report(Project::discover(services).map(configure).and_then(|project| project.run(&cli.command)))
 }
 
-/// Exit 0, or print the error (with its causes) and exit 1.
+/// Exit 0, or print the error and its causes (never a backtrace: this is a user's
+/// command line, whatever `RUST_BACKTRACE` says) and exit 1.
 pub fn report(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:?}");
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
             ExitCode::FAILURE
         }
     }
