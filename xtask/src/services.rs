@@ -10,7 +10,7 @@ pub(crate) fn services() -> Vec<Service> {
     vec![
         Service::new("example-api")
             .with_image("ebb/example-api")
-            .with_replicas(2, 10)
+            .with_replicas(3, 10)
             .with_scaler(Scaler::cpu_and_requests_per_second(70, 100))
             .with_env("EBB_RATELIMIT_RATE", "100/1s")
             .with_env("AWS_REGION", "us-east-1")

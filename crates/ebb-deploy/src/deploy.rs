@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use serde::Deserialize;
 use serde_json::json;
 use xshell::{Shell, cmd};
 
@@ -34,17 +35,21 @@ pub(crate) fn run(project: &Project, args: &DeployArgs) -> anyhow::Result<()> {
 
     let dir = root.join("target/deploy").join(&args.overlay);
     std::fs::create_dir_all(&dir)?;
+    // kustomize takes no absolute paths and resolves symbolic links (a `target` that is a
+    // link) first: the path between the two real directories.
+    let overlay = relative(&dir.canonicalize()?, &root.join("deploy/overlays").join(&args.overlay).canonicalize()?);
     let kustomization = json!({
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": [format!("../../../deploy/overlays/{}", args.overlay)],
+        "resources": [overlay],
         "images": images,
     });
     std::fs::write(dir.join("kustomization.yaml"), serde_yaml::to_string(&kustomization)?)?;
     let rendered = cmd!(sh, "kubectl kustomize {dir}").quiet().read().context("kubectl kustomize failed")?;
-    for line in rendered.lines().map(str::trim).filter(|line| line.starts_with("image:")) {
-        if !line.contains("@sha256:") || line.ends_with(":latest") {
-            bail!("`{line}` is not pinned by digest: every image must be `name@sha256:...` when deploying");
+    for document in serde_yaml::Deserializer::from_str(&rendered) {
+        let object = serde_json::Value::deserialize(document)?;
+        if let Some(image) = images_of(&object).into_iter().find(|image| !image.contains("@sha256:")) {
+            bail!("`{image}` is not pinned by digest: every image must be `name@sha256:...` when deploying");
         }
     }
     let manifests: PathBuf = dir.join("manifests.yaml");
@@ -69,4 +74,63 @@ pub(crate) fn run(project: &Project, args: &DeployArgs) -> anyhow::Result<()> {
         .run()
         .context("kubectl apply failed")?;
     Ok(())
+}
+
+/// Every container image of an object (pod templates, init containers included).
+fn images_of(value: &serde_json::Value) -> Vec<String> {
+    let mut images = Vec::new();
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                if key == "containers" || key == "initContainers" {
+                    let containers = value.as_array().into_iter().flatten();
+                    images.extend(containers.filter_map(|c| c["image"].as_str().map(str::to_owned)));
+                } else {
+                    images.extend(images_of(value));
+                }
+            }
+        }
+        serde_json::Value::Array(items) => images.extend(items.iter().flat_map(images_of)),
+        _ => {}
+    }
+    images
+}
+
+/// `to` relative to `from` (both absolute and canonical), with `/` separators.
+fn relative(from: &std::path::Path, to: &std::path::Path) -> String {
+    let (from, to): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let up = std::iter::repeat_n("..".to_owned(), from.len() - common);
+    let down = to[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned());
+    up.chain(down).collect::<Vec<_>>().join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::{images_of, relative};
+
+    #[test]
+    fn paths_between_real_directories() {
+        assert_eq!(
+            relative(Path::new("/w/target/deploy/prod"), Path::new("/w/deploy/overlays/prod")),
+            "../../../deploy/overlays/prod"
+        );
+        assert_eq!(
+            relative(Path::new("/scratch/t/deploy/prod"), Path::new("/w/deploy/overlays/prod")),
+            "../../../../w/deploy/overlays/prod"
+        );
+    }
+
+    #[test]
+    fn every_container_image_is_found() {
+        let deployment = json!({ "spec": { "template": { "spec": {
+            "initContainers": [{ "image": "init:1" }],
+            "containers": [{ "name": "a", "image": "a@sha256:00" }, { "image": "b:latest" }],
+        }}}});
+        assert_eq!(images_of(&deployment), ["a@sha256:00", "b:latest", "init:1"]);
+    }
 }

@@ -49,7 +49,7 @@ impl Project {
     /// workspace and a valid Kubernetes name, and tags each image with its package's version
     /// unless the service sets a tag.
     pub fn at(dir: &Path, services: &[Service]) -> anyhow::Result<Project> {
-        let output = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        let output = std::process::Command::new(crate::image::cargo())
             .args(["metadata", "--no-deps", "--format-version", "1"])
             .current_dir(dir)
             .output()
@@ -67,6 +67,15 @@ impl Project {
             problems.extend(invalid_names(service));
             if services.iter().filter(|other| other.name == service.name).count() > 1 {
                 problems.push(format!("service `{}` is defined twice", service.name));
+            }
+            // deploy maps each image name to its own pushed digest: one name, one image.
+            if let Some(other) =
+                services.iter().find(|other| other.image == service.image && other.name != service.name)
+            {
+                problems.push(format!(
+                    "services `{}` and `{}` share the image `{}`: give each its own `with_image`",
+                    service.name, other.name, service.image
+                ));
             }
             let Some(package) = metadata.packages.iter().find(|p| p.name == service.package) else {
                 problems.push(format!(
@@ -86,7 +95,8 @@ impl Project {
             resolved.push(service);
         }
         if !problems.is_empty() {
-            problems.dedup();
+            let mut seen = std::collections::HashSet::new();
+            problems.retain(|problem| seen.insert(problem.clone()));
             bail!("the service definitions are wrong:\n  - {}", problems.join("\n  - "));
         }
         let repository = metadata
@@ -100,6 +110,7 @@ impl Project {
     }
 
     /// The namespace the overlays put every service in. Default: the first service's name.
+    #[must_use]
     pub fn with_namespace(mut self, namespace: &str) -> Self {
         self.namespace = namespace.to_owned();
         self
@@ -125,16 +136,16 @@ impl Project {
 fn invalid_names(service: &Service) -> Vec<String> {
     let mut problems = Vec::new();
     let name = &service.name;
+    // A Service's name is an RFC 1035 label: it starts with a letter.
     let label = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 63
+        s.len() <= 63
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
             && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !s.starts_with('-')
             && !s.ends_with('-')
     };
     if !label(name) {
         problems.push(format!(
-            "service name `{name}` is not a Kubernetes name: 1-63 lowercase letters, digits and `-`, not at either end"
+            "service name `{name}` is not a Kubernetes name: 1-63 lowercase letters, digits and `-`, starting with a letter, not ending with `-`"
         ));
     }
     let image = &service.image;
@@ -144,7 +155,7 @@ fn invalid_names(service: &Service) -> Vec<String> {
         || !image.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b))
     {
         problems.push(format!(
-            "service `{name}`: image `{image}` must be a repository without tag or digest (lowercase letters, digits, `._-/`); set the tag with `with_tag`"
+            "service `{name}`: image `{image}` must be a repository without registry, tag or digest (lowercase letters, digits, `._-/`): `deploy --registry` adds the registry, `with_tag` the tag"
         ));
     }
     if service.scaling.min_replicas < 0 || service.scaling.max_replicas < service.scaling.min_replicas.max(1) {
@@ -153,11 +164,58 @@ fn invalid_names(service: &Service) -> Vec<String> {
             service.scaling.min_replicas, service.scaling.max_replicas
         ));
     }
-    if let crate::Scaler::Hpa { cpu_percent: None, requests_per_second: None } = service.scaler {
-        problems.push(format!("service `{name}`: an HPA needs a CPU or a requests-per-second target"));
-    }
+    problems.extend(invalid_scaler(name, &service.scaler));
     if service.http_port == service.metrics_port {
         problems.push(format!("service `{name}`: the HTTP and metrics ports are both {}", service.http_port));
     }
     problems
+}
+
+/// Targets KEDA or the HPA controller would refuse (or divide by) only in the cluster.
+fn invalid_scaler(name: &str, scaler: &crate::Scaler) -> Vec<String> {
+    use crate::Scaler;
+    let positive = |what: &str, value: &str| {
+        (!value.parse::<f64>().is_ok_and(|v| v.is_finite() && v > 0.0))
+            .then(|| format!("service `{name}`: {what} must be a number above 0, not `{value}`"))
+    };
+    match scaler {
+        Scaler::Hpa { cpu_percent: None, requests_per_second: None } => {
+            vec![format!("service `{name}`: an HPA needs a CPU or a requests-per-second target")]
+        }
+        Scaler::Hpa { cpu_percent, requests_per_second } => {
+            let cpu = cpu_percent
+                .filter(|p| *p <= 0)
+                .map(|p| format!("service `{name}`: the CPU target must be above 0 %, not {p}"));
+            cpu.into_iter()
+                .chain(requests_per_second.as_deref().and_then(|r| positive("requests per second", r)))
+                .collect()
+        }
+        Scaler::Prometheus { query, threshold, activation } => {
+            let mut problems: Vec<String> = positive("the Prometheus threshold", threshold).into_iter().collect();
+            if query.trim().is_empty() {
+                problems.push(format!("service `{name}`: the Prometheus query is empty"));
+            }
+            if !activation.parse::<f64>().is_ok_and(|v| v.is_finite() && v >= 0.0) {
+                problems.push(format!(
+                    "service `{name}`: the activation threshold must be a number >= 0, not `{activation}`"
+                ));
+            }
+            problems
+        }
+        Scaler::RedisStream { stream, group, lag_per_replica } => {
+            let mut problems: Vec<String> = positive("the lag per replica", lag_per_replica).into_iter().collect();
+            if stream.is_empty() || group.is_empty() {
+                problems.push(format!("service `{name}`: the stream and the group need names"));
+            }
+            problems
+        }
+        Scaler::RedisList { list, length_per_replica } => {
+            let mut problems: Vec<String> =
+                positive("the length per replica", length_per_replica).into_iter().collect();
+            if list.is_empty() {
+                problems.push(format!("service `{name}`: the list needs a name"));
+            }
+            problems
+        }
+    }
 }

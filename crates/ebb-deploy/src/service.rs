@@ -32,6 +32,7 @@ impl Resources {
     }
 
     /// Adds a CPU limit (none by default).
+    #[must_use]
     pub fn with_cpu_limit(mut self, limit: &str) -> Self {
         self.cpu_limit = Some(limit.to_owned());
         self
@@ -137,6 +138,12 @@ impl Scaler {
         !matches!(self, Scaler::Hpa { .. })
     }
 
+    /// Whether it is an HPA on requests per second (which needs the prometheus-adapter rules,
+    /// and which the `keda` overlay replaces with a ScaledObject).
+    pub(crate) fn on_request_rate(&self) -> bool {
+        matches!(self, Scaler::Hpa { requests_per_second: Some(_), .. })
+    }
+
     /// Whether the trigger reads Redis (and so needs the TriggerAuthentication).
     pub(crate) fn reads_redis(&self) -> bool {
         matches!(self, Scaler::RedisStream { .. } | Scaler::RedisList { .. })
@@ -211,8 +218,10 @@ impl Service {
         }
     }
 
-    /// The image's repository without tag or digest (`shop/api`; `deploy` prefixes the
-    /// registry). Default: the service's name.
+    /// The image's repository in the manifests, without registry, tag or digest
+    /// (`shop/api`). `deploy --registry HOST/PATH` pushes the image to `HOST/PATH/<service>`
+    /// and points this name there, pinned by digest. Default: the service's name.
+    #[must_use]
     pub fn with_image(mut self, repository: &str) -> Self {
         self.image = repository.to_owned();
         self
@@ -220,44 +229,52 @@ impl Service {
 
     /// The image's tag in the base. Default: the package's version (never `latest`);
     /// `deploy` pins the pushed digest.
+    #[must_use]
     pub fn with_tag(mut self, tag: &str) -> Self {
         self.tag = Some(tag.to_owned());
         self
     }
 
     /// The cargo package holding the binary. Default: the service's name.
+    #[must_use]
     pub fn with_package(mut self, package: &str) -> Self {
         self.package = package.to_owned();
         self
     }
 
     /// The binary (`[[bin]]` name) the image runs. Default: the service's name.
+    #[must_use]
     pub fn with_binary(mut self, binary: &str) -> Self {
         self.binary = binary.to_owned();
         self
     }
 
     /// The application and metrics (probes) ports; the manifests set `EBB_HTTP_ADDR` and
-    /// `EBB_METRICS_ADDR` to match.
+    /// `EBB_METRICS_ADDR` to match. Default: ebb-server's, 8080 and 9090.
+    #[must_use]
     pub fn with_ports(mut self, http: u16, metrics: u16) -> Self {
         (self.http_port, self.metrics_port) = (http, metrics);
         self
     }
 
-    /// CPU and memory of the container.
+    /// CPU and memory of the container. Default: [`Resources::default`].
+    #[must_use]
     pub fn with_resources(mut self, resources: Resources) -> Self {
         self.resources = resources;
         self
     }
 
-    /// The autoscaler's bounds. `min` 0 is for KEDA-scaled services only (`--check`
-    /// refuses an HPA with `minReplicas: 0`).
+    /// The autoscaler's bounds (default 2 to 10): `prod` runs at least `min`, `dev` at least
+    /// one. `min` 0 is for KEDA-scaled services only (an HPA cannot scale from zero).
+    #[must_use]
     pub fn with_replicas(mut self, min: i32, max: i32) -> Self {
         self.scaling = Scaling { min_replicas: min, max_replicas: max };
         self
     }
 
-    /// What scales the service.
+    /// What scales the service. Default: an HPA on 70 % CPU and 100 requests per second
+    /// per pod.
+    #[must_use]
     pub fn with_scaler(mut self, scaler: Scaler) -> Self {
         self.scaler = scaler;
         self
@@ -265,13 +282,16 @@ impl Service {
 
     /// The shutdown delay (`EBB_SHUTDOWN_DELAY`: still serving while the endpoints drop the
     /// pod) and timeout (`EBB_SHUTDOWN_TIMEOUT`: the drain's budget). The pod's
-    /// `terminationGracePeriodSeconds` is their sum plus a margin.
+    /// `terminationGracePeriodSeconds` is their sum plus a margin. Default: ebb-shutdown's
+    /// (5 s and 30 s).
+    #[must_use]
     pub fn with_shutdown(mut self, delay: Duration, timeout: Duration) -> Self {
         (self.shutdown_delay, self.shutdown_timeout) = (delay, timeout);
         self
     }
 
     /// A plain setting, rendered into the service's ConfigMap.
+    #[must_use]
     pub fn with_env(mut self, variable: &str, value: &str) -> Self {
         self.env.push((variable.to_owned(), value.to_owned()));
         self
@@ -279,6 +299,7 @@ impl Service {
 
     /// A setting read from key `key` of Secret `secret`; the value never appears in a
     /// manifest. A Redis trigger's TriggerAuthentication reads the Secret of `REDIS_URL`.
+    #[must_use]
     pub fn with_secret_env(mut self, variable: &str, secret: &str, key: &str) -> Self {
         self.secret_env.push(SecretEnv {
             variable: variable.to_owned(),
@@ -290,6 +311,7 @@ impl Service {
 
     /// The counter the request-rate scaling reads, and the custom metric the HPA scales on.
     /// Default: ebb-metrics' `http_requests_total` and `requests_per_second`.
+    #[must_use]
     pub fn with_request_metrics(mut self, counter: &str, custom_metric: &str) -> Self {
         (self.request_counter, self.custom_metric) = (counter.to_owned(), custom_metric.to_owned());
         self

@@ -55,7 +55,8 @@ pub(crate) fn run(project: &Project, args: &ImageArgs) -> anyhow::Result<()> {
     }
     let mut last = image.digest.clone();
     if let Some(target) = &args.push {
-        last = push::push(&image.image, target)?;
+        let tag = service.tag.as_deref().unwrap_or("latest");
+        last = push::push(&image.image, &push::with_default_tag(target, tag))?;
     }
     println!("{last}");
     Ok(())
@@ -92,7 +93,8 @@ impl Project {
         eprintln!("ebb-deploy: building {bin} (release)");
         let revision = cmd!(sh, "git rev-parse HEAD").quiet().ignore_stderr().read().unwrap_or_default();
         // Compiled in (`ebb_server::build_info!`): the image holds no checkout to read it from.
-        cmd!(sh, "cargo build --release --locked -p {package} --bin {bin}")
+        let cargo = cargo();
+        cmd!(sh, "{cargo} build --release --locked -p {package} --bin {bin}")
             .env(ebb_server::ENV_GIT_REVISION, &revision)
             .run()
             .with_context(|| format!("the release build of {bin} failed (see cargo's output above)"))?;
@@ -171,13 +173,19 @@ impl Project {
         struct Metadata {
             target_directory: PathBuf,
         }
-        cmd!(sh, "cargo metadata --no-deps --format-version 1")
+        let cargo = cargo();
+        cmd!(sh, "{cargo} metadata --no-deps --format-version 1")
             .quiet()
             .read()
             .ok()
             .and_then(|json| serde_json::from_str::<Metadata>(&json).ok())
             .map_or_else(|| self.root.join("target"), |m| m.target_directory)
     }
+}
+
+/// The cargo that runs this (`cargo xtask` sets `CARGO`), else the one on PATH.
+pub(crate) fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
 /// The binary and what it needs, with the user, certificates and writable /tmp.

@@ -56,14 +56,20 @@ pub(crate) fn parse_target(target: &str) -> anyhow::Result<(String, String, Stri
     Ok((registry.to_owned(), repository.to_owned(), tag.to_owned()))
 }
 
+/// `target` with `tag` when it has none (never an implicit `latest`).
+pub(crate) fn with_default_tag(target: &str, tag: &str) -> String {
+    let last = target.rsplit('/').next().unwrap_or(target);
+    if last.contains(':') { target.to_owned() } else { format!("{target}:{tag}") }
+}
+
 /// Pushes `image` and returns `registry/repo@sha256:...`.
 pub(crate) fn push(image: &Image, target: &str) -> anyhow::Result<String> {
     let (registry, repository, tag) = parse_target(target)?;
-    let scheme = if registry.starts_with("127.") || registry.starts_with("localhost") || registry.starts_with("[::1]") {
-        "http"
-    } else {
-        "https"
-    };
+    let host = registry
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(registry.as_str(), |(host, _)| host);
+    let scheme = if host.starts_with("127.") || host == "localhost" || host == "[::1]" { "http" } else { "https" };
     let base = format!("{scheme}://{registry}/v2/{repository}");
     let client = Client::builder().timeout(std::time::Duration::from_secs(300)).build()?;
     let mut session = Session::new(client, &registry, &repository);

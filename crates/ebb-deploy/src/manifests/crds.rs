@@ -83,6 +83,12 @@ pub(crate) enum Trigger {
     Prometheus {
         metadata: PrometheusTrigger,
     },
+    /// KEDA's CPU scaler: average utilisation of the pods' CPU requests.
+    Cpu {
+        #[serde(rename = "metricType")]
+        metric_type: String,
+        metadata: CpuTrigger,
+    },
     RedisStreams {
         metadata: RedisStreamsTrigger,
         #[serde(rename = "authenticationRef", default, skip_serializing_if = "Option::is_none")]
@@ -122,6 +128,12 @@ pub(crate) struct RedisStreamsTrigger {
     pub(crate) lag_count: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) activation_lag_count: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct CpuTrigger {
+    pub(crate) value: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -248,6 +260,11 @@ fn scaled_object(name: &str, scaled: &ScaledObject) -> Vec<String> {
                     problems.push(format!("{field}.lagCount must be a whole number"));
                 }
             }
+            Trigger::Cpu { metric_type, metadata } => {
+                if metric_type != "Utilization" || metadata.value.parse::<u32>().map_or(true, |v| v == 0) {
+                    problems.push(format!("{field}: a cpu trigger needs metricType Utilization and a value > 0"));
+                }
+            }
             Trigger::Redis { metadata, .. } => {
                 if metadata.list_length.parse::<u64>().is_err() {
                     problems.push(format!("{field}.listLength must be a whole number"));
@@ -283,18 +300,20 @@ mod tests {
     #[test]
     fn a_prometheus_trigger_without_ignore_null_values_false_is_refused() {
         let service = definition::examples().remove(0);
-        let rendered = serde_json::to_value(scaling::scaled_object(&service, None)).expect("json");
+        let rendered = serde_json::to_value(scaling::scaled_object(&service, None, "ebb")).expect("json");
         assert_eq!(check(&rendered), Some(Vec::new()), "the rendering passes");
+        let triggers = rendered["spec"]["triggers"].as_array().expect("triggers");
+        let index = triggers.iter().position(|t| t["type"] == "prometheus").expect("a prometheus trigger");
         for value in [None, Some("true")] {
             let mut scaled = rendered.clone();
-            let metadata = scaled["spec"]["triggers"][0]["metadata"].as_object_mut().expect("metadata");
+            let metadata = scaled["spec"]["triggers"][index]["metadata"].as_object_mut().expect("metadata");
             match value {
                 Some(value) => metadata.insert("ignoreNullValues".to_owned(), value.into()),
                 None => metadata.remove("ignoreNullValues"),
             };
             let problems = check(&scaled).expect("modelled").join("\n");
-            let needle = "ScaledObject/example-api: spec.triggers[0].metadata.ignoreNullValues is";
-            assert!(problems.contains(needle), "{needle} missing in:\n{problems}");
+            let needle = format!("ScaledObject/example-api: spec.triggers[{index}].metadata.ignoreNullValues is");
+            assert!(problems.contains(&needle), "{needle} missing in:\n{problems}");
         }
     }
 

@@ -4,9 +4,9 @@
 //!
 //! ```text
 //! deploy/base/<service>/     ConfigMap, Deployment, Service, PDB, HPA, ServiceMonitor
-//! deploy/base/monitoring/    prometheus-adapter rules (http_requests_total -> requests_per_second)
-//! deploy/base/example-worker/ the same with a KEDA ScaledObject (and its TriggerAuthentication)
-//! deploy/overlays/dev|prod   HPA minReplicas 1 | 3; dev also holds example Secrets (placeholders)
+//! deploy/base/<service>/     ... or a KEDA ScaledObject (and its TriggerAuthentication for Redis)
+//! deploy/base/monitoring/    prometheus-adapter rules, when an HPA scales on requests per second
+//! deploy/overlays/dev|prod   HPA minReplicas 1 | the definition's; dev also holds example Secrets (placeholders)
 //! deploy/overlays/keda       a KEDA ScaledObject on the same rate instead of the HPA
 //! deploy/compose.yaml        the same services for Docker Compose, with the same images and settings
 //! ```
@@ -60,7 +60,6 @@ pub(crate) fn run(project: &Project, check: bool) -> anyhow::Result<()> {
     let mut outputs = Vec::new();
     let mut problems = Vec::new();
     let services = &project.services;
-    let mut adapter = None;
     let documented_secrets = example_secrets::example_secrets(services)
         .into_values()
         .map(serde_json::to_value)
@@ -75,9 +74,6 @@ pub(crate) fn run(project: &Project, check: bool) -> anyhow::Result<()> {
         }
         let names: Vec<&str> = files.iter().map(|f| f.name).collect();
         outputs.push(Output { path: base.join("kustomization.yaml"), text: yaml(&kustomization(&names))? });
-        if files.iter().any(|f| f.object["kind"] == "HorizontalPodAutoscaler") {
-            adapter = Some(scaling::adapter_rules(service)?);
-        }
     }
     for overlay in overlays::overlays(services, &project.namespace)? {
         let dir = PathBuf::from("deploy/overlays").join(overlay.name);
@@ -90,7 +86,7 @@ pub(crate) fn run(project: &Project, check: bool) -> anyhow::Result<()> {
         path: PathBuf::from("deploy/compose.yaml"),
         text: format!("{HEADER}{COMPOSE_USAGE}{}", serde_yaml::to_string(&compose::compose(services))?),
     });
-    if let Some(adapter) = adapter {
+    if let Some(adapter) = scaling::adapter_rules(services)? {
         let dir = PathBuf::from("deploy/base/monitoring");
         outputs.push(Output { path: dir.join(format!("{}.yaml", scaling::ADAPTER_RULES)), text: yaml(&adapter)? });
         outputs.push(Output {
@@ -99,6 +95,16 @@ pub(crate) fn run(project: &Project, check: bool) -> anyhow::Result<()> {
         });
     }
 
+    // Generated files no definition renders any more (a removed service, an HPA after a
+    // switch to KEDA): stale for --check, removed by a rendering.
+    for stale in leftovers(root, &outputs) {
+        if check {
+            problems.push(format!("{} is rendered from no definition: run `cargo xtask manifests`", stale.display()));
+        } else {
+            std::fs::remove_file(root.join(&stale))?;
+            eprintln!("ebb-deploy: removed {}, which no definition renders", stale.display());
+        }
+    }
     for output in &outputs {
         let path = root.join(&output.path);
         if check {
@@ -131,6 +137,29 @@ pub(crate) fn run(project: &Project, check: bool) -> anyhow::Result<()> {
         eprintln!("ebb-deploy: manifests are current and consistent");
     }
     Ok(())
+}
+
+/// Files under `deploy/base` and `deploy/overlays` that this command wrote once (they start
+/// with [`HEADER`]) and that are not among `outputs`; relative to `root`.
+fn leftovers(root: &Path, outputs: &[Output]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs: Vec<PathBuf> = vec![root.join("deploy/base"), root.join("deploy/overlays")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for path in entries.filter_map(|entry| entry.ok().map(|entry| entry.path())) {
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let Ok(relative) = path.strip_prefix(root) else { continue };
+            let generated = std::fs::read_to_string(&path).is_ok_and(|text| text.starts_with(HEADER));
+            if generated && !outputs.iter().any(|output| output.path == relative) {
+                found.push(relative.to_owned());
+            }
+        }
+    }
+    found.sort();
+    found
 }
 
 /// In a built overlay, the services' objects are in `namespace` and the

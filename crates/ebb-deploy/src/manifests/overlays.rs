@@ -1,5 +1,5 @@
 //! Kustomize overlays over every service's base: `dev` (HPAs from one replica), `prod`
-//! (from three) and `keda` (request-driven services scaled by a KEDA ScaledObject instead of the
+//! (the definitions' minimums) and `keda` (request-driven services scaled by a KEDA ScaledObject instead of the
 //! HPA — never both on one Deployment: KEDA makes its own HPA). Queue consumers are scaled
 //! by KEDA in every overlay (their ScaledObject is in their base).
 
@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::example_secrets::example_secrets;
 use super::{render, scaling};
-use crate::service::{Scaler, Service};
+use crate::service::Service;
 
 /// One overlay: its directory name, its kustomization and the files beside it.
 pub(crate) struct Overlay {
@@ -16,8 +16,9 @@ pub(crate) struct Overlay {
     pub(crate) files: Vec<(String, Value)>,
 }
 
-/// The HPAs' minimum: never the Deployments' replicas, which the autoscalers own. Queue
-/// consumers keep their ScaledObject's minimum (zero) in every overlay.
+/// `dev`'s HPAs start from one replica: never the Deployments' replicas, which the
+/// autoscalers own. `prod` keeps the definition's minimum; KEDA-scaled services keep
+/// theirs in every overlay.
 fn min_replicas_patches(services: &[Service], min_replicas: i32) -> Vec<Value> {
     services
         .iter()
@@ -49,19 +50,21 @@ fn kustomization(resources: &[String], patches: Vec<Value>, namespace: &str) -> 
 pub(crate) fn overlays(services: &[Service], namespace: &str) -> anyhow::Result<Vec<Overlay>> {
     let bases: Vec<String> = services.iter().map(|s| format!("../../base/{}", s.name)).collect();
     let mut with_monitoring = bases.clone();
-    with_monitoring.push("../../base/monitoring".to_owned());
+    // The adapter rules exist only for HPAs on the request rate.
+    if services.iter().any(|s| s.scaler.on_request_rate()) {
+        with_monitoring.push("../../base/monitoring".to_owned());
+    }
 
     let mut keda_resources = bases;
     let mut keda_patches = Vec::new();
     let mut keda_files = Vec::new();
     // A CPU-only HPA stays: KEDA's rate trigger needs a requests-per-second target.
-    let on_rate = |s: &&Service| matches!(s.scaler, Scaler::Hpa { requests_per_second: Some(_), .. });
-    for service in services.iter().filter(on_rate) {
+    for service in services.iter().filter(|s| s.scaler.on_request_rate()) {
         let file = format!("scaledobject-{}.yaml", service.name);
         keda_resources.push(file.clone());
         // The HPA's own behavior, so that both scale alike.
         let behavior = render::hpa(service).spec.and_then(|spec| spec.behavior);
-        keda_files.push((file, serde_json::to_value(scaling::scaled_object(service, behavior))?));
+        keda_files.push((file, serde_json::to_value(scaling::scaled_object(service, behavior, namespace))?));
         keda_patches.push(json!({
             "target": { "kind": "HorizontalPodAutoscaler", "name": service.name },
             "patch": format!(
@@ -82,7 +85,7 @@ pub(crate) fn overlays(services: &[Service], namespace: &str) -> anyhow::Result<
         },
         Overlay {
             name: "prod",
-            kustomization: kustomization(&with_monitoring, min_replicas_patches(services, 3), namespace),
+            kustomization: kustomization(&with_monitoring, Vec::new(), namespace),
             files: Vec::new(),
         },
         Overlay {

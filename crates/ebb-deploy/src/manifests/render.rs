@@ -69,7 +69,7 @@ pub(crate) fn render(service: &Service) -> anyhow::Result<Vec<File>> {
             }
             files.push(File {
                 name: "scaledobject.yaml",
-                object: serde_json::to_value(super::scaling::scaled_object(service, None))?,
+                object: serde_json::to_value(super::scaling::scaled_object(service, None, ""))?,
             });
         }
     }
@@ -135,7 +135,7 @@ pub(crate) fn env_duration(duration: Duration) -> String {
 /// a margin, rounded up to whole seconds, so that the kubelet's SIGKILL never comes before
 /// the service has cut and reported what was left.
 pub(crate) fn grace_seconds(service: &Service) -> i64 {
-    let total = service.shutdown_delay + service.shutdown_timeout + GRACE_MARGIN;
+    let total = service.shutdown_delay.saturating_add(service.shutdown_timeout).saturating_add(GRACE_MARGIN);
     let seconds = total.as_secs() + u64::from(total.subsec_nanos() > 0);
     i64::try_from(seconds).unwrap_or(i64::MAX)
 }

@@ -9,7 +9,7 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior;
 use serde_json::{Value, json};
 
 use super::crds::{
-    Advanced, AuthenticationRef, Fallback, HpaConfig, Metadata, PrometheusTrigger, RedisListTrigger,
+    Advanced, AuthenticationRef, CpuTrigger, Fallback, HpaConfig, Metadata, PrometheusTrigger, RedisListTrigger,
     RedisStreamsTrigger, ScaleTarget, ScaledObject, ScaledObjectSpec, SecretTargetRef, Trigger, TriggerAuthentication,
     TriggerAuthenticationSpec,
 };
@@ -19,22 +19,37 @@ use crate::service::{MONITORING_NAMESPACE, REDIS_TRIGGER_KEYS, Scaler, Service};
 pub(crate) const ADAPTER_RULES: &str = "prometheus-adapter-rules";
 
 /// prometheus-adapter's rules for `custom.metrics.k8s.io`, as a ConfigMap for the adapter
-/// (`--config=/etc/adapter/config.yaml`). The rate window and grouping are those of
-/// DESIGN.md's query (`ebb_metrics::names::REQUESTS_PER_SECOND_QUERY`).
-pub(crate) fn adapter_rules(service: &Service) -> anyhow::Result<Value> {
+/// (`--config=/etc/adapter/config.yaml`): one rule per (counter, metric) pair the
+/// request-rate HPAs use; `None` when no HPA scales on requests. The rate window and
+/// grouping are those of DESIGN.md's query (`ebb_metrics::names::REQUESTS_PER_SECOND_QUERY`).
+pub(crate) fn adapter_rules(services: &[Service]) -> anyhow::Result<Option<Value>> {
     debug_assert!(REQUESTS_PER_SECOND_QUERY.contains("[1m]"));
-    let rules = json!({
-        "rules": [{
-            "seriesQuery": format!("{}{{namespace!=\"\",pod!=\"\"}}", service.request_counter),
-            "resources": { "overrides": {
-                "namespace": { "resource": "namespace" },
-                "pod": { "resource": "pod" },
-            }},
-            "name": { "matches": format!("^{}$", service.request_counter), "as": service.custom_metric },
-            "metricsQuery": "sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)",
-        }],
-    });
-    Ok(json!({
+    let mut pairs: Vec<(&str, &str)> = services
+        .iter()
+        .filter(|service| service.scaler.on_request_rate())
+        .map(|service| (service.request_counter.as_str(), service.custom_metric.as_str()))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let rules: Vec<Value> = pairs
+        .iter()
+        .map(|(counter, metric)| {
+            json!({
+                "seriesQuery": format!("{counter}{{namespace!=\"\",pod!=\"\"}}"),
+                "resources": { "overrides": {
+                    "namespace": { "resource": "namespace" },
+                    "pod": { "resource": "pod" },
+                }},
+                "name": { "matches": format!("^{counter}$"), "as": metric },
+                "metricsQuery": "sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)",
+            })
+        })
+        .collect();
+    let rules = json!({ "rules": rules });
+    Ok(Some(json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
         // The adapter reads its rules from its own namespace, not the services'.
@@ -44,7 +59,7 @@ pub(crate) fn adapter_rules(service: &Service) -> anyhow::Result<Value> {
             "labels": { "app.kubernetes.io/part-of": "ebb" },
         },
         "data": { "config.yaml": serde_yaml::to_string(&rules)? },
-    }))
+    })))
 }
 
 /// Prometheus as the operator deploys it (`prometheus-operated`); overlays may patch it.
@@ -54,14 +69,32 @@ pub(crate) const PROMETHEUS_ADDRESS: &str = "http://prometheus-operated.monitori
 /// rate, bounds and `behavior`), for queue consumers the lag of their consumer group.
 /// Always a fallback, so that a metrics outage never scales to zero, and an activation
 /// threshold.
-pub(crate) fn scaled_object(service: &Service, behavior: Option<HorizontalPodAutoscalerBehavior>) -> ScaledObject {
+///
+/// `namespace` is where the `keda` overlay puts the service: its rate query counts that
+/// namespace's pods only (another environment of the same service may share Prometheus).
+pub(crate) fn scaled_object(
+    service: &Service,
+    behavior: Option<HorizontalPodAutoscalerBehavior>,
+    namespace: &str,
+) -> ScaledObject {
     let scaling = &service.scaling;
+    let mut triggers = Vec::new();
+    // An HPA's CPU target goes along as KEDA's cpu trigger (KEDA scales on the larger).
+    if let Scaler::Hpa { cpu_percent: Some(percent), .. } = &service.scaler {
+        triggers.push(Trigger::Cpu {
+            metric_type: "Utilization".to_owned(),
+            metadata: CpuTrigger { value: percent.to_string() },
+        });
+    }
     let trigger = match &service.scaler {
         Scaler::Hpa { requests_per_second, .. } => Trigger::Prometheus {
             metadata: PrometheusTrigger {
                 server_address: PROMETHEUS_ADDRESS.to_owned(),
                 // The ServiceMonitor's job label is the Service's name.
-                query: format!("sum(rate({}{{job=\"{}\"}}[1m]))", service.request_counter, service.name),
+                query: format!(
+                    "sum(rate({}{{job=\"{}\",namespace=\"{namespace}\"}}[1m]))",
+                    service.request_counter, service.name
+                ),
                 threshold: requests_per_second.clone().unwrap_or_default(),
                 activation_threshold: Some("1".to_owned()),
                 // An empty result (Prometheus restarted, the series not yet scraped) is an
@@ -116,7 +149,10 @@ pub(crate) fn scaled_object(service: &Service, behavior: Option<HorizontalPodAut
             // Never zero: while the metric fails, keep a replica working.
             fallback: Fallback { failure_threshold: 3, replicas: scaling.min_replicas.max(1) },
             advanced: behavior.map(|behavior| Advanced { horizontal_pod_autoscaler_config: HpaConfig { behavior } }),
-            triggers: vec![trigger],
+            triggers: {
+                triggers.push(trigger);
+                triggers
+            },
         },
     )
 }

@@ -29,8 +29,10 @@ pub(crate) fn check<'a>(objects: impl IntoIterator<Item = &'a Value>, documented
     }
     for hpa in of_kind("HorizontalPodAutoscaler") {
         problems.extend(hpa_min_replicas(hpa));
+        problems.extend(bounds(hpa, "minReplicas", "maxReplicas"));
     }
     for scaled in of_kind("ScaledObject") {
+        problems.extend(bounds(scaled, "minReplicaCount", "maxReplicaCount"));
         problems.extend(scale_to_zero_needs_activation(scaled));
         problems.extend(redis_authentication(scaled, &objects, documented_secrets));
     }
@@ -57,6 +59,13 @@ fn replicas_beside(deployment: &Value, name: &str, scalers: &[&Value]) -> Option
         "Deployment/{name}: spec.replicas is {replicas} while {} scales it; delete spec.replicas (each apply resets the autoscaler's count) and set {minimum} there instead",
         self::name(scaler)
     ))
+}
+
+/// The API server refuses a minimum above the maximum, at apply time; an overlay's patch
+/// can make one that the schemas accept.
+fn bounds(scaler: &Value, min: &str, max: &str) -> Option<String> {
+    let (low, high) = (scaler["spec"][min].as_i64().unwrap_or(1), scaler["spec"][max].as_i64()?);
+    (low > high).then(|| format!("{}: spec.{min} {low} is above spec.{max} {high}", name(scaler)))
 }
 
 /// An HPA cannot scale from zero (it has no pods to measure); scale to zero is KEDA's job.
