@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "The ebb workspace's tooling")]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", about = "The ebb workspace's tooling")]
 enum Xtask {
     #[command(flatten)]
     Deploy(ebb_deploy::Command),

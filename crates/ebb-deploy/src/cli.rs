@@ -54,7 +54,7 @@ pub struct DeployArgs {
     /// The overlay to apply
     #[arg(long, default_value = "prod", value_parser = ["dev", "prod", "keda"])]
     pub overlay: String,
-    /// Stop before applying; print what would be applied
+    /// Build and push the images, render the pinned overlay, print it, and stop before applying
     #[arg(long)]
     pub dry_run: bool,
 }

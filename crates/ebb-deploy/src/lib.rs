@@ -79,10 +79,29 @@ pub fn xtask(services: &[Service]) -> ExitCode {
 /// `ebb_deploy::xtask_with(&services, |project| project.with_namespace("shop"))`.
 ///
 /// To add commands of your own beside these, flatten [`Command`] into your own clap
-/// parser and call [`Project::run`], as ebb's own xtask does.
+/// parser and call [`Project::run`], as ebb's own xtask does:
+///
+/// ```no_run
+/// # use ebb_deploy::{Project, Service};
+/// #[derive(clap::Parser)]
+/// enum Xtask {
+///     #[command(flatten)]
+///     Deploy(ebb_deploy::Command),
+///     /// Something of your own
+///     Seed,
+/// }
+///
+/// fn main() -> std::process::ExitCode {
+///     let services = [Service::new("shop-api")];
+///     ebb_deploy::report(match <Xtask as clap::Parser>::parse() {
+///         Xtask::Deploy(command) => Project::discover(&services).and_then(|project| project.run(&command)),
+///         Xtask::Seed => Ok(()),
+///     })
+/// }
+/// ```
 pub fn xtask_with(services: &[Service], configure: impl FnOnce(Project) -> Project) -> ExitCode {
     #[derive(Parser)]
-    #[command(name = "cargo xtask", about = "Images and autoscaling manifests (ebb-deploy)")]
+    #[command(name = "cargo xtask", bin_name = "cargo xtask", about = "Images and autoscaling manifests (ebb-deploy)")]
     struct Cli {
         #[command(subcommand)]
         command: Command,

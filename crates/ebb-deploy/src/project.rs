@@ -116,6 +116,11 @@ impl Project {
         self
     }
 
+    /// The namespace the overlays put the services in.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
     /// The workspace root: `deploy/` and `target/image/` are under it.
     pub fn root(&self) -> &Path {
         &self.root

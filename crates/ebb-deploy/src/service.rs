@@ -347,6 +347,31 @@ impl Service {
         self.http_port
     }
 
+    /// The metrics (and probes) port.
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
+    }
+
+    /// The image's repository, without tag.
+    pub fn image(&self) -> &str {
+        &self.image
+    }
+
+    /// The image's tag: the one set, or (in a [`Project`](crate::Project)) the package's version.
+    pub fn tag(&self) -> Option<&str> {
+        self.tag.as_deref()
+    }
+
+    /// What scales the service.
+    pub fn scaler(&self) -> &Scaler {
+        &self.scaler
+    }
+
+    /// The autoscaler's bounds, `(min, max)`.
+    pub fn replicas(&self) -> (i32, i32) {
+        (self.scaling.min_replicas, self.scaling.max_replicas)
+    }
+
     /// `terminationGracePeriodSeconds`, as the Deployment sets it: the shutdown delay and
     /// timeout and a margin, rounded up to whole seconds.
     pub fn termination_grace_period(&self) -> Duration {

@@ -8,6 +8,11 @@
 //! `target/image/<service>/`, with an SPDX SBOM beside it; the digest is printed last. The same
 //! sources give the same digest: fixed timestamps (`SOURCE_DATE_EPOCH`, else the commit's
 //! time), sorted entries, fixed modes and owners.
+//!
+//! What it assumes: a Linux host building for itself (no `build.target`), with the linked
+//! libraries in the usual glibc directories (`/lib`, `/usr/lib`, their multiarch
+//! subdirectories), as on Debian and Ubuntu; a statically linked (musl) binary needs none.
+//! The release build runs with `--locked`: commit `Cargo.lock`.
 
 mod credentials;
 mod elf;
@@ -77,11 +82,21 @@ impl Project {
     /// A binary of the workspace that is no service, with ebb's defaults (its package must
     /// have the same name).
     fn any_binary(&self, name: &str) -> anyhow::Result<Service> {
-        let project = Project::at(&self.root, &[Service::new(name)]).with_context(|| {
-            let names: Vec<&str> = self.services.iter().map(|s| s.name.as_str()).collect();
-            format!("`{name}` is neither a service ({}) nor a binary of its own package", names.join(", "))
-        })?;
-        Ok(project.services[0].clone())
+        let names: Vec<&str> = self.services.iter().map(|s| s.name.as_str()).collect();
+        match Project::at(&self.root, &[Service::new(name)]) {
+            Ok(project) => Ok(project.services[0].clone()),
+            // One line with the reason: the name is unknown, or not usable as an image.
+            Err(error) => bail!(
+                "`{name}` is neither a service ({}) nor usable as a binary of its own package: {}",
+                names.join(", "),
+                error
+                    .to_string()
+                    .trim_start_matches("the service definitions are wrong:")
+                    .trim()
+                    .replace("\n  - ", "; ")
+                    .trim_start_matches("- ")
+            ),
+        }
     }
 
     /// Builds the service's binary in release mode and writes its image (OCI layout,
