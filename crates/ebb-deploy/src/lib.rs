@@ -55,6 +55,7 @@ mod cli;
 mod deploy;
 mod image;
 mod manifests;
+mod platform;
 mod project;
 mod service;
 pub mod tools;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::platform::Platform;
 use crate::service::Service;
 
 /// A cargo workspace and the services deployed from it.
@@ -15,6 +16,7 @@ pub struct Project {
     pub(crate) root: PathBuf,
     pub(crate) namespace: String,
     pub(crate) services: Vec<Service>,
+    pub(crate) platform: Platform,
     /// `[workspace.package] repository` or the first service package's, for the image label.
     pub(crate) repository: String,
 }
@@ -106,13 +108,44 @@ impl Project {
             .find_map(|p| p.repository.clone())
             .unwrap_or_default();
         let namespace = resolved[0].name.clone();
-        Ok(Project { root: metadata.workspace_root, namespace, services: resolved, repository })
+        Ok(Project {
+            root: metadata.workspace_root,
+            namespace,
+            services: resolved,
+            platform: Platform::default(),
+            repository,
+        })
     }
 
     /// The namespace the overlays put every service in. Default: the first service's name.
     #[must_use]
     pub fn with_namespace(mut self, namespace: &str) -> Self {
         self.namespace = namespace.to_owned();
+        self
+    }
+
+    /// Where KEDA's Prometheus triggers query. Default:
+    /// `http://prometheus-operated.monitoring.svc:9090` (the Prometheus Operator's service).
+    #[must_use]
+    pub fn with_prometheus(mut self, address: &str) -> Self {
+        self.platform.prometheus = address.to_owned();
+        self
+    }
+
+    /// Where Prometheus and prometheus-adapter run: the metrics port admits Prometheus pods
+    /// (`app.kubernetes.io/name: prometheus`) from this namespace only, and the adapter
+    /// rules go there. Default: `monitoring`.
+    #[must_use]
+    pub fn with_monitoring_namespace(mut self, namespace: &str) -> Self {
+        self.platform.monitoring_namespace = namespace.to_owned();
+        self
+    }
+
+    /// A label on every ServiceMonitor, for a Prometheus that selects them by label (the
+    /// kube-prometheus-stack chart's selects `release: <its release name>`). Default: none.
+    #[must_use]
+    pub fn with_service_monitor_label(mut self, key: &str, value: &str) -> Self {
+        self.platform.monitor_labels.insert(key.to_owned(), value.to_owned());
         self
     }
 

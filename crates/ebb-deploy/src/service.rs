@@ -416,10 +416,6 @@ pub(crate) const REDIS_TRIGGER_KEYS: [(&str, &str); 4] =
 /// kubelet's SIGKILL never comes before the service's own deadline (and its report).
 pub(crate) const GRACE_MARGIN: Duration = Duration::from_secs(5);
 
-/// Where Prometheus, the Prometheus Operator and prometheus-adapter run; the metrics port
-/// admits only Prometheus pods from here.
-pub(crate) const MONITORING_NAMESPACE: &str = "monitoring";
-
 /// The repository's two example services, as the unit tests' fixtures.
 #[cfg(test)]
 pub(crate) fn examples() -> Vec<Service> {

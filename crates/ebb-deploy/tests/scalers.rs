@@ -87,8 +87,18 @@ fn every_hpa_shape_renders_and_the_keda_overlay_keeps_cpu_and_the_namespace() {
         api("rate-api", Scaler::requests_per_second(50)).with_request_metrics("rpc_calls_total", "rpc_per_second"),
         api("both-api", Scaler::cpu_and_requests_per_second(70, 80)),
     ];
-    let project = Project::at(dir.path(), &services).expect("project").with_namespace("shop");
+    let project = Project::at(dir.path(), &services)
+        .expect("project")
+        .with_namespace("shop")
+        .with_prometheus("http://prometheus.observability.svc:9090")
+        .with_monitoring_namespace("observability")
+        .with_service_monitor_label("release", "kps");
     manifests(&project, false).expect("render");
+    let monitor =
+        std::fs::read_to_string(dir.path().join("deploy/base/rate-api/servicemonitor.yaml")).expect("monitor");
+    assert!(monitor.contains("release: kps"), "{monitor}");
+    let policy = std::fs::read_to_string(dir.path().join("deploy/base/rate-api/networkpolicy.yaml")).expect("policy");
+    assert!(policy.contains("kubernetes.io/metadata.name: observability"), "{policy}");
     let rules = std::fs::read_to_string(dir.path().join("deploy/base/monitoring/prometheus-adapter-rules.yaml"))
         .expect("adapter rules");
     for metric in ["rpc_per_second", "requests_per_second"] {
@@ -105,6 +115,8 @@ fn every_hpa_shape_renders_and_the_keda_overlay_keeps_cpu_and_the_namespace() {
     assert!(keda.contains("kind: HorizontalPodAutoscaler"), "the CPU-only HPA stays:\n{keda}");
     assert!(keda.contains("type: cpu") && keda.contains("value: \"70\""), "both-api keeps its CPU target:\n{keda}");
     assert!(keda.contains(r#"job="both-api",namespace="shop""#), "the rate of this namespace only:\n{keda}");
+    assert!(keda.contains("serverAddress: http://prometheus.observability.svc:9090"), "{keda}");
+    assert!(prod.contains("name: prometheus-adapter-rules\n  namespace: observability"), "{prod}");
 }
 
 #[test]

@@ -222,7 +222,7 @@ mod tests {
 
     fn rendered() -> (Service, Vec<File>) {
         let service = definition::examples().remove(0);
-        let files = render::render(&service).expect("render");
+        let files = render::render(&service, &Default::default()).expect("render");
         (service, files)
     }
 
@@ -249,7 +249,7 @@ mod tests {
     #[test]
     fn the_rendered_objects_pass() {
         for service in definition::examples() {
-            let files = render::render(&service).expect("render");
+            let files = render::render(&service, &Default::default()).expect("render");
             assert_eq!(check(&service, &files), Vec::<String>::new(), "{}", service.name);
         }
     }
@@ -285,7 +285,7 @@ mod tests {
     fn the_image_is_tagged_with_its_package_version() {
         let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let project = crate::Project::at(&workspace, &[crate::Service::new("example-api")]).expect("this workspace");
-        let mut files = render::render(&project.services()[0]).expect("renders");
+        let mut files = render::render(&project.services()[0], &Default::default()).expect("renders");
         // example-api inherits the workspace's version, as ebb-deploy does.
         let version = env!("CARGO_PKG_VERSION");
         assert_eq!(container(&mut files)["image"], format!("example-api:{version}").as_str());

@@ -300,7 +300,8 @@ mod tests {
     #[test]
     fn a_prometheus_trigger_without_ignore_null_values_false_is_refused() {
         let service = definition::examples().remove(0);
-        let rendered = serde_json::to_value(scaling::scaled_object(&service, None, "ebb")).expect("json");
+        let rendered =
+            serde_json::to_value(scaling::scaled_object(&service, None, "ebb", &Default::default())).expect("json");
         assert_eq!(check(&rendered), Some(Vec::new()), "the rendering passes");
         let triggers = rendered["spec"]["triggers"].as_array().expect("triggers");
         let index = triggers.iter().position(|t| t["type"] == "prometheus").expect("a prometheus trigger");

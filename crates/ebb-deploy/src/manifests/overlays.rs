@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::example_secrets::example_secrets;
 use super::{render, scaling};
+use crate::platform::Platform;
 use crate::service::Service;
 
 /// One overlay: its directory name, its kustomization and the files beside it.
@@ -47,7 +48,7 @@ fn kustomization(resources: &[String], patches: Vec<Value>, namespace: &str) -> 
     })
 }
 
-pub(crate) fn overlays(services: &[Service], namespace: &str) -> anyhow::Result<Vec<Overlay>> {
+pub(crate) fn overlays(services: &[Service], namespace: &str, platform: &Platform) -> anyhow::Result<Vec<Overlay>> {
     let bases: Vec<String> = services.iter().map(|s| format!("../../base/{}", s.name)).collect();
     let mut with_monitoring = bases.clone();
     // The adapter rules exist only for HPAs on the request rate.
@@ -64,7 +65,7 @@ pub(crate) fn overlays(services: &[Service], namespace: &str) -> anyhow::Result<
         keda_resources.push(file.clone());
         // The HPA's own behavior, so that both scale alike.
         let behavior = render::hpa(service).spec.and_then(|spec| spec.behavior);
-        keda_files.push((file, serde_json::to_value(scaling::scaled_object(service, behavior, namespace))?));
+        keda_files.push((file, serde_json::to_value(scaling::scaled_object(service, behavior, namespace, platform))?));
         keda_patches.push(json!({
             "target": { "kind": "HorizontalPodAutoscaler", "name": service.name },
             "patch": format!(

@@ -30,7 +30,8 @@ use serde_json::Value;
 
 use super::crds::{Endpoint, Metadata, ServiceMonitor, ServiceMonitorSpec};
 use crate::image::NONROOT;
-use crate::service::{GRACE_MARGIN, MONITORING_NAMESPACE, Scaler, Service};
+use crate::platform::Platform;
+use crate::service::{GRACE_MARGIN, Scaler, Service};
 
 /// The name of the container and Service port of the application listener.
 pub(crate) const HTTP_PORT: &str = "http";
@@ -49,14 +50,14 @@ pub(crate) struct File {
     pub(crate) object: Value,
 }
 
-pub(crate) fn render(service: &Service) -> anyhow::Result<Vec<File>> {
+pub(crate) fn render(service: &Service, platform: &Platform) -> anyhow::Result<Vec<File>> {
     let mut files = vec![
         File { name: "configmap.yaml", object: serde_json::to_value(config_map(service))? },
         File { name: "deployment.yaml", object: serde_json::to_value(deployment(service))? },
         File { name: "service.yaml", object: serde_json::to_value(kube_service(service))? },
         File { name: "pdb.yaml", object: serde_json::to_value(pdb(service))? },
-        File { name: "networkpolicy.yaml", object: serde_json::to_value(network_policy(service))? },
-        File { name: "servicemonitor.yaml", object: serde_json::to_value(service_monitor(service))? },
+        File { name: "networkpolicy.yaml", object: serde_json::to_value(network_policy(service, platform))? },
+        File { name: "servicemonitor.yaml", object: serde_json::to_value(service_monitor(service, platform))? },
     ];
     match &service.scaler {
         Scaler::Hpa { .. } => files.push(File { name: "hpa.yaml", object: serde_json::to_value(hpa(service))? }),
@@ -69,7 +70,7 @@ pub(crate) fn render(service: &Service) -> anyhow::Result<Vec<File>> {
             }
             files.push(File {
                 name: "scaledobject.yaml",
-                object: serde_json::to_value(super::scaling::scaled_object(service, None, ""))?,
+                object: serde_json::to_value(super::scaling::scaled_object(service, None, "", platform))?,
             });
         }
     }
@@ -315,7 +316,7 @@ fn pdb(service: &Service) -> PodDisruptionBudget {
 /// controller); the metrics port, which also serves `/loglevel` and the other operator
 /// endpoints, only from Prometheus in the monitoring namespace. The kubelet's probes come
 /// from the node, which NetworkPolicies do not govern.
-fn network_policy(service: &Service) -> NetworkPolicy {
+fn network_policy(service: &Service, platform: &Platform) -> NetworkPolicy {
     let port = |name: &str| NetworkPolicyPort {
         port: Some(IntOrString::String(name.to_owned())),
         protocol: Some("TCP".to_owned()),
@@ -326,7 +327,7 @@ fn network_policy(service: &Service) -> NetworkPolicy {
         ..LabelSelector::default()
     };
     let prometheus = NetworkPolicyPeer {
-        namespace_selector: Some(by_name("kubernetes.io/metadata.name", MONITORING_NAMESPACE)),
+        namespace_selector: Some(by_name("kubernetes.io/metadata.name", &platform.monitoring_namespace)),
         pod_selector: Some(by_name("app.kubernetes.io/name", "prometheus")),
         ..NetworkPolicyPeer::default()
     };
@@ -411,9 +412,12 @@ fn hpa_metrics(service: &Service) -> Vec<MetricSpec> {
 }
 
 /// Prometheus Operator's ServiceMonitor (monitoring.coreos.com/v1) for the metrics port.
-fn service_monitor(service: &Service) -> ServiceMonitor {
+fn service_monitor(service: &Service, platform: &Platform) -> ServiceMonitor {
     ServiceMonitor::new(
-        Metadata { name: service.name.to_owned(), labels: labels(service) },
+        Metadata {
+            name: service.name.to_owned(),
+            labels: labels(service).into_iter().chain(platform.monitor_labels.clone()).collect(),
+        },
         ServiceMonitorSpec {
             selector: selector(service),
             endpoints: vec![Endpoint {
@@ -435,7 +439,7 @@ mod tests {
     #[test]
     fn the_metrics_port_admits_only_prometheus_and_the_app_port_everyone() {
         let service = definition::examples().remove(0);
-        let policy = serde_json::to_value(network_policy(&service)).expect("json");
+        let policy = serde_json::to_value(network_policy(&service, &Platform::default())).expect("json");
         let rules = &policy["spec"]["ingress"];
         assert_eq!(rules[0]["ports"][0]["port"], HTTP_PORT);
         assert!(rules[0]["from"].is_null(), "from anywhere");

@@ -13,7 +13,8 @@ use super::crds::{
     RedisStreamsTrigger, ScaleTarget, ScaledObject, ScaledObjectSpec, SecretTargetRef, Trigger, TriggerAuthentication,
     TriggerAuthenticationSpec,
 };
-use crate::service::{MONITORING_NAMESPACE, REDIS_TRIGGER_KEYS, Scaler, Service};
+use crate::platform::Platform;
+use crate::service::{REDIS_TRIGGER_KEYS, Scaler, Service};
 
 /// The name of the adapter rules' ConfigMap (and file).
 pub(crate) const ADAPTER_RULES: &str = "prometheus-adapter-rules";
@@ -22,7 +23,7 @@ pub(crate) const ADAPTER_RULES: &str = "prometheus-adapter-rules";
 /// (`--config=/etc/adapter/config.yaml`): one rule per (counter, metric) pair the
 /// request-rate HPAs use; `None` when no HPA scales on requests. The rate window and
 /// grouping are those of DESIGN.md's query (`ebb_metrics::names::REQUESTS_PER_SECOND_QUERY`).
-pub(crate) fn adapter_rules(services: &[Service]) -> anyhow::Result<Option<Value>> {
+pub(crate) fn adapter_rules(services: &[Service], platform: &Platform) -> anyhow::Result<Option<Value>> {
     debug_assert!(REQUESTS_PER_SECOND_QUERY.contains("[1m]"));
     let mut pairs: Vec<(&str, &str)> = services
         .iter()
@@ -55,15 +56,12 @@ pub(crate) fn adapter_rules(services: &[Service]) -> anyhow::Result<Option<Value
         // The adapter reads its rules from its own namespace, not the services'.
         "metadata": {
             "name": ADAPTER_RULES,
-            "namespace": MONITORING_NAMESPACE,
+            "namespace": platform.monitoring_namespace,
             "labels": { "app.kubernetes.io/part-of": "ebb" },
         },
         "data": { "config.yaml": serde_yaml::to_string(&rules)? },
     })))
 }
-
-/// Prometheus as the operator deploys it (`prometheus-operated`); overlays may patch it.
-pub(crate) const PROMETHEUS_ADDRESS: &str = "http://prometheus-operated.monitoring.svc:9090";
 
 /// A KEDA ScaledObject: for request-driven services the alternative to the HPA (the same
 /// rate, bounds and `behavior`), for queue consumers the lag of their consumer group.
@@ -76,6 +74,7 @@ pub(crate) fn scaled_object(
     service: &Service,
     behavior: Option<HorizontalPodAutoscalerBehavior>,
     namespace: &str,
+    platform: &Platform,
 ) -> ScaledObject {
     let scaling = &service.scaling;
     let mut triggers = Vec::new();
@@ -89,7 +88,7 @@ pub(crate) fn scaled_object(
     let trigger = match &service.scaler {
         Scaler::Hpa { requests_per_second, .. } => Trigger::Prometheus {
             metadata: PrometheusTrigger {
-                server_address: PROMETHEUS_ADDRESS.to_owned(),
+                server_address: platform.prometheus.clone(),
                 // The ServiceMonitor's job label is the Service's name.
                 query: format!(
                     "sum(rate({}{{job=\"{}\",namespace=\"{namespace}\"}}[1m]))",
@@ -105,7 +104,7 @@ pub(crate) fn scaled_object(
         },
         Scaler::Prometheus { query, threshold, activation } => Trigger::Prometheus {
             metadata: PrometheusTrigger {
-                server_address: PROMETHEUS_ADDRESS.to_owned(),
+                server_address: platform.prometheus.clone(),
                 query: query.clone(),
                 threshold: threshold.clone(),
                 activation_threshold: Some(activation.clone()),

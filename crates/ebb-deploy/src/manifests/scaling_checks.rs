@@ -205,7 +205,7 @@ mod tests {
             .collect();
         let service = services.iter().find(|s| s.name == service).expect("service");
         let mut objects: Vec<Value> =
-            render::render(service).expect("render").into_iter().map(|file| file.object).collect();
+            render::render(service, &Default::default()).expect("render").into_iter().map(|file| file.object).collect();
         assert_eq!(check(&objects, &secrets), Vec::<String>::new(), "the rendering passes");
         edit(&mut objects);
         let problems = check(&objects, &secrets).join("\n");
