@@ -80,7 +80,8 @@ pub(crate) fn render(service: &Service, platform: &Platform) -> anyhow::Result<V
 fn labels(service: &Service) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".to_owned(), service.name.to_owned()),
-        ("app.kubernetes.io/part-of".to_owned(), "ebb".to_owned()),
+        // Who renders it, not what it belongs to: that is the user's to say.
+        ("app.kubernetes.io/managed-by".to_owned(), "ebb-deploy".to_owned()),
     ])
 }
 

@@ -57,7 +57,7 @@ pub(crate) fn adapter_rules(services: &[Service], platform: &Platform) -> anyhow
         "metadata": {
             "name": ADAPTER_RULES,
             "namespace": platform.monitoring_namespace,
-            "labels": { "app.kubernetes.io/part-of": "ebb" },
+            "labels": { "app.kubernetes.io/managed-by": "ebb-deploy" },
         },
         "data": { "config.yaml": serde_yaml::to_string(&rules)? },
     })))
