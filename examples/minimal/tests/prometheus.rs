@@ -46,8 +46,8 @@ fn adapter_query(namespace: &str, pod: &str) -> String {
 async fn prometheus_sees_the_rate_that_was_sent() {
     let service = ServiceProcess::start(BIN, &[]);
     // Scraped as the ServiceMonitor of example-api would be: job after the Service, with the
-    // namespace and pod labels the adapter's rule selects on.
-    let (namespace, pod) = ("default", "example-api-0");
+    // namespace and pod labels the adapter's rule selects on; the namespace is the overlays'.
+    let (namespace, pod) = ("ebb", "example-api-0");
     let prometheus =
         PrometheusServer::start_as(&[service.metrics], "example-api", &[("namespace", namespace), ("pod", pod)]);
     let keda_query = manifest_value("overlays/keda/scaledobject-example-api.yaml", "query");
@@ -110,6 +110,10 @@ async fn prometheus_sees_the_rate_that_was_sent() {
     // whose label drifted from the ServiceMonitor's would fail here.
     let drifted = keda_query.replace("example-api", "example-ap1");
     assert!(query(&client, &prometheus, &drifted).await.is_none(), "a drifted job label still matched");
+    // The keda overlay counts its own namespace only: another environment's pods do not add.
+    let elsewhere = keda_query.replace("namespace=\"ebb\"", "namespace=\"staging\"");
+    assert!(elsewhere != keda_query, "the KEDA query names its namespace: {keda_query}");
+    assert!(query(&client, &prometheus, &elsewhere).await.is_none(), "another namespace's rate was counted");
     // The adapter's seriesQuery finds the series at all.
     let series = manifest_value("base/monitoring/prometheus-adapter-rules.yaml", "seriesQuery");
     let found = query(&client, &prometheus, &format!("count({series})")).await;
