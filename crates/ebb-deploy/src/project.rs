@@ -17,6 +17,8 @@ pub struct Project {
     pub(crate) namespace: String,
     pub(crate) services: Vec<Service>,
     pub(crate) platform: Platform,
+    /// Cargo's target directory (`CARGO_TARGET_DIR` or `build.target-dir` may move it).
+    pub(crate) target_dir: PathBuf,
     /// `[workspace.package] repository` or the first service package's, for the image label.
     pub(crate) repository: String,
 }
@@ -25,7 +27,20 @@ pub struct Project {
 struct Metadata {
     packages: Vec<Package>,
     workspace_root: PathBuf,
+    target_directory: PathBuf,
 }
+
+/// Every problem of a set of definitions, found at once.
+#[derive(Debug)]
+pub(crate) struct DefinitionErrors(pub(crate) Vec<String>);
+
+impl std::fmt::Display for DefinitionErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the service definitions are wrong:\n  - {}", self.0.join("\n  - "))
+    }
+}
+
+impl std::error::Error for DefinitionErrors {}
 
 #[derive(Deserialize)]
 struct Package {
@@ -99,7 +114,7 @@ impl Project {
         if !problems.is_empty() {
             let mut seen = std::collections::HashSet::new();
             problems.retain(|problem| seen.insert(problem.clone()));
-            bail!("the service definitions are wrong:\n  - {}", problems.join("\n  - "));
+            return Err(DefinitionErrors(problems).into());
         }
         let repository = metadata
             .packages
@@ -113,6 +128,7 @@ impl Project {
             namespace,
             services: resolved,
             platform: Platform::default(),
+            target_dir: metadata.target_directory,
             repository,
         })
     }

@@ -28,7 +28,7 @@ use xshell::{Shell, cmd};
 
 use self::layer::Tree;
 use crate::cli::ImageArgs;
-use crate::project::Project;
+use crate::project::{DefinitionErrors, Project};
 use crate::service::Service;
 
 /// The user the image runs as (distroless' `nonroot`).
@@ -86,16 +86,16 @@ impl Project {
         match Project::at(&self.root, &[Service::new(name)]) {
             Ok(project) => Ok(project.services[0].clone()),
             // One line with the reason: the name is unknown, or not usable as an image.
-            Err(error) => bail!(
-                "`{name}` is neither a service ({}) nor usable as a binary of its own package: {}",
-                names.join(", "),
-                error
-                    .to_string()
-                    .trim_start_matches("the service definitions are wrong:")
-                    .trim()
-                    .replace("\n  - ", "; ")
-                    .trim_start_matches("- ")
-            ),
+            Err(error) => {
+                let reason = match error.downcast_ref::<DefinitionErrors>() {
+                    Some(DefinitionErrors(problems)) => problems.join("; "),
+                    None => error.to_string(),
+                };
+                bail!(
+                    "`{name}` is neither a service ({}) nor usable as a binary of its own package: {reason}",
+                    names.join(", ")
+                )
+            }
         }
     }
 
@@ -113,7 +113,7 @@ impl Project {
             .env(ebb_server::ENV_GIT_REVISION, &revision)
             .run()
             .with_context(|| format!("the release build of {bin} failed (see cargo's output above)"))?;
-        let binary = self.target_dir(&sh).join("release").join(bin);
+        let binary = self.target_dir.join("release").join(bin);
         if !binary.is_file() {
             bail!("{} is missing after the build", binary.display());
         }
@@ -180,21 +180,6 @@ impl Project {
             archive,
             image,
         })
-    }
-
-    /// Cargo's target directory (`CARGO_TARGET_DIR` or `build.target-dir` may move it).
-    fn target_dir(&self, sh: &Shell) -> PathBuf {
-        #[derive(serde::Deserialize)]
-        struct Metadata {
-            target_directory: PathBuf,
-        }
-        let cargo = cargo();
-        cmd!(sh, "{cargo} metadata --no-deps --format-version 1")
-            .quiet()
-            .read()
-            .ok()
-            .and_then(|json| serde_json::from_str::<Metadata>(&json).ok())
-            .map_or_else(|| self.root.join("target"), |m| m.target_directory)
     }
 }
 
