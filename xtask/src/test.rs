@@ -2,7 +2,9 @@
 
 use xshell::{Shell, cmd};
 
-use crate::tools::{self, DOCKER_REGISTRY, HAPROXY, HTPASSWD, OPENSSL, PROMETHEUS, PROMTOOL, REDIS, REDIS_CLI, WRK};
+use crate::tools::{
+    self, DOCKER_COMPOSE, DOCKER_REGISTRY, HAPROXY, HTPASSWD, OPENSSL, PROMETHEUS, PROMTOOL, REDIS, REDIS_CLI, WRK,
+};
 
 /// `cargo xtask test [-- NEXTEST ARGS]`.
 #[derive(clap::Args)]
@@ -20,7 +22,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 
     // haproxy and wrk: the rolling-restart test behind an L4 balancer; htpasswd: the
     // password-protected registry of the push tests.
-    let apt = [REDIS, REDIS_CLI, OPENSSL, PROMETHEUS, PROMTOOL, DOCKER_REGISTRY, HTPASSWD, HAPROXY, WRK];
+    let apt =
+        [REDIS, REDIS_CLI, OPENSSL, PROMETHEUS, PROMTOOL, DOCKER_REGISTRY, HTPASSWD, HAPROXY, WRK, DOCKER_COMPOSE];
     tools::ensure_apt(&sh, &apt)?;
     let s3s_fs = tools::ensure_s3s_fs(&sh, &root)?;
     for checker in &ebb_deploy::tools::CHECKERS {

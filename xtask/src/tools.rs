@@ -27,6 +27,8 @@ pub(crate) const REDIS_CLI: AptTool = AptTool { binary: "redis-cli", package: "r
 pub(crate) const OPENSSL: AptTool = AptTool { binary: "openssl", package: "openssl" };
 /// `htpasswd -B`: the bcrypt users file of the password-protected registry in the tests.
 pub(crate) const HTPASSWD: AptTool = AptTool { binary: "htpasswd", package: "apache2-utils" };
+/// `docker-compose config`: the rendered compose file with the local one.
+pub(crate) const DOCKER_COMPOSE: AptTool = AptTool { binary: "docker-compose", package: "docker-compose" };
 pub(crate) const VALGRIND: AptTool = AptTool { binary: "valgrind", package: "valgrind" };
 
 /// Makes sure every tool in `tools` is on PATH, installing the missing ones with one

@@ -244,6 +244,21 @@ mod tests {
     }
 
     #[test]
+    fn a_minimum_above_the_maximum_is_refused() {
+        // What an overlay's patch can do and the schemas accept (the rendering passes first).
+        assert_named(
+            "example-api",
+            |objects| kind(objects, "HorizontalPodAutoscaler")["spec"]["minReplicas"] = 11.into(),
+            "HorizontalPodAutoscaler/example-api: spec.minReplicas 11 is above spec.maxReplicas 10",
+        );
+        assert_named(
+            "example-worker",
+            |objects| kind(objects, "ScaledObject")["spec"]["maxReplicaCount"] = (-1).into(),
+            "ScaledObject/example-worker: spec.minReplicaCount 0 is above spec.maxReplicaCount -1",
+        );
+    }
+
+    #[test]
     fn the_worker_scales_to_zero_and_only_with_an_activation_threshold() {
         assert_named(
             "example-worker",
