@@ -41,7 +41,9 @@ mod labels;
 pub mod layer;
 pub mod names;
 mod process;
+pub mod record;
 
 pub use endpoint::{METRICS_PATH, MetricsService, TEXT_FORMAT};
 pub use exporter::{DEFAULT_UPKEEP_INTERVAL, Exporter, ExporterError, MetricsHandle};
 pub use layer::{HttpMetrics, HttpMetricsLayer, MetricsBody};
+pub use record::{RequestMetrics, RequestRecord, StreamRecord};

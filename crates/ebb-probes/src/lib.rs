@@ -29,9 +29,9 @@
 //! # drop(app);
 //! ```
 
+mod answer;
 mod builder;
 pub mod check;
-mod future;
 #[cfg(feature = "grpc")]
 pub mod grpc;
 mod layer;
@@ -39,15 +39,13 @@ mod probe;
 mod probes;
 mod query;
 mod report;
-mod service;
 
+pub use answer::ProbeAnswer;
 pub use builder::{DEFAULT_CACHE_TTL, ProbesBuilder};
 pub use check::{Check, CheckError, CheckExt};
-pub use future::ResponseFuture;
-pub use layer::ProbesLayer;
+pub use layer::{ProbesLayer, ProbesService, ResponseFuture};
 pub use probe::{HEALTHZ_PATH, LIVEZ_PATH, Probe, READYZ_PATH, STARTUPZ_PATH};
 pub use probes::Probes;
 pub use report::{CheckResult, ProbeReport};
-pub use service::ProbesService;
 /// Re-exported: the token type of [`ProbesBuilder::with_shutdown_signal`].
 pub use tokio_util::sync::CancellationToken;

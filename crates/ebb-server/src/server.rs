@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use ebb_metrics::{Exporter, ExporterError, HttpMetricsLayer, MetricsHandle, MetricsService};
+use ebb_metrics::{Exporter, ExporterError, MetricsHandle, MetricsService, RequestMetrics};
 use ebb_probes::{Check, Probes, ProbesBuilder};
 #[cfg(feature = "ratelimit")]
 use ebb_ratelimit::{Limiter, Policy, RateLimitLayer};
@@ -17,11 +17,10 @@ use tower::ServiceBuilder;
 use crate::build_info::{BUILD_INFO, BuildInfo};
 use crate::builder::{ServerBuilder, Wanted};
 use crate::config::{ConfigErrors, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ServerConfig};
-use crate::edge::GuardLayer;
 use crate::edge::panic::install_hook;
+use crate::edge::{EdgeLayer, EdgeShared};
 use crate::listener;
 use crate::parts::{Parts, warn_in_process};
-use crate::trace::RequestTraceLayer;
 
 /// The body limit axum's extractors apply when no `DefaultBodyLimit` is set.
 const AXUM_DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -52,26 +51,10 @@ pub enum ServeError {
     Io(#[from] io::Error),
 }
 
-/// An HTTP service with everything an orchestrator needs. The request path, outermost
-/// first (the order of DESIGN.md):
-///
-/// ```text
-/// listener (header read and idle timeouts, connection cap, Connection: close / GOAWAY
-///           from the signal on)
-///  -> request id, trace context, sensitive headers, access log (see [`trace`](crate::trace))
-///  -> probes (/livez /readyz /startupz /healthz: never counted, never limited)
-///  -> metrics (outside the drain: requests the deadline cuts are counted with their 503)
-///  -> shutdown drain (in-flight count, cut at the deadline)
-///  -> load shedding (EBB_MAX_IN_FLIGHT: 503 + Retry-After at once)
-///  -> catch panic (500) -> body-progress timeout (408)
-///  -> request timeout (503) and body size limit (413), except on streaming routes
-///  -> rate limit (feature `ratelimit`, when a policy is set)
-///  -> session (feature `session`) -> bearer token (feature `jwt`)
-///  -> your router
-/// ```
-/// The parts after the timeouts apply to streaming routes too.
-/// plus `/metrics` and the probes (with details) on the metrics listener, and the phased
-/// shutdown of [`ebb_shutdown`].
+/// An HTTP service with everything an orchestrator needs: the application behind ebb's
+/// listener and edge (the request path's order is written once, in the `edge` module's
+/// docs: `crates/ebb-server/src/edge/mod.rs`), plus `/metrics` and the probes (with
+/// details) on the metrics listener, and the phased shutdown of [`ebb_shutdown`].
 ///
 /// # Example
 /// ```no_run
@@ -322,45 +305,42 @@ impl Server {
         let metrics_addr = metrics_listener.local_addr()?;
 
         let probes = probes.build();
-        // Rate limit, session, token: the parts' order, decided in `Parts::wrap`.
-        let with_parts = |router: Router| parts.wrap(router);
-        // The edge, as one `Router::layer` call: axum boxes the service and re-boxes the body
-        // once per call. The routes that answer from memory also get the request timeout and
-        // the body size limit; streaming routes get the same edge without them. Both share
-        // the edge's state (the in-flight cap, the drain, the label cache) through its clones.
-        let guard = GuardLayer::new(limits.max_in_flight, limits.body_timeout);
-        // One metrics layer (one label cache, one cap) for both kinds of route.
-        let metrics_layer = HttpMetricsLayer::new();
-        // Outermost: a request that is shed, times out or panics keeps its id and log line.
-        let trace = RequestTraceLayer::new(config.access_log).with_id_in_request(parts.forwards_request_ids());
-        let edge = |guard: GuardLayer| {
-            ServiceBuilder::new()
-                .layer(trace)
-                .layer(probes.layer())
-                .layer(metrics_layer.clone())
-                .layer(shutdown.layer())
-                .layer(guard)
-        };
-        // The body limit is enforced by the extractors that buffer a body (`Bytes`, `Json`,
-        // `Form`, ...: 413); axum's own default is 2 MiB, so the layer (one more request
-        // extension) is only there when the limit differs.
+        let edge = EdgeLayer::new(EdgeShared {
+            shutdown: shutdown.clone(),
+            probes: probes.clone(),
+            // The gauge is set from the edge's one in-flight count when scraped.
+            metrics: RequestMetrics::new().without_in_flight_gauge(),
+            max_in_flight: limits.max_in_flight,
+            body_timeout: limits.body_timeout,
+            access_log: config.access_log,
+            id_in_request: parts.forwards_request_ids(),
+        });
+        // One `Router::layer` call per router: axum boxes each route's service once per
+        // call. The body limit is enforced by the extractors that buffer a body (`Bytes`,
+        // `Json`, `Form`, ...: 413); axum's own default is 2 MiB, so its layer (one more
+        // request extension) is only there when the limit differs.
         let body_limit = usize::try_from(limits.max_body_size).unwrap_or(usize::MAX);
         let bounded = ServiceBuilder::new()
-            .layer(edge(guard.clone().with_request_timeout(limits.request_timeout)))
+            .layer(edge.with_request_timeout(limits.request_timeout))
             .option_layer((body_limit != AXUM_DEFAULT_BODY_LIMIT).then(|| DefaultBodyLimit::max(body_limit)));
-        let app = with_parts(router).layer(bounded);
+        let app = parts.wrap(router).layer(bounded);
         let app = match streaming {
             // The fallback (and so the probes) comes from the application's router.
-            Some(streaming) => app.merge(with_parts(streaming).layer(edge(guard))),
+            Some(streaming) => app.merge(parts.wrap(streaming).layer(edge)),
             None => app,
         };
 
         // /metrics and the probes keep answering through the delay and the drain (the last
         // scrape sees the final counts; the kubelet's liveness probe is not subject to the
         // application's caps); it ends with the process.
-        let metrics_app = crate::logging::level::routes()
-            .fallback_service(MetricsService::new(metrics))
-            .layer(probes.layer().with_details(true));
+        let in_flight = shutdown.clone();
+        let scrape = MetricsService::new(metrics);
+        let scrape = tower::service_fn(move |req: http::Request<axum::body::Body>| {
+            metrics::gauge!(ebb_metrics::names::HTTP_REQUESTS_IN_FLIGHT).set(in_flight.in_flight() as f64);
+            tower::Service::call(&mut scrape.clone(), req)
+        });
+        let metrics_app =
+            crate::logging::level::routes().fallback_service(scrape).layer(probes.layer().with_details(true));
         let metrics_limits = crate::Limits { max_connections: METRICS_MAX_CONNECTIONS, ..limits };
         let metrics_server = tokio::spawn(listener::serve(metrics_listener, metrics_app, metrics_limits, None));
 

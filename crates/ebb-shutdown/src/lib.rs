@@ -50,7 +50,7 @@ pub use config::{DEFAULT_DELAY, DEFAULT_TIMEOUT, ENV_DELAY, ENV_TIMEOUT, MAX_DEL
 pub use drain::DrainLayer;
 pub use error::ConfigError;
 pub use report::{ShutdownCause, ShutdownReport};
-pub use shutdown::{ConnectionGuard, Shutdown};
+pub use shutdown::{ConnectionGuard, InFlight, Shutdown};
 pub use signal::Signals;
 /// Re-exported so that callers need not depend on tokio-util to hold the tokens.
 pub use tokio_util::sync::CancellationToken;

@@ -221,9 +221,25 @@ impl Shutdown {
         self.inner.cut_connections.load(Ordering::Acquire)
     }
 
-    pub(crate) fn enter(&self) -> InFlightGuard {
+    /// Counts one request as in flight until the returned [`InFlight`] is dropped (hold it
+    /// until the response body ends). This is the count [`in_flight`](Self::in_flight)
+    /// reads, the [`DrainLayer`] keeps and the [`ShutdownReport`](crate::ShutdownReport)
+    /// reports as cut: a server keeps one count per request, and reads shedding and its
+    /// in-flight gauge off it too (see [`admit`](Self::admit)).
+    pub fn enter(&self) -> InFlight {
         self.inner.in_flight.fetch_add(1, Ordering::AcqRel);
-        InFlightGuard { shutdown: self.inner.clone() }
+        InFlight { shutdown: self.inner.clone() }
+    }
+
+    /// Like [`enter`](Self::enter), unless `max` requests are already in flight: then
+    /// `None`, and nothing is counted. Load shedding on the drain's own count, so that a
+    /// server keeps one in-flight count, not one per concern.
+    pub fn admit(&self, max: usize) -> Option<InFlight> {
+        if self.inner.in_flight.fetch_add(1, Ordering::AcqRel) >= max {
+            self.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(InFlight { shutdown: self.inner.clone() })
     }
 }
 
@@ -233,23 +249,42 @@ pub struct ConnectionGuard {
     _token: tokio_util::task::task_tracker::TaskTrackerToken,
 }
 
-/// Counts one request (and its response body) as in flight until dropped.
+/// One request (and its response body) counted as in flight until dropped. Made by
+/// [`Shutdown::enter`] and [`Shutdown::admit`].
 #[derive(Debug)]
-pub(crate) struct InFlightGuard {
+#[must_use = "the request counts as in flight only while this lives"]
+pub struct InFlight {
     shutdown: Arc<Inner>,
 }
 
-impl InFlightGuard {
-    pub(crate) fn deadline(&self) -> &CancellationToken {
+impl InFlight {
+    /// The token cancelled at the hard deadline: a request still pending, or a body still
+    /// streaming, must end when it fires. Wait on it only while pending: registering a
+    /// waiter takes the token's lock.
+    pub fn deadline(&self) -> &CancellationToken {
         &self.shutdown.deadline
     }
 
-    pub(crate) fn is_shutting_down(&self) -> bool {
+    /// Whether shutdown has begun (a plain load).
+    pub fn is_shutting_down(&self) -> bool {
         self.shutdown.signalled_flag.load(Ordering::Acquire)
+    }
+
+    /// The one `Connection: close` decision: from the signal on, an HTTP/1 response tells
+    /// its client to take the next request elsewhere, since behind an L4 balancer
+    /// (kube-proxy) nothing else moves a keep-alive connection. Not on a protocol switch,
+    /// where `Connection: upgrade` must stay. HTTP/2 learns it from the server's GOAWAY.
+    pub fn close_connection_if_draining<B>(&self, version: http::Version, response: &mut http::Response<B>) {
+        if version <= http::Version::HTTP_11
+            && self.is_shutting_down()
+            && response.status() != http::StatusCode::SWITCHING_PROTOCOLS
+        {
+            response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        }
     }
 }
 
-impl Drop for InFlightGuard {
+impl Drop for InFlight {
     fn drop(&mut self) {
         self.shutdown.in_flight.fetch_sub(1, Ordering::AcqRel);
     }

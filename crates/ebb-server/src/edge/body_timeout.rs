@@ -11,10 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{Request, StatusCode};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::{Either, Full};
 use pin_project_lite::pin_project;
 use tower_http::timeout::{TimeoutBody, TimeoutError};
 
@@ -75,12 +73,4 @@ where
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
-}
-
-/// The answer when the body stalled.
-pub(crate) fn request_timeout<B>() -> Response<Either<Full<Bytes>, B>> {
-    let mut response =
-        super::text_response(StatusCode::REQUEST_TIMEOUT, "the request body stopped arriving; send it again\n");
-    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
 }

@@ -1,99 +1,239 @@
+//! [`EdgeFuture`]: the one response future of the edge. It polls the application in the
+//! request's log context with panics caught, keeps the one deadline, and finishes every
+//! answer (the application's or the edge's own) the same way: the request id, the
+//! `Connection: close` decision, the metrics record, the access line, the body wrapper.
+
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-
-use axum::extract::MatchedPath;
-use bytes::Bytes;
-use http::Response;
-use http_body_util::{Either, Full};
-use pin_project_lite::pin_project;
-
 use std::time::Duration;
 
+use ebb_metrics::RequestRecord;
+use ebb_probes::ProbeAnswer;
+use ebb_shutdown::InFlight;
+use http::{Response, Version};
+use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use super::body_timeout::{Stalled, request_timeout, stalled_failure};
-use super::panic::{catch, panic_response};
-use super::shed::{Admitted, overloaded};
+use super::EdgeBody;
+use super::access::AccessLine;
+use super::answers::Answer;
+use super::body_timeout::{Stalled, stalled_failure};
+use super::context::{RequestContext, mark_sensitive_response};
+use super::layer::EdgeLayer;
+use super::panic::catch;
+use crate::trace::X_REQUEST_ID;
 
 pin_project! {
-    /// Response future of [`Guard`](super::service::Guard).
-    pub(crate) struct ResponseFuture<F> {
-        // `None`: the request was shed.
+    /// Response future of the edge.
+    pub(crate) struct EdgeFuture<F> {
         #[pin]
-        inner: Option<F>,
-        admitted: Option<Admitted>,
-        route: Option<MatchedPath>,
-        stalled: Stalled,
-        timeout: Option<Duration>,
-        // Armed only once the handler is pending: a request answered on its first poll
-        // never touches the timer wheel (tower-http's `Timeout` registers a timer for every
-        // request, which measurably costs throughput).
+        kind: Kind<F>,
+        context: Option<RequestContext>,
+        request: Option<Box<Admitted>>,
         #[pin]
         deadline: Option<Sleep>,
+        #[pin]
+        cut: Option<WaitForCancellationFutureOwned>,
     }
 }
 
-impl<F> ResponseFuture<F> {
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F> {
+        Inner { #[pin] future: F },
+        Probe { #[pin] answer: ProbeAnswer },
+        Answered { answer: Answer },
+        Done,
+    }
+}
+
+/// What a counted request carries until its answer. Boxed: the future is moved a few
+/// times before its first poll, and this is most of its size.
+struct Admitted {
+    record: Option<RequestRecord>,
+    access: Option<AccessLine>,
+    version: Version,
+    in_flight: Option<InFlight>,
+    stalled: Stalled,
+    request_timeout: Option<Duration>,
+    watch_cut: bool,
+}
+
+impl<F> EdgeFuture<F> {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        inner: F,
-        admitted: Admitted,
-        route: Option<MatchedPath>,
+        future: F,
+        context: RequestContext,
+        record: RequestRecord,
+        access: Option<AccessLine>,
+        version: Version,
+        in_flight: InFlight,
         stalled: Stalled,
-        timeout: Option<Duration>,
+        layer: &EdgeLayer,
     ) -> Self {
-        Self { inner: Some(inner), admitted: Some(admitted), route, stalled, timeout, deadline: None }
+        let admitted = Admitted {
+            record: Some(record),
+            access,
+            version,
+            in_flight: Some(in_flight),
+            stalled,
+            request_timeout: layer.request_timeout(),
+            watch_cut: layer.watches_cut(),
+        };
+        Self::with(Kind::Inner { future }, context, Some(Box::new(admitted)))
     }
 
-    pub(crate) fn shed() -> Self {
-        Self { inner: None, admitted: None, route: None, stalled: None, timeout: None, deadline: None }
+    /// A probe: answered here, never counted as traffic.
+    pub(crate) fn probe(answer: ProbeAnswer, context: RequestContext) -> Self {
+        Self::with(Kind::Probe { answer }, context, None)
+    }
+
+    /// An answer of the edge's own (shedding), counted and logged like any other.
+    pub(crate) fn answered(
+        answer: Answer,
+        context: RequestContext,
+        record: RequestRecord,
+        access: Option<AccessLine>,
+        version: Version,
+    ) -> Self {
+        let admitted = Admitted {
+            record: Some(record),
+            access,
+            version,
+            in_flight: None,
+            stalled: None,
+            request_timeout: None,
+            watch_cut: false,
+        };
+        Self::with(Kind::Answered { answer }, context, Some(Box::new(admitted)))
+    }
+
+    fn with(kind: Kind<F>, context: RequestContext, request: Option<Box<Admitted>>) -> Self {
+        Self { kind, context: Some(context), request, deadline: None, cut: None }
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<F, B, E> Future for EdgeFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = Result<Response<Either<Full<Bytes>, B>>, E>;
+    type Output = Result<Response<EdgeBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let Some(inner) = this.inner.as_mut().as_pin_mut() else { return Poll::Ready(Ok(overloaded())) };
-        let polled = catch(this.route.as_ref(), || inner.poll(cx));
-        let result = match polled {
-            Ok(Poll::Pending) => {
-                let Some(timeout) = *this.timeout else { return Poll::Pending };
-                if this.deadline.is_none() {
-                    this.deadline.set(Some(tokio::time::sleep_until(Instant::now() + timeout)));
+        let outcome = match this.kind.as_mut().project() {
+            KindProj::Inner { future } => {
+                let route =
+                    this.request.as_ref().and_then(|r| r.record.as_ref()).map_or("unmatched", RequestRecord::route);
+                let context = this.context.as_ref();
+                let polled = catch(route, || match context {
+                    Some(context) => context.enter(|| future.poll(cx)),
+                    None => future.poll(cx),
+                });
+                match polled {
+                    Ok(Poll::Ready(Ok(response))) => Outcome::Response(response),
+                    Ok(Poll::Ready(Err(error))) => Outcome::Error(error),
+                    // The handler's future is unusable after a panic: dropped below.
+                    Err(()) => Outcome::Answer(Answer::Panicked),
+                    Ok(Poll::Pending) => {
+                        match expired(this.request.as_deref(), this.deadline.as_mut(), this.cut.as_mut(), cx) {
+                            Some(answer) => Outcome::Answer(answer),
+                            None => return Poll::Pending,
+                        }
+                    }
                 }
-                let Some(deadline) = this.deadline.as_pin_mut() else { return Poll::Pending };
-                if deadline.poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                this.inner.set(None);
-                drop(this.admitted.take());
-                return Poll::Ready(Ok(too_slow()));
             }
-            Ok(Poll::Ready(result)) => result,
-            Err(()) => {
-                // The handler's future is unusable after a panic: drop it now.
-                this.inner.set(None);
-                drop(this.admitted.take());
-                return Poll::Ready(Ok(panic_response()));
+            KindProj::Probe { answer } => match answer.poll(cx) {
+                Poll::Ready(response) => Outcome::Probe(response),
+                Poll::Pending => return Poll::Pending,
+            },
+            KindProj::Answered { answer } => Outcome::Answer(*answer),
+            KindProj::Done => return Poll::Pending,
+        };
+        // Drops the handler's future now (after a panic or a timeout it must not run on).
+        this.kind.set(Kind::Done);
+        let context = this.context.take();
+        // The access line is logged in the request's context, with its id and trace id.
+        let log = |access: AccessLine, route: &str, answer| match &context {
+            Some(context) => context.enter(|| access.log(route, answer)),
+            None => access.log(route, answer),
+        };
+        let request = this.request.take();
+        let mut response = match outcome {
+            Outcome::Response(response) => {
+                let stalled = request.as_ref().is_some_and(|r| stalled_failure(&r.stalled, response.status()));
+                if stalled { Answer::BodyStalled.response(EdgeBody::canned) } else { response.map(EdgeBody::new) }
+            }
+            Outcome::Answer(answer) => answer.response(EdgeBody::canned),
+            Outcome::Probe(response) => response.map(EdgeBody::full),
+            Outcome::Error(error) => {
+                if let Some(mut request) = request {
+                    if let Some(record) = request.record.take() {
+                        if let Some(access) = request.access.take() {
+                            log(access, record.route(), None);
+                        }
+                        record.fail();
+                    }
+                }
+                return Poll::Ready(Err(error));
             }
         };
-        drop(this.admitted.take());
-        Poll::Ready(result.map(|response| {
-            if stalled_failure(this.stalled, response.status()) {
-                request_timeout()
-            } else {
-                response.map(Either::Right)
+        mark_sensitive_response(response.headers_mut());
+        if let Some(request) = request {
+            let Admitted { record, access, version, in_flight, .. } = *request;
+            if let Some(in_flight) = &in_flight {
+                in_flight.close_connection_if_draining(version, &mut response);
             }
-        }))
+            let stream = record.and_then(|record| {
+                if let Some(access) = access {
+                    log(access, record.route(), Some((response.status().as_u16(), response.headers())));
+                }
+                record.respond(&response)
+            });
+            response.body_mut().attach(in_flight, stream);
+        }
+        if let Some(context) = context {
+            response.headers_mut().insert(X_REQUEST_ID, context.id.into_header_value());
+        }
+        Poll::Ready(Ok(response))
     }
 }
 
-/// The answer when the handler did not produce a response head within the request timeout.
-fn too_slow<B>() -> Response<Either<Full<Bytes>, B>> {
-    super::text_response(http::StatusCode::SERVICE_UNAVAILABLE, "the request took too long and was abandoned\n")
+enum Outcome<B, E> {
+    Response(Response<B>),
+    Error(E),
+    Answer(Answer),
+    Probe(Response<http_body_util::Full<bytes::Bytes>>),
+}
+
+/// The one deadline of a pending request: its own timeout (armed on the first pending
+/// poll, so a request answered at once never touches the timer wheel) or, where that could
+/// come later, the shutdown deadline. `Some` once one has passed.
+fn expired(
+    request: Option<&Admitted>,
+    mut deadline: Pin<&mut Option<Sleep>>,
+    mut cut: Pin<&mut Option<WaitForCancellationFutureOwned>>,
+    cx: &mut Context<'_>,
+) -> Option<Answer> {
+    let request = request?;
+    if let Some(timeout) = request.request_timeout {
+        if deadline.is_none() {
+            deadline.set(Some(tokio::time::sleep_until(Instant::now() + timeout)));
+        }
+        if deadline.as_mut().as_pin_mut().is_some_and(|sleep| sleep.poll(cx).is_ready()) {
+            return Some(Answer::TooSlow);
+        }
+    }
+    if request.watch_cut {
+        if cut.is_none() {
+            let in_flight = request.in_flight.as_ref()?;
+            cut.set(Some(in_flight.deadline().clone().cancelled_owned()));
+        }
+        if cut.as_mut().as_pin_mut().is_some_and(|wait| wait.poll(cx).is_ready()) {
+            return Some(Answer::Cut);
+        }
+    }
+    None
 }

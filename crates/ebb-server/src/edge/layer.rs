@@ -1,36 +1,110 @@
+//! [`EdgeLayer`] -> [`Edge`]: what happens to a request before the application sees it, in
+//! the order of the [module docs](super).
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tower::Layer;
+use ebb_metrics::RequestMetrics;
+use ebb_probes::{Probe, Probes};
+use ebb_shutdown::Shutdown;
+use http::{Request, Response};
+use tower::{Layer, Service};
 
-use super::service::Guard;
-use super::shed::Shedder;
+use super::access::AccessLine;
+use super::answers::{Answer, HTTP_REQUESTS_SHED_TOTAL};
+use super::body_timeout::watch_body;
+use super::context::RequestContext;
+use super::future::EdgeFuture;
 
-/// Applies [`Guard`]: the in-flight cap `max_in_flight` (shared by every clone), the
-/// body-progress timeout `body_timeout`, and a request timeout where one is set.
+/// What every request of one listener shares: built once, at start.
+#[derive(Debug)]
+pub(crate) struct EdgeShared {
+    pub(crate) shutdown: Shutdown,
+    pub(crate) probes: Probes,
+    pub(crate) metrics: RequestMetrics,
+    pub(crate) max_in_flight: usize,
+    pub(crate) body_timeout: Duration,
+    pub(crate) access_log: bool,
+    pub(crate) id_in_request: bool,
+}
+
+/// Applies [`Edge`]. Clones share one [`EdgeShared`]: one in-flight count, one label cache.
 #[derive(Clone, Debug)]
-pub(crate) struct GuardLayer {
-    shedder: Shedder,
-    body_timeout: Duration,
+pub(crate) struct EdgeLayer {
+    shared: Arc<EdgeShared>,
     request_timeout: Option<Duration>,
+    watch_cut: bool,
 }
 
-impl GuardLayer {
-    pub(crate) fn new(max_in_flight: usize, body_timeout: Duration) -> Self {
-        Self { shedder: Shedder::new(max_in_flight), body_timeout, request_timeout: None }
+impl EdgeLayer {
+    pub(crate) fn new(shared: EdgeShared) -> Self {
+        Self { shared: Arc::new(shared), request_timeout: None, watch_cut: true }
     }
 
-    /// The same guard (the same in-flight cap) with a request timeout: 503 when the
-    /// response head is not ready by then.
-    pub(crate) fn with_request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = Some(timeout);
-        self
+    /// The same edge with a request timeout: 503 when no response head is ready by then.
+    /// Streaming routes have none.
+    pub(crate) fn with_request_timeout(&self, timeout: Duration) -> Self {
+        // A request that began before the signal meets its own timeout before the shutdown
+        // deadline whenever the timeout is no longer than the shutdown budget: then the one
+        // timer is enough, and no waiter is put on the deadline's token.
+        let watch_cut = timeout > self.shared.shutdown.config().timeout();
+        Self { shared: self.shared.clone(), request_timeout: Some(timeout), watch_cut }
     }
 }
 
-impl<S> Layer<S> for GuardLayer {
-    type Service = Guard<S>;
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Guard::new(inner, self.shedder.clone(), self.body_timeout, self.request_timeout)
+        Edge { inner, layer: self.clone() }
+    }
+}
+
+/// The edge around one route (or the fallback). See the [module docs](super).
+#[derive(Clone, Debug)]
+pub(crate) struct Edge<S> {
+    inner: S,
+    layer: EdgeLayer,
+}
+
+impl<S, ResBody> Service<Request<axum::body::Body>> for Edge<S>
+where
+    S: Service<Request<axum::body::Body>, Response = Response<ResBody>>,
+{
+    type Response = Response<super::EdgeBody<ResBody>>;
+    type Error = S::Error;
+    type Future = EdgeFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<axum::body::Body>) -> Self::Future {
+        let shared = &*self.layer.shared;
+        let context = RequestContext::read(&mut req, shared.id_in_request);
+        if let Some(probe) = Probe::from_path(req.uri().path()) {
+            return EdgeFuture::probe(shared.probes.answer(probe, &req, false), context);
+        }
+        let record = shared.metrics.start(&req);
+        let version = req.version();
+        let access = shared.access_log.then(|| AccessLine::new(&req));
+        let Some(in_flight) = shared.shutdown.admit(shared.max_in_flight) else {
+            metrics::counter!(HTTP_REQUESTS_SHED_TOTAL).increment(1);
+            return EdgeFuture::answered(Answer::Overloaded, context, record, access, version);
+        };
+        let (req, stalled) = watch_body(req, shared.body_timeout);
+        let inner = context.enter(|| self.inner.call(req));
+        EdgeFuture::new(inner, context, record, access, version, in_flight, stalled, &self.layer)
+    }
+}
+
+impl EdgeLayer {
+    pub(crate) fn request_timeout(&self) -> Option<Duration> {
+        self.request_timeout
+    }
+
+    pub(crate) fn watches_cut(&self) -> bool {
+        self.watch_cut
     }
 }

@@ -1,39 +1,59 @@
-//! The guard between the drain and the application: what keeps one client, or too many,
-//! from holding the service. One layer ([`GuardLayer`]) does four things per request, so
-//! that the hot path moves the request and its future once instead of four times:
+//! The edge: what happens to every request before the application sees it, in one service
+//! with one response future and one response body. **This is the request path's order,
+//! written once**; every other doc links here.
 //!
-//! - **load shedding** ([`shed`]): over the in-flight cap, 503 + `Retry-After` at once;
-//! - **caught panics** ([`panic`]): a panicking handler becomes a 500, logged once with
-//!   its route;
-//! - **the body-progress timeout** ([`body_timeout`], on tower-http's `TimeoutBody`): a
-//!   stalled request body gets 408;
-//! - **the request timeout** (not on streaming routes): 503 when no response head is ready
-//!   in time, armed only once the handler is pending.
+//! ```text
+//! listener (crate::listener: connection cap, header-read and idle timeouts, HTTP/2
+//!           keep-alive, GOAWAY once the signal came)
+//!  -> the edge (this module), in order:
+//!       1. request id and trace context: one pass over the headers (`x-request-id` kept
+//!          when usable, else made; `traceparent`; sensitive headers marked), and the
+//!          request's log context, in which the application is polled
+//!       2. probes (/livez /readyz /startupz /healthz): answered here, never counted as
+//!          traffic, never limited (without details on this port)
+//!       3. metrics start: the route template from axum's `MatchedPath`
+//!       4. admission: ONE in-flight count (ebb-shutdown's drain count), read by shedding
+//!          (EBB_MAX_IN_FLIGHT: 503 + Retry-After at once), the drain and the
+//!          `http_requests_in_flight` gauge
+//!       5. the request body's progress timeout (EBB_BODY_TIMEOUT: 408)
+//!       6. the application, polled with panics caught (500)
+//!       7. ONE deadline while pending: the request timeout (EBB_REQUEST_TIMEOUT: 503; not
+//!          on streaming routes) or the shutdown deadline (503), whichever comes first
+//!       8. the answer: ONE `Connection: close` decision (HTTP/1, from the signal on), the
+//!          metrics record, the access line, `x-request-id`, and ONE body wrapper that
+//!          holds the in-flight count until the body ends, records gRPC trailers and cuts
+//!          a stream at the shutdown deadline
+//!  -> the body size limit (EBB_MAX_BODY_SIZE: 413; not on streaming routes)
+//!  -> rate limit (feature `ratelimit`) -> session (`session`) -> bearer token (`jwt`):
+//!     the parts, in the order of `crate::parts::Parts::wrap`
+//!  -> the application's router
+//! ```
 //!
-//! tower-http's `CatchPanicLayer` boxes every response body, its `Timeout` registers a
-//! timer for every request (it polls its sleep first), and tower's `LoadShed` needs a boxed
-//! error handler in axum: measured, together they cost more than the whole stack may. The
-//! body size limit is axum's `DefaultBodyLimit`, applied in
-//! [`Server::serve`](crate::Server::serve) to every route but the streaming ones.
+//! The edge goes on every route with one `Router::layer` call (axum boxes each route's
+//! service once per call), so that the route template is known; probes and unmatched
+//! paths reach it through the fallback.
+//!
+//! Why not tower-http's layers: its `CatchPanicLayer` boxes every response body, its
+//! `Timeout` registers a timer for every request, tower's `LoadShed` needs a boxed error
+//! handler in axum, and its request-id layers keep whatever a client sends; stacked, each
+//! layer moves the request and its future again. Measured, together they cost more than
+//! the whole edge may (`cargo xtask bench callgrind`).
+//!
+//! The standalone layers stay for stacks composed by hand on `axum::serve` or tonic:
+//! ebb-shutdown's `DrainLayer`, ebb-probes' `ProbesLayer` and ebb-metrics'
+//! `HttpMetricsLayer` are thin wrappers over the same mechanisms this edge calls
+//! (`Shutdown::admit`, `InFlight::close_connection_if_draining`, `Probes::answer`,
+//! `RequestMetrics::start`).
 
-use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::{Either, Full};
-
+mod access;
+mod answers;
+mod body;
 pub(crate) mod body_timeout;
+mod context;
 mod future;
 mod layer;
 pub(crate) mod panic;
-mod service;
-pub(crate) mod shed;
 
-pub(crate) use layer::GuardLayer;
-pub use shed::HTTP_REQUESTS_SHED_TOTAL;
-
-/// An answer the guard gives in place of the application: plain text, our words only.
-pub(crate) fn text_response<B>(status: StatusCode, text: &'static str) -> Response<Either<Full<Bytes>, B>> {
-    let mut response = Response::new(Either::Left(Full::new(Bytes::from_static(text.as_bytes()))));
-    *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    response
-}
+pub use answers::HTTP_REQUESTS_SHED_TOTAL;
+pub(crate) use body::EdgeBody;
+pub(crate) use layer::{EdgeLayer, EdgeShared};

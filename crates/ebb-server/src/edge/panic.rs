@@ -7,11 +7,6 @@ use std::cell::{Cell, RefCell};
 use std::panic::AssertUnwindSafe;
 use std::sync::Once;
 
-use axum::extract::MatchedPath;
-use bytes::Bytes;
-use http::{Response, StatusCode};
-use http_body_util::{Either, Full};
-
 thread_local! {
     /// Whether this thread is polling a request's handler right now.
     static IN_REQUEST: Cell<bool> = const { Cell::new(false) };
@@ -38,21 +33,15 @@ pub(crate) fn install_hook() {
 
 /// Polls a handler with panics caught; `Err` carries nothing but the fact: the log line is
 /// written here, with `route`.
-pub(crate) fn catch<T>(route: Option<&MatchedPath>, poll: impl FnOnce() -> T) -> Result<T, ()> {
+pub(crate) fn catch<T>(route: &str, poll: impl FnOnce() -> T) -> Result<T, ()> {
     let outer = IN_REQUEST.with(|flag| flag.replace(true));
     let result = std::panic::catch_unwind(AssertUnwindSafe(poll));
     IN_REQUEST.with(|flag| flag.set(outer));
     result.map_err(|payload: Box<dyn Any + Send>| {
         let panic =
             LAST_PANIC.with(|last| last.borrow_mut().take()).unwrap_or_else(|| payload_text(&*payload).to_owned());
-        let route = route.map_or("unmatched", MatchedPath::as_str);
         tracing::error!(%route, %panic, "handler panicked; answered 500");
     })
-}
-
-/// The 500 answered for a caught panic. The panic's text goes to the log, never to the client.
-pub(crate) fn panic_response<B>() -> Response<Either<Full<Bytes>, B>> {
-    super::text_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
 }
 
 fn payload_text(payload: &(dyn Any + Send)) -> &str {

@@ -92,7 +92,6 @@ pub(crate) async fn serve_connection(
             }
             () = &mut signalled, if !signal_seen => {
                 signal_seen = true;
-                state.mark_closing();
                 // HTTP/2: GOAWAY now, so the client opens new streams elsewhere while the
                 // ones in flight finish. HTTP/1 learns it from `Connection: close`.
                 if state.is_h2() && !closing {

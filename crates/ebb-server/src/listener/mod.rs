@@ -5,7 +5,8 @@
 //!   keep-alive idle timeout, HTTP/2 keep-alive pings ([`Limits`](crate::Limits)).
 //! - **A connection cap**: at the cap the listener stops accepting.
 //! - **A drain that needs no retries** from the balancer in front: from the signal on,
-//!   HTTP/1 responses carry `Connection: close` and HTTP/2 connections get GOAWAY, so that
+//!   HTTP/1 responses carry `Connection: close` (the edge's decision) and HTTP/2
+//!   connections get GOAWAY, so that
 //!   clients move to other replicas by themselves during the delay; when the delay ends,
 //!   connections already in the backlog are still served, idle ones close, busy ones finish
 //!   their response; request heads still arriving then are cut and counted.
@@ -54,6 +55,9 @@ pub(crate) fn serve(
         .initial_stream_window_size(256 * 1024)
         .initial_connection_window_size(1024 * 1024)
         .max_concurrent_streams(100);
+    // `with_state(())` turns every route's handler into its service once, here, as
+    // `axum::serve` does; without it the router would do so again for every request.
+    let app = app.with_state(());
     let listener = Arc::new(connection::Listener { builder, app, limits, shutdown });
     let stop = listener.stop_accepting();
     accept::serve(socket, listener, stop)

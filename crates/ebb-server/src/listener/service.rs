@@ -1,6 +1,6 @@
 //! The per-connection service between hyper and the application: the peer address for
-//! `ConnectInfo`, `Connection: close` once shutdown began, and the connection's in-flight
-//! count (response bodies included) for its timers.
+//! `ConnectInfo`, and the connection's in-flight count (response bodies included) for its
+//! timers. `Connection: close` is the edge's decision (`crate::edge`), made once.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderValue, Request, Version, header};
+use http::{Request, Version};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use pin_project_lite::pin_project;
@@ -41,14 +41,13 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         self.state.on_request();
-        let http1 = req.version() <= Version::HTTP_11;
-        if !http1 {
+        if req.version() > Version::HTTP_11 {
             self.state.mark_h2();
         }
         req.extensions_mut().insert(ConnectInfo(self.remote));
         let mut app = self.app.clone();
         let inner = tower::Service::call(&mut app, req);
-        ConnFuture { inner, guard: Some(ResponseGuard(self.state.clone())), http1 }
+        ConnFuture { inner, guard: Some(ResponseGuard(self.state.clone())) }
     }
 }
 
@@ -68,7 +67,6 @@ pin_project! {
         #[pin]
         inner: axum::routing::future::RouteFuture<Infallible>,
         guard: Option<ResponseGuard>,
-        http1: bool,
     }
 }
 
@@ -77,16 +75,7 @@ impl Future for ConnFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Ok(mut response) = ready!(this.inner.poll(cx));
-        // Once shutdown began, HTTP/1 clients must take their next request elsewhere: an L4
-        // balancer keeps a connection on this replica for as long as it stays open.
-        // Not on a protocol switch: `Connection: upgrade` must stay, or the handshake fails.
-        // The connection's own flag, set by its task at the signal: a plain load, where a
-        // `CancellationToken` would take a lock per request.
-        let closing = this.guard.as_ref().is_some_and(|guard| guard.0.is_closing());
-        if *this.http1 && closing && response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
-            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
+        let Ok(response) = ready!(this.inner.poll(cx));
         let guard = this.guard.take();
         Poll::Ready(Ok(response.map(|inner| ConnBody { inner, guard })))
     }

@@ -28,8 +28,6 @@ pub(crate) struct ConnState {
     fresh: AtomicBool,
     h2: AtomicBool,
     detached: AtomicBool,
-    /// Shutdown began (set by the connection's task): HTTP/1 responses say `Connection: close`.
-    closing: AtomicBool,
 }
 
 /// What the connection's timer should do now.
@@ -69,7 +67,6 @@ impl ConnState {
             fresh: AtomicBool::new(true),
             h2: AtomicBool::new(false),
             detached: AtomicBool::new(false),
-            closing: AtomicBool::new(false),
         }
     }
 
@@ -119,15 +116,6 @@ impl ConnState {
     /// rest of a body hyper drains, not a new head.
     pub(crate) fn has_served(&self) -> bool {
         self.events.load(Ordering::Relaxed) > 0
-    }
-
-    /// Shutdown began: from now on responses tell HTTP/1 clients to go elsewhere.
-    pub(crate) fn mark_closing(&self) {
-        self.closing.store(true, Ordering::Release);
-    }
-
-    pub(crate) fn is_closing(&self) -> bool {
-        self.closing.load(Ordering::Acquire)
     }
 
     pub(crate) fn mark_h2(&self) {

@@ -1,0 +1,81 @@
+//! The answer to one probe request: the mechanism under [`ProbesService`](crate::ProbesService)
+//! and any edge that answers probes itself (ebb-server's).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+
+use crate::query::ProbeQuery;
+use crate::{Probe, Probes};
+
+impl Probes {
+    /// The answer to `req`, a request for `probe` (see [`Probe::from_path`]): `GET` and
+    /// `HEAD` evaluate the probe (its cached checks run concurrently); other methods get
+    /// `405`. With `details`, every answer lists its checks as `?verbose` asks: only for a
+    /// listener that operators alone reach, since check names and reasons can name
+    /// internal hosts.
+    pub fn answer<B>(&self, probe: Probe, req: &Request<B>, details: bool) -> ProbeAnswer {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            let mut response = text_response(StatusCode::METHOD_NOT_ALLOWED, "probes answer GET and HEAD only\n");
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return ProbeAnswer(Kind::Ready(Some(response)));
+        }
+        let query = ProbeQuery::parse(req.uri().query(), req.headers());
+        let verbose = query.verbose || details;
+        let probes = self.clone();
+        // Probes are rare next to traffic, so their future may be boxed.
+        ProbeAnswer(Kind::Evaluating(Box::pin(async move {
+            let report = probes.evaluate(probe, &query.exclude).await;
+            let status = if report.ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+            let mut response = if query.json {
+                let mut response = text_response(status, report.to_json(verbose));
+                response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                response
+            } else {
+                text_response(status, report.to_text(verbose))
+            };
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        })))
+    }
+}
+
+/// The future of [`Probes::answer`].
+#[must_use = "futures do nothing unless polled"]
+pub struct ProbeAnswer(Kind);
+
+enum Kind {
+    Ready(Option<Response<Full<Bytes>>>),
+    Evaluating(Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>),
+}
+
+impl std::fmt::Debug for ProbeAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProbeAnswer").finish_non_exhaustive()
+    }
+}
+
+impl Future for ProbeAnswer {
+    type Output = Response<Full<Bytes>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            Kind::Ready(response) => response.take().map_or(Poll::Pending, Poll::Ready),
+            Kind::Evaluating(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+fn text_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+        .headers_mut()
+        .insert(header::HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
+    response
+}

@@ -1,0 +1,55 @@
+//! The answers the edge gives in place of the application: plain text, our words only,
+//! never the handler's or a library's (which can name paths, hosts or internals).
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+
+/// Counter of requests answered 503 because the in-flight cap was reached.
+pub const HTTP_REQUESTS_SHED_TOTAL: &str = "http_requests_shed_total";
+
+/// A canned answer: its status, its text and whether it ends the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Over the in-flight cap: 503 + `Retry-After`, at once.
+    Overloaded,
+    /// The handler had no response head within the request timeout.
+    TooSlow,
+    /// The request body stalled (the progress timeout fired).
+    BodyStalled,
+    /// The handler panicked.
+    Panicked,
+    /// The shutdown deadline passed before the handler answered.
+    Cut,
+}
+
+impl Answer {
+    fn status_and_text(self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "the service is overloaded; retry shortly\n"),
+            Self::TooSlow => (StatusCode::SERVICE_UNAVAILABLE, "the request took too long and was abandoned\n"),
+            Self::BodyStalled => (StatusCode::REQUEST_TIMEOUT, "the request body stopped arriving; send it again\n"),
+            Self::Panicked => (StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n"),
+            Self::Cut => (StatusCode::SERVICE_UNAVAILABLE, ebb_shutdown::drain::CUT_MESSAGE),
+        }
+    }
+
+    /// The response, with a body made by `body` from the text.
+    pub(crate) fn response<B>(self, body: impl FnOnce(Bytes) -> B) -> Response<B> {
+        let (status, text) = self.status_and_text();
+        let mut response = Response::new(body(Bytes::from_static(text.as_bytes())));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        match self {
+            Self::Overloaded => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            // The connection may hold the rest of a body nobody reads, or is going away.
+            Self::BodyStalled | Self::Cut => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            Self::TooSlow | Self::Panicked => {}
+        }
+        response
+    }
+}
