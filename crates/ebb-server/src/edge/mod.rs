@@ -57,3 +57,6 @@ pub(crate) mod panic;
 pub use answers::HTTP_REQUESTS_SHED_TOTAL;
 pub(crate) use body::EdgeBody;
 pub(crate) use layer::{EdgeLayer, EdgeShared};
+
+#[cfg(test)]
+mod tests;
