@@ -47,3 +47,8 @@ pub use endpoint::{METRICS_PATH, MetricsService, TEXT_FORMAT};
 pub use exporter::{DEFAULT_UPKEEP_INTERVAL, Exporter, ExporterError, MetricsHandle};
 pub use layer::{HttpMetrics, HttpMetricsLayer, MetricsBody};
 pub use record::{RequestMetrics, RequestRecord, StreamRecord};
+
+// The README is compiled as doc tests too, so that a stale example in it fails `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

@@ -103,3 +103,8 @@ pub use serving::DEFAULT_INLINE_TYPES;
 pub use upload::DEFAULT_CONTENT_TYPE;
 
 pub use object_store;
+
+// The README is compiled as doc tests too, so that a stale example in it fails `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

@@ -49,3 +49,8 @@ pub use probes::Probes;
 pub use report::{CheckResult, ProbeReport};
 /// Re-exported: the token type of [`ProbesBuilder::with_shutdown_signal`].
 pub use tokio_util::sync::CancellationToken;
+
+// The README is compiled as doc tests too, so that a stale example in it fails `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

@@ -64,3 +64,8 @@ pub use rate::{MAX_PERIOD, Rate, RateParseError};
 
 /// The Redis handle the limiter takes (re-exported so that versions always match).
 pub use ebb_redis;
+
+// The README is compiled as doc tests too, so that a stale example in it fails `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

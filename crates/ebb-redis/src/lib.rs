@@ -51,3 +51,8 @@ pub use config::{
 pub use connection::Connection;
 pub use error::Error;
 pub use redis;
+
+// The README is compiled as doc tests too, so that a stale example in it fails `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

@@ -141,3 +141,8 @@ fn arm_exit_watchdog(shutdown: ebb_shutdown::Shutdown) {
         });
     });
 }
+
+// The README is compiled as doc tests too, so that a stale example in it fails `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

@@ -62,3 +62,8 @@ pub use shared_store::SharedStore;
 pub use store::RedisSessionStore;
 pub use tower_sessions::MemoryStore;
 pub use {ebb_redis, tower_sessions};
+
+// The README is compiled as doc tests too, so that a stale example in it fails `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

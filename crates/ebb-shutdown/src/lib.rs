@@ -54,3 +54,8 @@ pub use shutdown::{ConnectionGuard, InFlight, Shutdown};
 pub use signal::Signals;
 /// Re-exported so that callers need not depend on tokio-util to hold the tokens.
 pub use tokio_util::sync::CancellationToken;
+
+// The README is compiled as doc tests too, so that a stale example in it fails `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

@@ -37,13 +37,13 @@ use crate::tools::{self, REDIS, VALGRIND, WRK};
 /// `cargo xtask bench [NAME] [--check] [--save]`.
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// One benchmark (all but coldbuild when absent), or `readme` to regenerate README's table
+    /// One benchmark (all but coldbuild when absent), or `readme` to regenerate xtask/README.md's table
     #[arg(value_parser = ["http", "callgrind", "ratelimit", "offload", "startup", "coldbuild", "readme"])]
     name: Option<String>,
     /// Exit non-zero when a target is missed
     #[arg(long)]
     check: bool,
-    /// Merge into bench/report.json and regenerate README's table
+    /// Merge into bench/report.json and regenerate xtask/README.md's table
     #[arg(long)]
     save: bool,
 }
@@ -105,7 +105,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         std::fs::create_dir_all(root.join("bench"))?;
         std::fs::write(&committed, merged.json())?;
         readme::update(&root)?;
-        eprintln!("xtask: merged into {}; commit it with README.md", committed.display());
+        eprintln!("xtask: merged into {}; commit it with xtask/README.md", committed.display());
     }
     let missed = report.missed();
     if check && !missed.is_empty() {

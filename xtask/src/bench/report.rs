@@ -1,6 +1,6 @@
 //! The one report every benchmark writes into: named figures with their target, printed as
 //! a table and written as JSON (`target/bench/report.json`). `--save` merges a run into the
-//! committed `bench/report.json`, which README's performance table is generated from
+//! committed `bench/report.json`, which the performance table of `xtask/README.md` is generated from
 //! (`cargo xtask bench readme`; a test keeps the two equal).
 
 use std::collections::BTreeMap;
