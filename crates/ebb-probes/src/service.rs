@@ -5,6 +5,8 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{Either, Full};
 use tower_service::Service;
 
+use ebb_core::response::text_response;
+
 use crate::future::ResponseFuture;
 use crate::query::ProbeQuery;
 use crate::{Probe, Probes, ProbesLayer};
@@ -86,14 +88,4 @@ where
             response
         }))
     }
-}
-
-fn text_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body.into()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    response
-        .headers_mut()
-        .insert(header::HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
-    response
 }
