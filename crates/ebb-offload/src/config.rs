@@ -212,7 +212,8 @@ impl OffloadConfig {
         let footprint = config.upload_footprint();
         let budget = env.parse(ENV_MEMORY_BUDGET, |value| {
             let bounds = SizeBounds::new(footprint.min(MAX_MEMORY_BUDGET), MAX_MEMORY_BUDGET);
-            let explain = || format!("{}, and at least one upload's part size x (parts in flight + 1)", bounds.expected());
+            let explain =
+                || format!("{}, and at least one upload's part size x (parts in flight + 1)", bounds.expected());
             match bounds.parse(value) {
                 Ok(budget) if budget >= footprint => Ok(budget),
                 _ => Err(explain()),

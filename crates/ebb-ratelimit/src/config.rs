@@ -157,7 +157,11 @@ impl RateLimitConfig {
         }
         let burst = || config.burst.map(|b| b.to_string()).unwrap_or_default();
         if config.rate.is_none() && config.burst.is_some() && errors.is_empty() {
-            errors.push(EnvError::new(ENV_BURST, burst(), format!("{ENV_RATE} to be set as well (a burst needs a rate)")));
+            errors.push(EnvError::new(
+                ENV_BURST,
+                burst(),
+                format!("{ENV_RATE} to be set as well (a burst needs a rate)"),
+            ));
         }
         let fits = |rate, burst| Policy::new(DEFAULT_POLICY_NAME, rate).with_burst(burst).err();
         if let Some(reason) = config.rate.zip(config.burst).and_then(|(rate, burst)| fits(rate, burst)) {

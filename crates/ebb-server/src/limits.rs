@@ -185,7 +185,8 @@ mod tests {
 
     #[test]
     fn sizes() {
-        let size = |text: &str| Limits::from_lookup(&lookup(&[(ENV_MAX_BODY_SIZE, text)])).map(|l| l.max_body_size).ok();
+        let size =
+            |text: &str| Limits::from_lookup(&lookup(&[(ENV_MAX_BODY_SIZE, text)])).map(|l| l.max_body_size).ok();
         assert_eq!(size("1048576"), Some(1 << 20));
         assert_eq!(size("2MiB"), Some(2 << 20));
         assert_eq!(size("10 MB"), Some(10_000_000));

@@ -24,12 +24,15 @@ fn text<E: std::fmt::Display>(errors: Vec<E>) -> String {
 
 fn shutdown(variable: &'static str, value: &str) -> Result<(), String> {
     // The delay must stay below the timeout: keep the other one out of the way.
-    let other = if variable == "EBB_SHUTDOWN_DELAY" { ("EBB_SHUTDOWN_TIMEOUT", "1h") } else { ("EBB_SHUTDOWN_DELAY", "0s") };
+    let other =
+        if variable == "EBB_SHUTDOWN_DELAY" { ("EBB_SHUTDOWN_TIMEOUT", "1h") } else { ("EBB_SHUTDOWN_DELAY", "0s") };
     ShutdownConfig::from_lookup(vars(&[(variable, value), other])).map(drop).map_err(text)
 }
 
 fn redis(variable: &'static str, value: &str) -> Result<(), String> {
-    RedisConfig::from_lookup(vars(&[(variable, value), ("REDIS_URL", "redis://127.0.0.1:6379")])).map(drop).map_err(text)
+    RedisConfig::from_lookup(vars(&[(variable, value), ("REDIS_URL", "redis://127.0.0.1:6379")]))
+        .map(drop)
+        .map_err(text)
 }
 
 fn ratelimit(variable: &'static str, value: &str) -> Result<(), String> {
@@ -93,8 +96,20 @@ const GOOD_DURATIONS: &[&str] = &["1s", "10s", "1500ms", " 2s ", "2s 500ms", "1s
 const BAD_DURATIONS: &[&str] = &["soon", "5", "-1s", "s", "1 fortnight", "500000000000y"];
 
 const GOOD_SIZES: &[&str] = &[
-    "104857600", "104857600B", "104857600 b", "100MiB", "100 MiB", "100mib", "100MIB", "100MB", "100mb", "1GiB",
-    "1GB", "102400KiB", "102400kb", " 64MiB ",
+    "104857600",
+    "104857600B",
+    "104857600 b",
+    "100MiB",
+    "100 MiB",
+    "100mib",
+    "100MIB",
+    "100MB",
+    "100mb",
+    "1GiB",
+    "1GB",
+    "102400KiB",
+    "102400kb",
+    " 64MiB ",
 ];
 const BAD_SIZES: &[&str] =
     &["lots", "MiB", "100M", "100 megabytes", "1.5GiB", "-100MiB", "+100MiB", "100MiBs", "99999999999999999999GiB"];

@@ -17,7 +17,10 @@ mod tests {
 
     #[test]
     fn pinned() {
-        assert_eq!([LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH, HEALTHZ_PATH], ["/livez", "/readyz", "/startupz", "/healthz"]);
+        assert_eq!(
+            [LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH, HEALTHZ_PATH],
+            ["/livez", "/readyz", "/startupz", "/healthz"]
+        );
         assert_eq!(METRICS_PATH, "/metrics");
     }
 }

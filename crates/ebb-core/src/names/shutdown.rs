@@ -24,7 +24,10 @@ mod tests {
     /// The README's values, as literals: a changed constant must fail here, not pass.
     #[test]
     fn pinned() {
-        assert_eq!((DEFAULT_SHUTDOWN_DELAY, DEFAULT_SHUTDOWN_TIMEOUT), (Duration::from_secs(5), Duration::from_secs(30)));
+        assert_eq!(
+            (DEFAULT_SHUTDOWN_DELAY, DEFAULT_SHUTDOWN_TIMEOUT),
+            (Duration::from_secs(5), Duration::from_secs(30))
+        );
         assert_eq!((MAX_SHUTDOWN_DELAY, MAX_SHUTDOWN_TIMEOUT), (Duration::from_secs(600), Duration::from_secs(3600)));
         assert!(DEFAULT_SHUTDOWN_DELAY < DEFAULT_SHUTDOWN_TIMEOUT);
     }
