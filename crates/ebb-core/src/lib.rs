@@ -1,5 +1,5 @@
 //! The few decisions every ebb crate shares, written once: the names the runtime and the
-//! tooling agree on ([`names`]), the grammar of environment variables ([`env`]), and one
+//! tooling agree on ([`names`]), the grammar of environment variables ([`env`](mod@env)), and one
 //! canned plain-text response ([`response`]).
 //!
 //! A foundation crate: it depends on no other ebb crate, pulls in no runtime (no tokio,
