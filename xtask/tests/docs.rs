@@ -364,8 +364,8 @@ fn the_environment_table_shows_the_constants_defaults() {
     };
     let limits = ebb_server::Limits::default();
     let durations = [
-        ("EBB_SHUTDOWN_DELAY", ebb_shutdown::DEFAULT_DELAY),
-        ("EBB_SHUTDOWN_TIMEOUT", ebb_shutdown::DEFAULT_TIMEOUT),
+        ("EBB_SHUTDOWN_DELAY", ebb_server::ebb_shutdown::DEFAULT_DELAY),
+        ("EBB_SHUTDOWN_TIMEOUT", ebb_server::ebb_shutdown::DEFAULT_TIMEOUT),
         ("EBB_HEADER_READ_TIMEOUT", limits.header_read_timeout),
         ("EBB_IDLE_TIMEOUT", limits.idle_timeout),
         ("EBB_REQUEST_TIMEOUT", limits.request_timeout),

@@ -4,9 +4,11 @@
 
 use std::time::Duration;
 
-use ebb_metrics::names::{HTTP_REQUESTS_TOTAL, REQUESTS_PER_SECOND};
-use ebb_server::{DEFAULT_HTTP_PORT, DEFAULT_METRICS_PORT};
-use ebb_shutdown::{DEFAULT_DELAY, DEFAULT_TIMEOUT};
+use ebb_core::names::{
+    DEFAULT_HTTP_PORT, DEFAULT_METRICS_PORT, DEFAULT_SHUTDOWN_DELAY as DEFAULT_DELAY,
+    DEFAULT_SHUTDOWN_TIMEOUT as DEFAULT_TIMEOUT, ENV_SHUTDOWN_DELAY, ENV_SHUTDOWN_TIMEOUT, HTTP_REQUESTS_TOTAL,
+    REQUESTS_PER_SECOND,
+};
 
 /// CPU and memory for one container, as Kubernetes quantities (`"250m"`, `"64Mi"`).
 ///
@@ -382,8 +384,8 @@ impl Service {
     pub fn shutdown_env(&self) -> [(&'static str, String); 2] {
         use crate::manifests::render::env_duration;
         [
-            (ebb_shutdown::ENV_DELAY, env_duration(self.shutdown_delay)),
-            (ebb_shutdown::ENV_TIMEOUT, env_duration(self.shutdown_timeout)),
+            (ENV_SHUTDOWN_DELAY, env_duration(self.shutdown_delay)),
+            (ENV_SHUTDOWN_TIMEOUT, env_duration(self.shutdown_timeout)),
         ]
     }
 
@@ -403,7 +405,7 @@ impl Service {
 }
 
 /// The variable the services read Redis from; its Secret also carries [`REDIS_TRIGGER_KEYS`].
-pub(crate) const REDIS_URL: &str = "REDIS_URL";
+pub(crate) const REDIS_URL: &str = ebb_core::names::ENV_REDIS_URL;
 
 /// What KEDA's Redis scalers read from the Secret of `REDIS_URL`, beside its `redis-url`:
 /// KEDA cannot parse a URL. Each is a TriggerAuthentication parameter and the Secret key of

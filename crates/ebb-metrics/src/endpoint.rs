@@ -12,7 +12,7 @@ use tower_service::Service;
 use crate::MetricsHandle;
 
 /// Path served by [`MetricsService`].
-pub const METRICS_PATH: &str = "/metrics";
+pub const METRICS_PATH: &str = ebb_core::names::METRICS_PATH;
 
 /// Content type of the Prometheus text exposition format.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ebb_core::env::{DurationBounds, Env, EnvError, Errors, SizeBounds};
+
 /// Directory of the local store used without S3 settings.
 pub const ENV_DIR: &str = "EBB_OFFLOAD_DIR";
 /// Largest object accepted through the service (bytes, or `512MiB`-style).
@@ -38,6 +40,11 @@ pub const MAX_OBJECT_SIZE: u64 = 5 << 40;
 pub const MAX_PART_SIZE: usize = 5 << 30;
 /// S3 needs parts of at least 5 MiB.
 const MIN_PART_SIZE: usize = 5 << 20;
+/// The largest `EBB_OFFLOAD_MEMORY_BUDGET`: 64 GiB.
+const MAX_MEMORY_BUDGET: u64 = 64 << 30;
+/// What `EBB_OFFLOAD_URL_EXPIRY` accepts: 1 s to 7 days (S3's limit).
+const URL_EXPIRY_BOUNDS: DurationBounds =
+    DurationBounds::new(Duration::from_secs(1), Duration::from_secs(7 * 24 * 3600));
 
 /// The `AWS_*` variables passed on to object_store (its own names; see its docs).
 pub const AWS_VARIABLES: [&str; 11] = [
@@ -121,16 +128,10 @@ impl Default for OffloadConfig {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// A variable holds a value that could not be used.
-    #[error("{variable}={value:?} is invalid: expected {expected}")]
-    InvalidEnv {
-        /// The variable's name.
-        variable: &'static str,
-        /// The value found.
-        value: String,
-        /// What a valid value looks like.
-        expected: String,
-    },
+    /// A variable holds a value that could not be used (ebb's environment grammar,
+    /// `ebb_core::env`).
+    #[error(transparent)]
+    Env(#[from] EnvError),
 }
 
 impl OffloadConfig {
@@ -139,7 +140,7 @@ impl OffloadConfig {
     /// # Errors
     /// Every bad value at once.
     pub fn from_env() -> Result<Self, Vec<ConfigError>> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(&Env::process())
     }
 
     /// Like [`from_env`](Self::from_env), with variables looked up through `lookup`. S3 is
@@ -148,99 +149,86 @@ impl OffloadConfig {
     /// # Errors
     /// As [`from_env`](Self::from_env).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<ConfigError>> {
+        Self::from_vars(&Env::from_fn(&lookup))
+    }
+
+    /// Like [`from_env`](Self::from_env), with variables read from `env`.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_vars(env: &Env<'_>) -> Result<Self, Vec<ConfigError>> {
         let mut config = Self::default();
-        let mut errors = Vec::new();
-        let aws: Vec<(String, String)> = AWS_VARIABLES
-            .iter()
-            .filter_map(|name| lookup(name).filter(|v| !v.trim().is_empty()).map(|v| ((*name).to_owned(), v)))
-            .collect();
+        let mut errors: Errors<ConfigError> = Errors::new();
+        let non_empty = |value: &String| !value.trim().is_empty();
+        let mut aws: Vec<(String, String)> = Vec::new();
+        for name in AWS_VARIABLES {
+            if let Some(value) = errors.take(env.get(name)).filter(non_empty) {
+                aws.push((name.to_owned(), value));
+            }
+        }
+        let dir = errors.take(env.get(ENV_DIR)).filter(non_empty);
         if aws.iter().any(|(name, _)| name == "AWS_BUCKET" || name == "AWS_BUCKET_NAME") {
             config.store = StoreConfig::S3(aws);
-        } else if let Some(dir) = lookup(ENV_DIR).filter(|v| !v.trim().is_empty()) {
+        } else if let Some(dir) = dir {
             config.store = StoreConfig::Local(PathBuf::from(dir));
         }
-        let mut invalid = |variable: &'static str, value: String, expected: &str| {
-            errors.push(ConfigError::InvalidEnv { variable, value, expected: expected.to_owned() });
-        };
-        if let Some(value) = lookup(ENV_MAX_SIZE) {
-            match parse_size(&value) {
-                Some(size) if size > 0 && size <= MAX_OBJECT_SIZE => config.max_size = size,
-                _ => invalid(ENV_MAX_SIZE, value, "a size from 1 byte to `5TiB` such as `512MiB`, `5GiB` or `1048576`"),
-            }
+        if let Some(size) = errors.take(env.size(ENV_MAX_SIZE, SizeBounds::new(1, MAX_OBJECT_SIZE))) {
+            config.max_size = size;
         }
-        if let Some(value) = lookup(ENV_PART_SIZE) {
-            match parse_size(&value).and_then(|size| usize::try_from(size).ok()) {
-                Some(size) if (MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size) => config.part_size = size,
-                _ => invalid(ENV_PART_SIZE, value, "a size from `5MiB` to `5GiB` (S3's part limits)"),
-            }
+        let part_bounds = SizeBounds::new(MIN_PART_SIZE as u64, MAX_PART_SIZE as u64);
+        let part_size = env.parse(ENV_PART_SIZE, |value| {
+            let size = part_bounds.parse(value)?;
+            usize::try_from(size).map_err(|_| part_bounds.expected())
+        });
+        if let Some(size) = errors.take(part_size) {
+            config.part_size = size;
         }
-        if let Some(value) = lookup(ENV_PARTS_IN_FLIGHT) {
-            match value.trim().parse::<usize>() {
-                Ok(parts @ 1..=64) => config.parts_in_flight = parts,
-                _ => invalid(ENV_PARTS_IN_FLIGHT, value, "a whole number from 1 to 64"),
-            }
+        let parts = env.parse(ENV_PARTS_IN_FLIGHT, |value| match value.trim().parse::<usize>() {
+            Ok(parts @ 1..=64) => Ok(parts),
+            _ => Err("a whole number from 1 to 64".to_owned()),
+        });
+        if let Some(parts) = errors.take(parts) {
+            config.parts_in_flight = parts;
         }
-        if let Some(value) = lookup(ENV_URL_EXPIRY) {
-            match humantime::parse_duration(value.trim()) {
-                Ok(expiry) if expiry >= Duration::from_secs(1) && expiry <= Duration::from_secs(7 * 24 * 3600) => {
-                    config.url_expiry = expiry;
-                }
-                _ => invalid(ENV_URL_EXPIRY, value, "a duration from `1s` to `7d` such as `15m`"),
-            }
+        if let Some(expiry) = errors.take(env.duration(ENV_URL_EXPIRY, URL_EXPIRY_BOUNDS)) {
+            config.url_expiry = expiry;
         }
-        if let Some(value) = lookup(ENV_INLINE_TYPES) {
+        let inline_types = env.parse(ENV_INLINE_TYPES, |value| {
             let types: Vec<String> =
                 value.split(',').map(|t| t.trim().to_ascii_lowercase()).filter(|t| !t.is_empty()).collect();
             let dangerous = |t: &String| t.contains("html") || t.contains("xml") || t.contains("script");
             if types.iter().any(|t| t.split_once('/').is_none_or(|(a, b)| a.is_empty() || b.is_empty())) {
-                invalid(ENV_INLINE_TYPES, value, "comma-separated content types such as `image/png,text/plain`");
+                Err("comma-separated content types such as `image/png,text/plain`".to_owned())
             } else if types.iter().any(dangerous) {
-                invalid(ENV_INLINE_TYPES, value, "types browsers never run as script (no html, xml or javascript)");
+                Err("types browsers never run as script (no html, xml or javascript)".to_owned())
             } else {
-                config.inline_types = types;
+                Ok(types)
             }
+        });
+        if let Some(types) = errors.take(inline_types) {
+            config.inline_types = types;
         }
-        if let Some(value) = lookup(ENV_MEMORY_BUDGET) {
-            let footprint = config.upload_footprint();
-            match parse_size(&value) {
-                Some(budget) if budget >= footprint && budget <= 64 << 30 => config.memory_budget = budget,
-                _ => invalid(
-                    ENV_MEMORY_BUDGET,
-                    value,
-                    &format!(
-                        "a size from one upload's part size x (parts in flight + 1) ({footprint} bytes) to `64GiB`"
-                    ),
-                ),
+        // At least what one upload holds; a footprint above the maximum leaves no valid value.
+        let footprint = config.upload_footprint();
+        let budget = env.parse(ENV_MEMORY_BUDGET, |value| {
+            let bounds = SizeBounds::new(footprint.min(MAX_MEMORY_BUDGET), MAX_MEMORY_BUDGET);
+            let explain =
+                || format!("{}, and at least one upload's part size x (parts in flight + 1)", bounds.expected());
+            match bounds.parse(value) {
+                Ok(budget) if budget >= footprint => Ok(budget),
+                _ => Err(explain()),
             }
+        });
+        if let Some(budget) = errors.take(budget) {
+            config.memory_budget = budget;
         }
-        if errors.is_empty() { Ok(config) } else { Err(errors) }
+        errors.finish(config)
     }
 
     /// The most one upload holds in memory: `part_size x (parts_in_flight + 1)`.
     pub fn upload_footprint(&self) -> u64 {
         (self.part_size as u64).saturating_mul(self.parts_in_flight as u64 + 1)
     }
-}
-
-/// `1048576`, `8MiB`, `8MB`, `5GiB`, `512KiB` (binary and decimal units).
-fn parse_size(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kib" => 1 << 10,
-        "mib" => 1 << 20,
-        "gib" => 1 << 30,
-        "tib" => 1 << 40,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        "tb" => 1_000_000_000_000,
-        _ => return None,
-    };
-    number.checked_mul(factor)
 }
 
 #[cfg(test)]
@@ -276,10 +264,11 @@ mod tests {
 
     #[test]
     fn sizes_and_bad_values() {
-        assert_eq!(parse_size("8MiB"), Some(8 << 20));
-        assert_eq!(parse_size("5 GB"), Some(5_000_000_000));
-        assert_eq!(parse_size("12"), Some(12));
-        assert_eq!(parse_size("lots"), None);
+        let size = |text: &str| from(&[(ENV_MAX_SIZE, text)]).map(|config| config.max_size).ok();
+        assert_eq!(size("8MiB"), Some(8 << 20));
+        assert_eq!(size("5 GB"), Some(5_000_000_000));
+        assert_eq!(size("12"), Some(12));
+        assert_eq!(size("lots"), None);
         let errors = from(&[
             (ENV_MAX_SIZE, "huge"),
             (ENV_PART_SIZE, "1MiB"),

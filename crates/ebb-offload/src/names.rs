@@ -1,13 +1,13 @@
-//! Metric names (DESIGN.md).
+//! Metric names (written once in `ebb_core::names`, where the manifests take them too).
 
 /// Counter: `offload_operations_total{operation,outcome}`; `operation` is `upload`,
 /// `download`, `head`, `delete` or `presign`; `outcome` is `ok`, `client_error` (4xx) or
 /// `error` (the store failed).
-pub const OFFLOAD_OPERATIONS_TOTAL: &str = "offload_operations_total";
+pub const OFFLOAD_OPERATIONS_TOTAL: &str = ebb_core::names::OFFLOAD_OPERATIONS_TOTAL;
 
 /// Counter: `offload_bytes_total{direction}`, `direction` is `upload` or `download`: bytes
 /// that went through the service (not through presigned URLs).
-pub const OFFLOAD_BYTES_TOTAL: &str = "offload_bytes_total";
+pub const OFFLOAD_BYTES_TOTAL: &str = ebb_core::names::OFFLOAD_BYTES_TOTAL;
 
 pub(crate) fn record(operation: &'static str, result: Result<(), &crate::OffloadError>) {
     let outcome = match result {

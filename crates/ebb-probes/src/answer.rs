@@ -9,6 +9,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 
+use ebb_core::response::text_response;
+
 use crate::query::ProbeQuery;
 use crate::{Probe, Probes};
 
@@ -68,14 +70,4 @@ impl Future for ProbeAnswer {
             Kind::Evaluating(future) => future.as_mut().poll(cx),
         }
     }
-}
-
-fn text_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body.into()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    response
-        .headers_mut()
-        .insert(header::HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
-    response
 }

@@ -1,13 +1,13 @@
 use serde::Serialize;
 
-/// Path of the liveness probe.
-pub const LIVEZ_PATH: &str = "/livez";
-/// Path of the readiness probe.
-pub const READYZ_PATH: &str = "/readyz";
-/// Path of the startup probe.
-pub const STARTUPZ_PATH: &str = "/startupz";
-/// Alias of [`LIVEZ_PATH`], for platforms and users that expect it.
-pub const HEALTHZ_PATH: &str = "/healthz";
+/// Path of the liveness probe: `/livez`.
+pub const LIVEZ_PATH: &str = ebb_core::names::LIVEZ_PATH;
+/// Path of the readiness probe: `/readyz`.
+pub const READYZ_PATH: &str = ebb_core::names::READYZ_PATH;
+/// Path of the startup probe: `/startupz`.
+pub const STARTUPZ_PATH: &str = ebb_core::names::STARTUPZ_PATH;
+/// Alias of [`LIVEZ_PATH`], for platforms and users that expect it: `/healthz`.
+pub const HEALTHZ_PATH: &str = ebb_core::names::HEALTHZ_PATH;
 
 /// The three probes a platform asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -3,6 +3,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use ebb_core::env::{DurationBounds, Env, EnvError, Errors};
 use http::HeaderName;
 
 use crate::limiter::DEFAULT_TIMEOUT;
@@ -24,6 +25,10 @@ pub const ENV_KEY: &str = "EBB_RATELIMIT_KEY";
 pub const ENV_TRUSTED_PROXIES: &str = "EBB_RATELIMIT_TRUSTED_PROXIES";
 /// `true` to add the `X-RateLimit-*` headers; default `false`.
 pub const ENV_LEGACY_HEADERS: &str = "EBB_RATELIMIT_LEGACY_HEADERS";
+
+/// What `EBB_RATELIMIT_TIMEOUT` accepts: every request may wait this long for a decision, so
+/// longer than 10 s is a mistake.
+const TIMEOUT_BOUNDS: DurationBounds = DurationBounds::new(Duration::from_millis(1), Duration::from_secs(10));
 
 /// Name of the policy built from the environment.
 pub const DEFAULT_POLICY_NAME: &str = "default";
@@ -85,7 +90,7 @@ impl RateLimitConfig {
     /// # Errors
     /// Every bad value at once, each naming the variable, the value and what was expected.
     pub fn from_env() -> Result<Self, Vec<ConfigError>> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(&Env::process())
     }
 
     /// Like [`from_env`](Self::from_env), with variables looked up through `lookup`.
@@ -93,16 +98,23 @@ impl RateLimitConfig {
     /// # Errors
     /// As [`from_env`](Self::from_env).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<ConfigError>> {
-        let mut errors = Vec::new();
+        Self::from_vars(&Env::from_fn(&lookup))
+    }
+
+    /// Like [`from_env`](Self::from_env), with variables read from `env`.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_vars(env: &Env<'_>) -> Result<Self, Vec<ConfigError>> {
+        let mut errors: Errors<ConfigError> = Errors::new();
         let mut config = Self::default();
         let mut parse = |variable: &'static str, expected: &str, f: &mut dyn FnMut(&str) -> Result<(), String>| {
-            if let Some(value) = lookup(variable) {
-                if let Err(reason) = f(value.trim()) {
-                    let expected =
-                        if reason.is_empty() { expected.to_owned() } else { format!("{expected} ({reason})") };
-                    errors.push(ConfigError::InvalidEnv { variable, value, expected });
-                }
-            }
+            let read = env.parse(variable, |value| {
+                f(value.trim()).map_err(|reason| {
+                    if reason.is_empty() { expected.to_owned() } else { format!("{expected} ({reason})") }
+                })
+            });
+            errors.take(read);
         };
         parse(ENV_RATE, "`off` or <count>/<period> such as `100/1m`", &mut |v| {
             if v.eq_ignore_ascii_case("off") {
@@ -120,21 +132,6 @@ impl RateLimitConfig {
             config.failure_mode = FailureMode::from_str(v)?;
             Ok(())
         });
-        parse(ENV_TIMEOUT, "a duration from `1ms` to `10s` such as `50ms`", &mut |v| {
-            config.timeout = humantime::parse_duration(v).map_err(|e| e.to_string())?;
-            if config.timeout.is_zero() {
-                return Err("it must be above zero".to_owned());
-            }
-            // Every request may wait this long for a decision: longer is a mistake.
-            if config.timeout > std::time::Duration::from_secs(10) {
-                return Err("it must be at most `10s`".to_owned());
-            }
-            Ok(())
-        });
-        parse(ENV_SHADOW, "true or false", &mut |v| {
-            config.shadow = parse_bool(v)?;
-            Ok(())
-        });
         parse(ENV_KEY, "`ip` or `header:<name>` such as `header:x-api-key`", &mut |v| {
             config.key = match v.split_once(':') {
                 None if v.eq_ignore_ascii_case("ip") => KeyConfig::Ip,
@@ -149,26 +146,28 @@ impl RateLimitConfig {
             config.trusted_proxies = v.parse::<TrustedProxies>().map_err(|e| e.to_string())?;
             Ok(())
         });
-        parse(ENV_LEGACY_HEADERS, "true or false", &mut |v| {
-            config.legacy_headers = parse_bool(v)?;
-            Ok(())
-        });
+        if let Some(timeout) = errors.take(env.duration(ENV_TIMEOUT, TIMEOUT_BOUNDS)) {
+            config.timeout = timeout;
+        }
+        if let Some(shadow) = errors.take(env.bool(ENV_SHADOW)) {
+            config.shadow = shadow;
+        }
+        if let Some(legacy) = errors.take(env.bool(ENV_LEGACY_HEADERS)) {
+            config.legacy_headers = legacy;
+        }
+        let burst = || config.burst.map(|b| b.to_string()).unwrap_or_default();
         if config.rate.is_none() && config.burst.is_some() && errors.is_empty() {
-            errors.push(ConfigError::InvalidEnv {
-                variable: ENV_BURST,
-                value: config.burst.map(|b| b.to_string()).unwrap_or_default(),
-                expected: format!("{ENV_RATE} to be set as well (a burst needs a rate)"),
-            });
+            errors.push(EnvError::new(
+                ENV_BURST,
+                burst(),
+                format!("{ENV_RATE} to be set as well (a burst needs a rate)"),
+            ));
         }
         let fits = |rate, burst| Policy::new(DEFAULT_POLICY_NAME, rate).with_burst(burst).err();
         if let Some(reason) = config.rate.zip(config.burst).and_then(|(rate, burst)| fits(rate, burst)) {
-            errors.push(ConfigError::InvalidEnv {
-                variable: ENV_BURST,
-                value: config.burst.map(|b| b.to_string()).unwrap_or_default(),
-                expected: format!("a burst that fits {ENV_RATE}: {reason}"),
-            });
+            errors.push(EnvError::new(ENV_BURST, burst(), format!("a burst that fits {ENV_RATE}: {reason}")));
         }
-        if errors.is_empty() { Ok(config) } else { Err(errors) }
+        errors.finish(config)
     }
 
     /// The policy named `default` these settings describe; `None` when the rate is off.
@@ -201,14 +200,6 @@ impl RateLimitConfig {
                 .with_key(self.key())
                 .with_legacy_headers(self.legacy_headers),
         )
-    }
-}
-
-fn parse_bool(value: &str) -> Result<bool, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(String::new()),
     }
 }
 

@@ -37,14 +37,8 @@ impl From<ebb_redis::Error> for LimiterError {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// A variable holds a value that could not be parsed.
-    #[error("{variable}={value:?} is invalid: expected {expected}")]
-    InvalidEnv {
-        /// The variable's name.
-        variable: &'static str,
-        /// The value found.
-        value: String,
-        /// What a valid value looks like.
-        expected: String,
-    },
+    /// A variable holds a value that could not be parsed, or one that does not fit the
+    /// others (a burst without a rate), in ebb's environment grammar (`ebb_core::env`).
+    #[error(transparent)]
+    Env(#[from] ebb_core::env::EnvError),
 }

@@ -1,5 +1,6 @@
-//! Metric names (DESIGN.md) and header names.
+//! Metric names (written once in `ebb_core::names`, where the manifests take them too) and
+//! header names.
 
 /// Counter of decisions: `ratelimit_decisions_total{policy,outcome}`, `outcome` one of
 /// `allowed`, `limited`, `error` (the store failed; the failure mode decided).
-pub const RATELIMIT_DECISIONS_TOTAL: &str = "ratelimit_decisions_total";
+pub const RATELIMIT_DECISIONS_TOTAL: &str = ebb_core::names::RATELIMIT_DECISIONS_TOTAL;

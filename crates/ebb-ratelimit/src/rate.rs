@@ -89,7 +89,7 @@ impl FromStr for Rate {
         // `10/s` reads as `10/1s`.
         let starts_with_digit = period.starts_with(|c: char| c.is_ascii_digit());
         let spelled = if starts_with_digit { period.to_owned() } else { format!("1{period}") };
-        let period = humantime::parse_duration(&spelled)
+        let period = ebb_core::env::parse_duration(&spelled)
             .map_err(|error| RateParseError { reason: format!("`{period}` is not a period ({error})") })?;
         Self::new(count, period)
     }

@@ -1,17 +1,11 @@
 //! The responses the layer answers itself.
 
 use bytes::Bytes;
+use ebb_core::response::text_response as text;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
 use crate::{Decision, Policy, headers};
-
-pub(crate) fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    response
-}
 
 /// 429 with `Retry-After`, the rate-limit headers and a body saying when to retry.
 pub(crate) fn limited(policy: &Policy, decision: &Decision, legacy: bool) -> Response<Full<Bytes>> {

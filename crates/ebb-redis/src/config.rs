@@ -4,14 +4,15 @@
 use std::fmt;
 use std::time::Duration;
 
+use ebb_core::env::{DurationBounds, Env, EnvError};
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 
 /// One Redis (or a Sentinel-less primary): `redis://[user:password@]host[:port][/db]`,
 /// `rediss://` for TLS, `unix:///path`.
-pub const ENV_REDIS_URL: &str = "REDIS_URL";
+pub const ENV_REDIS_URL: &str = ebb_core::names::ENV_REDIS_URL;
 /// Redis Cluster: comma-separated seed nodes, each `redis://` or `rediss://` (the same
 /// scheme and credentials for all). Exclusive with `REDIS_URL`.
-pub const ENV_REDIS_CLUSTER_URLS: &str = "REDIS_CLUSTER_URLS";
+pub const ENV_REDIS_CLUSTER_URLS: &str = ebb_core::names::ENV_REDIS_CLUSTER_URLS;
 /// A PEM file of the CA certificates that sign the server's certificate (`rediss://` only).
 /// Without it the system's trust store is used.
 pub const ENV_REDIS_CA_FILE: &str = "EBB_REDIS_CA_FILE";
@@ -26,6 +27,8 @@ pub const ENV_REDIS_TIMEOUT: &str = "EBB_REDIS_TIMEOUT";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest `EBB_REDIS_TIMEOUT` accepted: a Redis slower than this is down.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+/// What `EBB_REDIS_TIMEOUT` accepts: 1 ms to [`MAX_TIMEOUT`].
+const TIMEOUT_BOUNDS: DurationBounds = DurationBounds::new(Duration::from_millis(1), MAX_TIMEOUT);
 
 /// A Redis setting that cannot work. Never holds a URL or a secret.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
@@ -40,6 +43,14 @@ pub struct ConfigError {
 impl ConfigError {
     fn new(variable: &'static str, reason: impl Into<String>) -> Self {
         Self { variable, reason: reason.into() }
+    }
+}
+
+/// A value outside ebb's environment grammar (`ebb_core::env`): the reason keeps the
+/// value only when the grammar shows it (never a hidden one).
+impl From<EnvError> for ConfigError {
+    fn from(error: EnvError) -> Self {
+        Self { variable: error.variable, reason: error.reason() }
     }
 }
 
@@ -83,7 +94,7 @@ impl RedisConfig {
     /// # Errors
     /// Every unusable variable at once, each named, with no secret in the text.
     pub fn from_env() -> Result<Option<Self>, Vec<ConfigError>> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(&Env::process())
     }
 
     /// [`from_env`](Self::from_env) over any source of variables (tests, a config file).
@@ -91,8 +102,35 @@ impl RedisConfig {
     /// # Errors
     /// As [`from_env`](Self::from_env).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, Vec<ConfigError>> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        Self::from_vars(&Env::from_fn(&lookup))
+    }
+
+    /// [`from_env`](Self::from_env) with variables read from `env`. Blank values count as
+    /// unset.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_vars(env: &Env<'_>) -> Result<Option<Self>, Vec<ConfigError>> {
         let mut errors = Vec::new();
+        let names = [
+            ENV_REDIS_URL,
+            ENV_REDIS_CLUSTER_URLS,
+            ENV_REDIS_TIMEOUT,
+            ENV_REDIS_CA_FILE,
+            ENV_REDIS_CLIENT_CERT_FILE,
+            ENV_REDIS_CLIENT_KEY_FILE,
+        ];
+        let mut values = Vec::new();
+        for name in names {
+            match env.get(name) {
+                Ok(Some(value)) => values.push((name, value)),
+                Ok(None) => {}
+                Err(error) => errors.push(ConfigError::from(error)),
+            }
+        }
+        let get = |name: &str| {
+            values.iter().find(|(n, _)| *n == name).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty())
+        };
         let nodes = match (get(ENV_REDIS_URL), get(ENV_REDIS_CLUSTER_URLS)) {
             (None, None) => None,
             (Some(_), Some(_)) => {
@@ -110,16 +148,10 @@ impl RedisConfig {
         };
         let timeout = match get(ENV_REDIS_TIMEOUT) {
             None => DEFAULT_TIMEOUT,
-            Some(value) => match humantime::parse_duration(&value) {
-                Ok(timeout) if !timeout.is_zero() && timeout <= MAX_TIMEOUT => timeout,
-                _ => {
-                    errors.push(ConfigError::new(
-                        ENV_REDIS_TIMEOUT,
-                        format!("{value:?} is not a duration between 1ms and {MAX_TIMEOUT:?}, e.g. 2s or 500ms"),
-                    ));
-                    DEFAULT_TIMEOUT
-                }
-            },
+            Some(value) => TIMEOUT_BOUNDS.parse(&value).unwrap_or_else(|expected| {
+                errors.push(EnvError::new(ENV_REDIS_TIMEOUT, value, expected).into());
+                DEFAULT_TIMEOUT
+            }),
         };
         let tls = read_tls_files(&get, nodes.as_ref(), &mut errors);
         if !errors.is_empty() {

@@ -9,7 +9,7 @@ use std::path::Path;
 pub const BUILD_INFO: &str = "build_info";
 /// The git revision, when the build or the environment knows it (`cargo xtask image` sets
 /// it for the build).
-pub const ENV_GIT_REVISION: &str = "EBB_GIT_REVISION";
+pub const ENV_GIT_REVISION: &str = ebb_core::names::ENV_GIT_REVISION;
 /// What a fact nobody knows reads as.
 pub(crate) const UNKNOWN: &str = "unknown";
 

@@ -6,6 +6,8 @@
 //! only when asked for here; the rate limit follows `EBB_RATELIMIT_RATE` or
 //! [`Server::with_default_rate_limit`], as it always did.
 
+use ebb_core::env::Env;
+
 use crate::config::{ConfigError, ConfigErrors, ServerConfig};
 use crate::server::Server;
 
@@ -92,7 +94,9 @@ impl ServerBuilder {
         self,
         app: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Result<T, Vec<ConfigError>>,
     ) -> Result<(Server, T), ConfigErrors> {
-        self.from_lookup_with(|name| std::env::var(name).ok(), app)
+        // The application's own variables: a value that is not UTF-8 reads as unset there;
+        // the server's and its parts' report it.
+        self.read_with(&Env::process(), &|name| std::env::var(name).ok(), app)
     }
 
     /// Like [`from_env_with`](Self::from_env_with), with variables looked up through
@@ -105,8 +109,17 @@ impl ServerBuilder {
         lookup: impl Fn(&str) -> Option<String>,
         app: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Result<T, Vec<ConfigError>>,
     ) -> Result<(Server, T), ConfigErrors> {
-        let server = ServerConfig::read(&lookup, self.wanted);
-        let app = app(&lookup);
+        self.read_with(&Env::from_fn(&lookup), &lookup, app)
+    }
+
+    fn read_with<T>(
+        self,
+        env: &Env<'_>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        app: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Result<T, Vec<ConfigError>>,
+    ) -> Result<(Server, T), ConfigErrors> {
+        let server = ServerConfig::read(env, self.wanted);
+        let app = app(lookup);
         match (server, app) {
             (Ok(config), Ok(app)) => self.build(config).map(|server| (server, app)),
             // Parts are built only from a valid configuration: their own errors (a

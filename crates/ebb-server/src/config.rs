@@ -5,6 +5,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+use ebb_core::env::{Env, EnvError, Errors};
 #[cfg(feature = "ratelimit")]
 use ebb_ratelimit::RateLimitConfig;
 use ebb_redis::RedisConfig;
@@ -13,13 +14,13 @@ use ebb_shutdown::ShutdownConfig;
 use crate::Limits;
 
 /// Address of the application listener (`EBB_HTTP_ADDR`).
-pub const ENV_HTTP_ADDR: &str = "EBB_HTTP_ADDR";
+pub const ENV_HTTP_ADDR: &str = ebb_core::names::ENV_HTTP_ADDR;
 /// Address of the `/metrics` listener (`EBB_METRICS_ADDR`).
-pub const ENV_METRICS_ADDR: &str = "EBB_METRICS_ADDR";
-/// Default application port.
-pub const DEFAULT_HTTP_PORT: u16 = 8080;
-/// Default metrics port.
-pub const DEFAULT_METRICS_PORT: u16 = 9090;
+pub const ENV_METRICS_ADDR: &str = ebb_core::names::ENV_METRICS_ADDR;
+/// Default application port: 8080.
+pub const DEFAULT_HTTP_PORT: u16 = ebb_core::names::DEFAULT_HTTP_PORT;
+/// Default metrics port: 9090.
+pub const DEFAULT_METRICS_PORT: u16 = ebb_core::names::DEFAULT_METRICS_PORT;
 
 /// Everything [`Server`](crate::Server) reads from the environment.
 #[derive(Clone, Debug)]
@@ -82,16 +83,10 @@ impl Default for ServerConfig {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// A variable holds a value that could not be parsed.
-    #[error("{variable}={value:?} is invalid: expected {expected}")]
-    InvalidEnv {
-        /// The variable's name.
-        variable: &'static str,
-        /// The value found.
-        value: String,
-        /// What a valid value looks like.
-        expected: String,
-    },
+    /// A variable holds a value that could not be parsed (ebb's environment grammar,
+    /// `ebb_core::env`: the same durations, sizes and booleans in every part).
+    #[error(transparent)]
+    Env(#[from] EnvError),
     /// The two listeners would share one address.
     #[error("EBB_HTTP_ADDR and EBB_METRICS_ADDR are both {0}: /metrics needs a listener of its own")]
     SameAddress(SocketAddr),
@@ -176,7 +171,7 @@ impl ServerConfig {
     /// # Errors
     /// Every bad value at once, each naming the variable, the value and what was expected.
     pub fn from_env() -> Result<Self, ConfigErrors> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::read(&Env::process(), crate::Wanted::ALL)
     }
 
     /// Like [`from_env`](Self::from_env), with variables looked up through `lookup`.
@@ -184,52 +179,39 @@ impl ServerConfig {
     /// # Errors
     /// As [`from_env`](Self::from_env).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigErrors> {
-        Self::read(lookup, crate::Wanted::ALL)
+        Self::read(&Env::from_fn(&lookup), crate::Wanted::ALL)
     }
 
     /// Reads the server's settings and those of the `wanted` parts; the others keep their
     /// defaults, so a part compiled in (cargo unifies features across a workspace) but not
     /// used never fails a start-up.
-    pub(crate) fn read(lookup: impl Fn(&str) -> Option<String>, wanted: crate::Wanted) -> Result<Self, ConfigErrors> {
+    pub(crate) fn read(env: &Env<'_>, wanted: crate::Wanted) -> Result<Self, ConfigErrors> {
         #[cfg(not(any(feature = "session", feature = "jwt", feature = "offload")))]
         let _ = wanted;
-        let mut errors = Vec::new();
+        let mut errors: Errors<ConfigError> = Errors::new();
         let mut config = Self::default();
-        if let Some(addr) = parse_addr(&lookup, ENV_HTTP_ADDR, &mut errors) {
+        if let Some(addr) = errors.take(env.parse(ENV_HTTP_ADDR, parse_addr)) {
             config.http_addr = addr;
         }
-        if let Some(addr) = parse_addr(&lookup, ENV_METRICS_ADDR, &mut errors) {
+        if let Some(addr) = errors.take(env.parse(ENV_METRICS_ADDR, parse_addr)) {
             config.metrics_addr = addr;
         }
-        if let Some(value) = lookup(crate::ENV_LOG_FORMAT) {
-            match value.parse() {
-                Ok(format) => config.log_format = format,
-                Err(()) => errors.push(ConfigError::InvalidEnv {
-                    variable: crate::ENV_LOG_FORMAT,
-                    value,
-                    expected: "`text` or `json`".to_owned(),
-                }),
-            }
+        let log_format =
+            env.parse(crate::ENV_LOG_FORMAT, |value| value.parse().map_err(|()| "`text` or `json`".to_owned()));
+        if let Some(format) = errors.take(log_format) {
+            config.log_format = format;
         }
-        if let Some(value) = lookup(crate::trace::ENV_ACCESS_LOG) {
-            match value.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => config.access_log = true,
-                "false" | "0" | "no" | "off" => config.access_log = false,
-                _ => errors.push(ConfigError::InvalidEnv {
-                    variable: crate::trace::ENV_ACCESS_LOG,
-                    value,
-                    expected: "`true` or `false`".to_owned(),
-                }),
-            }
+        if let Some(access_log) = errors.take(env.bool(crate::trace::ENV_ACCESS_LOG)) {
+            config.access_log = access_log;
         }
         if config.http_addr == config.metrics_addr && config.http_addr.port() != 0 {
             errors.push(ConfigError::SameAddress(config.http_addr));
         }
-        match ShutdownConfig::from_lookup(&lookup) {
+        match ShutdownConfig::from_vars(env) {
             Ok(shutdown) => config.shutdown = shutdown,
             Err(shutdown_errors) => errors.extend(shutdown_errors.into_iter().map(ConfigError::Shutdown)),
         }
-        match RedisConfig::from_lookup(&lookup) {
+        match RedisConfig::from_vars(env) {
             // A client that cannot be built (checked here, not at first use) is a start-up
             // error, never a silent fall-back to one replica's in-process state.
             Ok(Some(redis)) => match ebb_redis::Redis::new(&redis) {
@@ -246,37 +228,37 @@ impl ServerConfig {
             Ok(None) => {}
             Err(redis_errors) => errors.extend(redis_errors.into_iter().map(ConfigError::Redis)),
         }
-        match Limits::from_lookup(&lookup) {
+        match Limits::from_vars(env) {
             Ok(limits) => config.limits = limits,
             Err(limit_errors) => errors.extend(limit_errors),
         }
         #[cfg(feature = "ratelimit")]
-        match RateLimitConfig::from_lookup(&lookup) {
+        match RateLimitConfig::from_vars(env) {
             Ok(rate_limit) => config.rate_limit = rate_limit,
             Err(rate_limit_errors) => errors.extend(rate_limit_errors.into_iter().map(ConfigError::RateLimit)),
         }
         #[cfg(feature = "session")]
         if wanted.sessions {
-            match ebb_session::SessionConfig::from_lookup(&lookup) {
+            match ebb_session::SessionConfig::from_vars(env) {
                 Ok(session) => config.session = session,
                 Err(session_errors) => errors.extend(session_errors.into_iter().map(ConfigError::Session)),
             }
         }
         #[cfg(feature = "jwt")]
         if wanted.bearer_tokens {
-            match ebb_session::JwtConfig::from_lookup(&lookup) {
+            match ebb_session::JwtConfig::from_vars(env) {
                 Ok(jwt) => config.jwt = jwt,
                 Err(jwt_errors) => errors.extend(jwt_errors.into_iter().map(ConfigError::Session)),
             }
         }
         #[cfg(feature = "offload")]
         if wanted.objects {
-            match ebb_offload::OffloadConfig::from_lookup(&lookup) {
+            match ebb_offload::OffloadConfig::from_vars(env) {
                 Ok(offload) => config.offload = offload,
                 Err(offload_errors) => errors.extend(offload_errors.into_iter().map(ConfigError::Offload)),
             }
         }
-        if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
+        errors.finish(config).map_err(ConfigErrors)
     }
 }
 
@@ -288,23 +270,8 @@ fn error_kind(error: &ebb_redis::Error) -> String {
     }
 }
 
-fn parse_addr(
-    lookup: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    errors: &mut Vec<ConfigError>,
-) -> Option<SocketAddr> {
-    let value = lookup(variable)?;
-    match value.trim().parse() {
-        Ok(addr) => Some(addr),
-        Err(_) => {
-            errors.push(ConfigError::InvalidEnv {
-                variable,
-                value,
-                expected: "a socket address such as `0.0.0.0:8080` or `[::]:8080`".to_owned(),
-            });
-            None
-        }
-    }
+fn parse_addr(value: &str) -> Result<SocketAddr, String> {
+    value.trim().parse().map_err(|_| "a socket address such as `0.0.0.0:8080` or `[::]:8080`".to_owned())
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use ebb_core::env::{DurationBounds, Env, Errors, SizeBounds};
+
 use crate::config::ConfigError;
 
 /// `EBB_HEADER_READ_TIMEOUT`: time from a connection's first byte (or from accept) to a
@@ -82,14 +84,20 @@ impl Limits {
     /// # Errors
     /// Every bad or out-of-range value, each naming its variable.
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, Vec<ConfigError>> {
-        let mut errors = Vec::new();
+        Self::from_vars(&Env::from_fn(lookup))
+    }
+
+    /// Like [`from_lookup`](Self::from_lookup), with variables read from `env`: durations
+    /// and sizes in ebb's grammar (`ebb_core::env`), counts as whole numbers (`_` allowed).
+    ///
+    /// # Errors
+    /// Every bad or out-of-range value, each naming its variable.
+    pub fn from_vars(env: &Env<'_>) -> Result<Self, Vec<ConfigError>> {
+        let mut errors: Errors<ConfigError> = Errors::new();
         let mut limits = Self::default();
         let mut duration = |variable, min, max, field: &mut Duration| {
-            if let Some(value) = lookup(variable) {
-                match parse_duration(&value, min, max) {
-                    Ok(parsed) => *field = parsed,
-                    Err(expected) => errors.push(ConfigError::InvalidEnv { variable, value, expected }),
-                }
+            if let Some(parsed) = errors.take(env.duration(variable, DurationBounds::new(min, max))) {
+                *field = parsed;
             }
         };
         let ms = Duration::from_millis;
@@ -99,59 +107,21 @@ impl Limits {
         duration(ENV_BODY_TIMEOUT, ms(100), HOUR, &mut limits.body_timeout);
         duration(ENV_HTTP2_KEEPALIVE, Duration::from_secs(1), HOUR, &mut limits.http2_keepalive);
         let mut count = |variable, field: &mut usize| {
-            if let Some(value) = lookup(variable) {
-                match value.trim().replace('_', "").parse::<usize>() {
-                    Ok(parsed) if (1..=1_000_000).contains(&parsed) => *field = parsed,
-                    _ => errors.push(ConfigError::InvalidEnv {
-                        variable,
-                        value,
-                        expected: "a whole number from 1 to 1000000".to_owned(),
-                    }),
-                }
+            let read = env.parse(variable, |value| match value.trim().replace('_', "").parse::<usize>() {
+                Ok(parsed) if (1..=1_000_000).contains(&parsed) => Ok(parsed),
+                _ => Err("a whole number from 1 to 1000000".to_owned()),
+            });
+            if let Some(parsed) = errors.take(read) {
+                *field = parsed;
             }
         };
         count(ENV_MAX_CONNECTIONS, &mut limits.max_connections);
         count(ENV_MAX_IN_FLIGHT, &mut limits.max_in_flight);
-        if let Some(value) = lookup(ENV_MAX_BODY_SIZE) {
-            match parse_size(&value) {
-                Some(size) if size <= 1 << 30 => limits.max_body_size = size,
-                _ => errors.push(ConfigError::InvalidEnv {
-                    variable: ENV_MAX_BODY_SIZE,
-                    value,
-                    expected: "a size from 0 to 1GiB, such as `2MiB`, `512KiB` or `1048576`".to_owned(),
-                }),
-            }
+        if let Some(size) = errors.take(env.size(ENV_MAX_BODY_SIZE, SizeBounds::new(0, 1 << 30))) {
+            limits.max_body_size = size;
         }
-        if errors.is_empty() { Ok(limits) } else { Err(errors) }
+        errors.finish(limits)
     }
-}
-
-fn parse_duration(value: &str, min: Duration, max: Duration) -> Result<Duration, String> {
-    let range = || format!("{} to {}", humantime::format_duration(min), humantime::format_duration(max));
-    match humantime::parse_duration(value.trim()) {
-        Ok(parsed) if (min..=max).contains(&parsed) => Ok(parsed),
-        Ok(_) => Err(format!("a duration from {}", range())),
-        Err(error) => Err(format!("a duration such as `30s` or `1500ms`, from {} ({error})", range())),
-    }
-}
-
-/// `1048576`, `512KiB`, `2MiB`, `1GiB`, `10MB`, `1kb` (decimal units are powers of 1000).
-fn parse_size(value: &str) -> Option<u64> {
-    let value = value.trim();
-    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
-    let (number, unit) = value.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kib" => 1 << 10,
-        "mib" => 1 << 20,
-        "gib" => 1 << 30,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        _ => return None,
-    };
-    number.checked_mul(factor)
 }
 
 #[cfg(test)]
@@ -215,10 +185,12 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(parse_size("1048576"), Some(1 << 20));
-        assert_eq!(parse_size("2MiB"), Some(2 << 20));
-        assert_eq!(parse_size("10 MB"), Some(10_000_000));
-        assert_eq!(parse_size("99999999999999999999GiB"), None);
-        assert_eq!(parse_size("lots"), None);
+        let size =
+            |text: &str| Limits::from_lookup(&lookup(&[(ENV_MAX_BODY_SIZE, text)])).map(|l| l.max_body_size).ok();
+        assert_eq!(size("1048576"), Some(1 << 20));
+        assert_eq!(size("2MiB"), Some(2 << 20));
+        assert_eq!(size("10 MB"), Some(10_000_000));
+        assert_eq!(size("99999999999999999999GiB"), None);
+        assert_eq!(size("lots"), None);
     }
 }

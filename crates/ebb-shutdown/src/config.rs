@@ -2,27 +2,30 @@
 
 use std::time::Duration;
 
+use ebb_core::env::{DurationBounds, Env, Errors};
+use ebb_core::names;
+
 use crate::ConfigError;
 
 /// Default time to keep serving after the signal, so that the platform can take the
-/// instance out of its endpoints before the listener closes (`EBB_SHUTDOWN_DELAY`).
-pub const DEFAULT_DELAY: Duration = Duration::from_secs(5);
+/// instance out of its endpoints before the listener closes (`EBB_SHUTDOWN_DELAY`): 5 s.
+pub const DEFAULT_DELAY: Duration = names::DEFAULT_SHUTDOWN_DELAY;
 
-/// Default hard deadline, counted from the signal (`EBB_SHUTDOWN_TIMEOUT`).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default hard deadline, counted from the signal (`EBB_SHUTDOWN_TIMEOUT`): 30 s.
+pub const DEFAULT_TIMEOUT: Duration = names::DEFAULT_SHUTDOWN_TIMEOUT;
 
 /// The longest delay accepted by [`ShutdownConfig::validate`]: 10 minutes.
-pub const MAX_DELAY: Duration = Duration::from_secs(10 * 60);
+pub const MAX_DELAY: Duration = names::MAX_SHUTDOWN_DELAY;
 
 /// The longest timeout accepted by [`ShutdownConfig::validate`]: 1 hour. Longer budgets
 /// are a mistake in practice (and must never overflow the clock arithmetic).
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+pub const MAX_TIMEOUT: Duration = names::MAX_SHUTDOWN_TIMEOUT;
 
 /// Environment variable for [`ShutdownConfig::with_delay`].
-pub const ENV_DELAY: &str = "EBB_SHUTDOWN_DELAY";
+pub const ENV_DELAY: &str = names::ENV_SHUTDOWN_DELAY;
 
 /// Environment variable for [`ShutdownConfig::with_timeout`].
-pub const ENV_TIMEOUT: &str = "EBB_SHUTDOWN_TIMEOUT";
+pub const ENV_TIMEOUT: &str = names::ENV_SHUTDOWN_TIMEOUT;
 
 /// The timing of the phased shutdown.
 ///
@@ -106,13 +109,14 @@ impl ShutdownConfig {
         Ok(())
     }
 
-    /// Reads [`ENV_DELAY`] and [`ENV_TIMEOUT`] (humantime durations such as `5s`, `1500ms`);
+    /// Reads [`ENV_DELAY`] (up to [`MAX_DELAY`]) and [`ENV_TIMEOUT`] (up to
+    /// [`MAX_TIMEOUT`]), durations such as `5s` or `1500ms` (`ebb_core::env`'s grammar);
     /// unset variables keep their defaults.
     ///
     /// # Errors
     /// Every bad value at once: each names the variable, the value and what was expected.
     pub fn from_env() -> Result<Self, Vec<ConfigError>> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(&Env::process())
     }
 
     /// Like [`from_env`](Self::from_env), with variables looked up through `lookup`.
@@ -120,45 +124,30 @@ impl ShutdownConfig {
     /// # Errors
     /// As [`from_env`](Self::from_env).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<ConfigError>> {
-        let mut errors = Vec::new();
+        Self::from_vars(&Env::from_fn(&lookup))
+    }
+
+    /// Like [`from_env`](Self::from_env), with variables read from `env`.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_vars(env: &Env<'_>) -> Result<Self, Vec<ConfigError>> {
+        let mut errors: Errors<ConfigError> = Errors::new();
         let mut config = Self::new();
-        if let Some(delay) = parse_duration(&lookup, ENV_DELAY, &mut errors) {
+        let delay = env.duration(ENV_DELAY, DurationBounds::new(Duration::ZERO, MAX_DELAY));
+        if let Some(delay) = errors.take(delay) {
             config.delay = delay;
         }
-        if let Some(timeout) = parse_duration(&lookup, ENV_TIMEOUT, &mut errors) {
+        let timeout = env.duration(ENV_TIMEOUT, DurationBounds::new(Duration::ZERO, MAX_TIMEOUT));
+        if let Some(timeout) = errors.take(timeout) {
             config.timeout = timeout;
-        }
-        for (variable, value, max) in [(ENV_DELAY, config.delay, MAX_DELAY), (ENV_TIMEOUT, config.timeout, MAX_TIMEOUT)]
-        {
-            if value > max {
-                errors.push(ConfigError::OutOfRange { variable, value, max });
-            }
         }
         if errors.is_empty() {
             if let Err(error) = config.validate() {
                 errors.push(error);
             }
         }
-        if errors.is_empty() { Ok(config) } else { Err(errors) }
-    }
-}
-
-fn parse_duration(
-    lookup: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    errors: &mut Vec<ConfigError>,
-) -> Option<Duration> {
-    let value = lookup(variable)?;
-    match humantime::parse_duration(value.trim()) {
-        Ok(duration) => Some(duration),
-        Err(error) => {
-            errors.push(ConfigError::InvalidEnv {
-                variable,
-                value,
-                expected: format!("a duration such as `5s` or `1500ms` ({error})"),
-            });
-            None
-        }
+        errors.finish(config)
     }
 }
 

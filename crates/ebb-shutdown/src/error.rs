@@ -4,16 +4,10 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// An environment variable holds a value that could not be parsed.
-    #[error("{variable}={value:?} is invalid: expected {expected}")]
-    InvalidEnv {
-        /// The variable's name.
-        variable: &'static str,
-        /// The value found.
-        value: String,
-        /// What a valid value looks like.
-        expected: String,
-    },
+    /// An environment variable holds a value that could not be parsed, or one beyond its
+    /// bound (the grammar of every ebb crate, `ebb_core::env`).
+    #[error(transparent)]
+    Env(#[from] ebb_core::env::EnvError),
     /// A duration beyond its bound (such values are mistakes, and must never overflow the
     /// clock arithmetic later).
     #[error(

@@ -1,4 +1,5 @@
-//! The phased shutdown sequence of DESIGN.md, driven around a server future.
+//! The phased shutdown sequence (signal, delay, stop accepting, drain, cut at the
+//! deadline; see the crate docs and ARCHITECTURE.md), driven around a server future.
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;

@@ -20,8 +20,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use ebb_server::ebb_redis::redis::streams::StreamInfoGroupsReply;
-use ebb_server::ebb_redis::redis::{self, Connection};
+use ebb_redis::redis::streams::StreamInfoGroupsReply;
+use ebb_redis::redis::{self, Connection};
 use ebb_testkit::TempDir;
 use xshell::cmd;
 

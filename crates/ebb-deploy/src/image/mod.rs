@@ -107,10 +107,10 @@ impl Project {
         let (package, bin) = (&service.package, &service.binary);
         eprintln!("ebb-deploy: building {bin} (release)");
         let revision = cmd!(sh, "git rev-parse HEAD").quiet().ignore_stderr().read().unwrap_or_default();
-        // Compiled in (`ebb_server::build_info!`): the image holds no checkout to read it from.
+        // Compiled in (ebb-server's `build_info!`): the image holds no checkout to read it from.
         let cargo = cargo();
         cmd!(sh, "{cargo} build --release --locked -p {package} --bin {bin}")
-            .env(ebb_server::ENV_GIT_REVISION, &revision)
+            .env(ebb_core::names::ENV_GIT_REVISION, &revision)
             .run()
             .with_context(|| format!("the release build of {bin} failed (see cargo's output above)"))?;
         let binary = self.target_dir.join("release").join(bin);
@@ -137,8 +137,8 @@ impl Project {
         let (http, metrics) = (format!("0.0.0.0:{}", service.http_port), format!("0.0.0.0:{}", service.metrics_port));
         let env = [
             ("PATH", "/app"),
-            ("EBB_HTTP_ADDR", &http),
-            ("EBB_METRICS_ADDR", &metrics),
+            (ebb_core::names::ENV_HTTP_ADDR, &http),
+            (ebb_core::names::ENV_METRICS_ADDR, &metrics),
             ("SSL_CERT_FILE", CA_CERTIFICATES),
         ];
         let settings = oci::Settings {

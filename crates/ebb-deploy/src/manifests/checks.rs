@@ -1,8 +1,9 @@
 //! Cross-checks of the rendered objects against the service and each other. Each failure
 //! names the object, the field and the fix.
 
-use ebb_probes::{LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH};
-use ebb_shutdown::{ENV_DELAY, ENV_TIMEOUT};
+use ebb_core::names::{
+    ENV_SHUTDOWN_DELAY as ENV_DELAY, ENV_SHUTDOWN_TIMEOUT as ENV_TIMEOUT, LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH,
+};
 use serde_json::Value;
 
 use super::render::{File, METRICS_PORT, env_duration, grace_seconds};

@@ -41,7 +41,7 @@ pub(crate) fn compose(services: &[Service]) -> Compose {
             let mut environment: BTreeMap<String, Option<String>> =
                 settings(service).into_iter().map(|(variable, value)| (variable, Some(value))).collect();
             // Text logs for a terminal; the cluster's ConfigMap keeps JSON.
-            environment.insert(ebb_server::ENV_LOG_FORMAT.to_owned(), Some("text".to_owned()));
+            environment.insert(ebb_core::names::ENV_LOG_FORMAT.to_owned(), Some("text".to_owned()));
             for secret in &service.secret_env {
                 environment.insert(secret.variable.clone(), None);
             }

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
-use ebb_probes::{LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH};
-use ebb_shutdown::{ENV_DELAY, ENV_TIMEOUT};
+use ebb_core::names::{
+    ENV_SHUTDOWN_DELAY as ENV_DELAY, ENV_SHUTDOWN_TIMEOUT as ENV_TIMEOUT, LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH,
+};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscaler,
@@ -114,12 +115,12 @@ fn config_map(service: &Service) -> ConfigMap {
 /// The plain settings of the service (its ConfigMap's data; compose's environment).
 pub(crate) fn settings(service: &Service) -> BTreeMap<String, String> {
     let mut data: BTreeMap<String, String> = service.env.iter().cloned().collect();
-    data.insert("EBB_HTTP_ADDR".to_owned(), format!("0.0.0.0:{}", service.http_port));
-    data.insert("EBB_METRICS_ADDR".to_owned(), format!("0.0.0.0:{}", service.metrics_port));
+    data.insert(ebb_core::names::ENV_HTTP_ADDR.to_owned(), format!("0.0.0.0:{}", service.http_port));
+    data.insert(ebb_core::names::ENV_METRICS_ADDR.to_owned(), format!("0.0.0.0:{}", service.metrics_port));
     data.insert(ENV_DELAY.to_owned(), env_duration(service.shutdown_delay));
     data.insert(ENV_TIMEOUT.to_owned(), env_duration(service.shutdown_timeout));
     // One JSON object per line: what log platforms ingest without a parser of their own.
-    data.insert(ebb_server::ENV_LOG_FORMAT.to_owned(), "json".to_owned());
+    data.insert(ebb_core::names::ENV_LOG_FORMAT.to_owned(), "json".to_owned());
     data
 }
 
@@ -423,7 +424,7 @@ fn service_monitor(service: &Service, platform: &Platform) -> ServiceMonitor {
             selector: selector(service),
             endpoints: vec![Endpoint {
                 port: METRICS_PORT.to_owned(),
-                path: "/metrics".to_owned(),
+                path: ebb_core::names::METRICS_PATH.to_owned(),
                 interval: "15s".to_owned(),
             }],
         },

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use ebb_metrics::names::REQUESTS_PER_SECOND_QUERY;
+use ebb_core::names::REQUESTS_PER_SECOND_QUERY;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior;
 use serde_json::{Value, json};
 
@@ -22,7 +22,7 @@ pub(crate) const ADAPTER_RULES: &str = "prometheus-adapter-rules";
 /// prometheus-adapter's rules for `custom.metrics.k8s.io`, as a ConfigMap for the adapter
 /// (`--config=/etc/adapter/config.yaml`): one rule per (counter, metric) pair the
 /// request-rate HPAs use; `None` when no HPA scales on requests. The rate window and
-/// grouping are those of DESIGN.md's query (`ebb_metrics::names::REQUESTS_PER_SECOND_QUERY`).
+/// grouping are those of the query the runtime documents (`ebb_core::names::REQUESTS_PER_SECOND_QUERY`).
 pub(crate) fn adapter_rules(services: &[Service], platform: &Platform) -> anyhow::Result<Option<Value>> {
     debug_assert!(REQUESTS_PER_SECOND_QUERY.contains("[1m]"));
     let mut pairs: Vec<(&str, &str)> = services

@@ -10,7 +10,7 @@ use tower_service::Service;
 use super::layer::Config;
 use super::{RateLimitLayer, ResponseFuture};
 use crate::key::{KeyError, RequestHead};
-use crate::response::text;
+use ebb_core::response::text_response as text;
 
 /// Rate limits requests before they reach `S`. See the [module docs](crate::layer).
 #[derive(Clone)]

@@ -2,6 +2,7 @@
 //! never the handler's or a library's (which can name paths, hosts or internals).
 
 use bytes::Bytes;
+use ebb_core::response::text_response;
 use http::{HeaderValue, Response, StatusCode, header};
 
 /// Counter of requests answered 503 because the in-flight cap was reached.
@@ -36,10 +37,8 @@ impl Answer {
     /// The response, with a body made by `body` from the text.
     pub(crate) fn response<B>(self, body: impl FnOnce(Bytes) -> B) -> Response<B> {
         let (status, text) = self.status_and_text();
-        let mut response = Response::new(body(Bytes::from_static(text.as_bytes())));
-        *response.status_mut() = status;
+        let mut response = text_response::<Bytes>(status, Bytes::from_static(text.as_bytes())).map(body);
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
         match self {
             Self::Overloaded => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -91,7 +91,10 @@ async fn over_the_in_flight_cap_requests_are_shed_at_once() {
 #[tokio::test]
 async fn a_panicking_handler_becomes_a_500_in_our_words() {
     super::panic::install_hook();
-    let panicking = || Router::new().route("/", get(|| async { panic!("secret internals") }));
+    async fn panics() -> &'static str {
+        panic!("secret internals")
+    }
+    let panicking = || Router::new().route("/", get(panics));
     let shutdown = shutdown();
     let response = panicking().layer(edge(&shutdown, 16)).oneshot(get_request("/", Version::HTTP_11)).await;
     let response = response.expect("answered");
@@ -116,12 +119,16 @@ async fn a_handler_past_the_request_timeout_is_answered_503() {
     };
     let shutdown = shutdown();
     let bounded = edge(&shutdown, 16).with_request_timeout(Duration::from_secs(1));
-    let answered = tokio::time::timeout(Duration::from_secs(5), slow().layer(bounded).oneshot(get_request("/", Version::HTTP_11)));
+    let answered =
+        tokio::time::timeout(Duration::from_secs(5), slow().layer(bounded).oneshot(get_request("/", Version::HTTP_11)));
     let response = answered.await.expect("answered within the timeout").expect("response");
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(text(response).await, "the request took too long and was abandoned\n");
     // Control: the same edge without the timeout (a streaming route) is still waiting.
-    let unbounded = tokio::time::timeout(Duration::from_secs(5), slow().layer(edge(&shutdown, 16)).oneshot(get_request("/", Version::HTTP_11)));
+    let unbounded = tokio::time::timeout(
+        Duration::from_secs(5),
+        slow().layer(edge(&shutdown, 16)).oneshot(get_request("/", Version::HTTP_11)),
+    );
     assert!(unbounded.await.is_err(), "the control must still be pending");
 }
 
@@ -131,7 +138,8 @@ async fn from_the_signal_on_http1_responses_say_connection_close() {
     let shutdown = shutdown();
     let closes = |response: &Response<Body>| response.headers().get(header::CONNECTION).is_some_and(|v| v == "close");
     // Control: before the signal, keep-alive stays.
-    let before = hello().layer(edge(&shutdown, 16)).oneshot(get_request("/", Version::HTTP_11)).await.expect("response");
+    let before =
+        hello().layer(edge(&shutdown, 16)).oneshot(get_request("/", Version::HTTP_11)).await.expect("response");
     assert!(!closes(&before));
     shutdown.trigger();
     let after = hello().layer(edge(&shutdown, 16)).oneshot(get_request("/", Version::HTTP_11)).await.expect("response");

@@ -16,7 +16,7 @@ use tracing_subscriber::{EnvFilter, Layer, reload};
 pub(crate) mod otlp;
 
 /// Chooses the log format.
-pub const ENV_LOG_FORMAT: &str = "EBB_LOG_FORMAT";
+pub const ENV_LOG_FORMAT: &str = ebb_core::names::ENV_LOG_FORMAT;
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

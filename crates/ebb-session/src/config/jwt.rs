@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
-use super::{ConfigError, non_empty};
+use ebb_core::env::{DurationBounds, Env, EnvError};
+
+use super::{ConfigError, Vars};
 use crate::jwt::JwtVerifier;
 
 /// HS256 shared secret (at least 32 bytes).
@@ -27,6 +29,8 @@ pub const ENV_JWT_LEEWAY: &str = "EBB_JWT_LEEWAY";
 
 /// Default clock skew: 30 s.
 pub const DEFAULT_JWT_LEEWAY: Duration = Duration::from_secs(30);
+/// What `EBB_JWT_LEEWAY` accepts: up to 5 minutes.
+const LEEWAY_BOUNDS: DurationBounds = DurationBounds::new(Duration::ZERO, Duration::from_secs(300));
 /// Shortest HS256 secret accepted (RFC 7518 §3.2: at least the hash size).
 pub const MIN_SECRET_LEN: usize = 32;
 
@@ -91,10 +95,29 @@ impl JwtConfig {
     /// # Errors
     /// Every bad value at once; secrets by name only.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, Vec<ConfigError>> {
+        Self::from_vars(&Env::from_fn(&lookup))
+    }
+
+    /// Like [`from_lookup`](Self::from_lookup), with variables read from `env`.
+    ///
+    /// # Errors
+    /// Every bad value at once; secrets by name only.
+    pub fn from_vars(env: &Env<'_>) -> Result<Option<Self>, Vec<ConfigError>> {
         let mut errors = Vec::new();
-        let get = |name: &str| non_empty(&lookup, name);
+        let names = [
+            ENV_JWT_SECRET,
+            ENV_JWT_SECRET_FILE,
+            ENV_JWT_PUBLIC_KEY,
+            ENV_JWT_PUBLIC_KEY_FILE,
+            ENV_JWT_ALGORITHM,
+            ENV_JWT_ISSUER,
+            ENV_JWT_AUDIENCE,
+            ENV_JWT_LEEWAY,
+        ];
+        let vars = Vars::read(env, &names, &mut errors);
+        let get = |name: &str| vars.get(name);
         let mut invalid = |variable: &'static str, value: String, expected: &str| {
-            errors.push(ConfigError::InvalidEnv { variable, value, expected: expected.to_owned() });
+            errors.push(EnvError::new(variable, value, expected).into());
         };
         let algorithm = match get(ENV_JWT_ALGORITHM) {
             None => None,
@@ -111,9 +134,9 @@ impl JwtConfig {
         };
         let mut leeway = DEFAULT_JWT_LEEWAY;
         if let Some(value) = get(ENV_JWT_LEEWAY) {
-            match humantime::parse_duration(value.trim()) {
-                Ok(skew) if skew <= Duration::from_secs(300) => leeway = skew,
-                _ => invalid(ENV_JWT_LEEWAY, value, "a duration up to `5m`, such as `30s`"),
+            match LEEWAY_BOUNDS.parse(&value) {
+                Ok(skew) => leeway = skew,
+                Err(expected) => invalid(ENV_JWT_LEEWAY, value, &expected),
             }
         }
         let mut secret_error = |variable: &'static str, reason: String| {

@@ -1,6 +1,8 @@
 //! Session cookies and token verification from the environment (`EBB_SESSION_*`,
 //! `EBB_JWT_*`). Secrets are read here and never printed: `Debug` shows only what is set.
 
+use ebb_core::env::{Env, EnvError};
+
 #[cfg(feature = "jwt")]
 mod jwt;
 mod session;
@@ -15,16 +17,10 @@ pub use self::session::*;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// A variable holds a value that could not be used.
-    #[error("{variable}={value:?} is invalid: expected {expected}")]
-    InvalidEnv {
-        /// The variable's name.
-        variable: &'static str,
-        /// The value found.
-        value: String,
-        /// What a valid value looks like.
-        expected: String,
-    },
+    /// A variable holds a value that could not be used (ebb's environment grammar,
+    /// `ebb_core::env`; a value that is not UTF-8 is not shown).
+    #[error(transparent)]
+    Env(#[from] EnvError),
     /// A secret or key is unusable; its value is not shown.
     #[error("{variable} is invalid (value not shown): {reason}")]
     InvalidSecret {
@@ -51,7 +47,7 @@ impl AuthConfig {
     /// # Errors
     /// Every bad value at once (secrets by name only).
     pub fn from_env() -> Result<Self, Vec<ConfigError>> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(&Env::process())
     }
 
     /// Like [`from_env`](Self::from_env), with variables looked up through `lookup`:
@@ -60,13 +56,21 @@ impl AuthConfig {
     /// # Errors
     /// As [`from_env`](Self::from_env).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<ConfigError>> {
+        Self::from_vars(&Env::from_fn(&lookup))
+    }
+
+    /// Like [`from_env`](Self::from_env), with variables read from `env`.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_vars(env: &Env<'_>) -> Result<Self, Vec<ConfigError>> {
         let mut errors = Vec::new();
-        let session = SessionConfig::from_lookup(&lookup).unwrap_or_else(|e| {
+        let session = SessionConfig::from_vars(env).unwrap_or_else(|e| {
             errors.extend(e);
             SessionConfig::default()
         });
         #[cfg(feature = "jwt")]
-        let jwt = JwtConfig::from_lookup(&lookup).unwrap_or_else(|e| {
+        let jwt = JwtConfig::from_vars(env).unwrap_or_else(|e| {
             errors.extend(e);
             None
         });
@@ -79,9 +83,26 @@ impl AuthConfig {
     }
 }
 
-/// A variable's value, with empty (or blank) values read as unset.
-fn non_empty(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    lookup(name).filter(|v| !v.trim().is_empty())
+/// The variables a config reads, each read once; empty (or blank) values count as unset.
+struct Vars(Vec<(&'static str, String)>);
+
+impl Vars {
+    /// Reads `names` from `env`; a value that cannot be read (not UTF-8) joins `errors`.
+    fn read(env: &Env<'_>, names: &[&'static str], errors: &mut Vec<ConfigError>) -> Self {
+        let mut values = Vec::new();
+        for name in names {
+            match env.get(name) {
+                Ok(Some(value)) if !value.trim().is_empty() => values.push((*name, value)),
+                Ok(_) => {}
+                Err(error) => errors.push(error.into()),
+            }
+        }
+        Self(values)
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
+    }
 }
 
 #[cfg(all(test, feature = "jwt"))]

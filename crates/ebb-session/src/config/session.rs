@@ -6,7 +6,9 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::cookie::time::Duration as CookieDuration;
 use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
 
-use super::{ConfigError, non_empty};
+use ebb_core::env::{BOOL_EXPECTED, DurationBounds, Env, EnvError, parse_bool};
+
+use super::{ConfigError, Vars};
 
 /// Session lifetime, renewed by every request that uses the session.
 pub const ENV_SESSION_TTL: &str = "EBB_SESSION_TTL";
@@ -17,6 +19,8 @@ pub const ENV_SESSION_COOKIE_SECURE: &str = "EBB_SESSION_COOKIE_SECURE";
 
 /// Default session lifetime: 12 hours of inactivity.
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// What `EBB_SESSION_TTL` accepts: 1 s to 365 days.
+const TTL_BOUNDS: DurationBounds = DurationBounds::new(Duration::from_secs(1), Duration::from_secs(365 * 24 * 3600));
 /// Default cookie name.
 pub const DEFAULT_SESSION_COOKIE: &str = "ebb_session";
 
@@ -43,18 +47,25 @@ impl SessionConfig {
     /// # Errors
     /// Every bad value at once.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<ConfigError>> {
+        Self::from_vars(&Env::from_fn(&lookup))
+    }
+
+    /// Like [`from_lookup`](Self::from_lookup), with variables read from `env`.
+    ///
+    /// # Errors
+    /// Every bad value at once.
+    pub fn from_vars(env: &Env<'_>) -> Result<Self, Vec<ConfigError>> {
         let mut errors = Vec::new();
         let mut config = Self::default();
-        let get = |name: &str| non_empty(&lookup, name);
+        let vars = Vars::read(env, &[ENV_SESSION_TTL, ENV_SESSION_COOKIE, ENV_SESSION_COOKIE_SECURE], &mut errors);
+        let get = |name: &str| vars.get(name);
         let mut invalid = |variable: &'static str, value: String, expected: &str| {
-            errors.push(ConfigError::InvalidEnv { variable, value, expected: expected.to_owned() });
+            errors.push(EnvError::new(variable, value, expected).into());
         };
         if let Some(value) = get(ENV_SESSION_TTL) {
-            match humantime::parse_duration(value.trim()) {
-                Ok(ttl) if ttl >= Duration::from_secs(1) && ttl <= Duration::from_secs(365 * 24 * 3600) => {
-                    config.ttl = ttl;
-                }
-                _ => invalid(ENV_SESSION_TTL, value, "a duration from `1s` to `365d`, such as `12h`"),
+            match TTL_BOUNDS.parse(&value) {
+                Ok(ttl) => config.ttl = ttl,
+                Err(expected) => invalid(ENV_SESSION_TTL, value, &expected),
             }
         }
         if let Some(value) = get(ENV_SESSION_COOKIE) {
@@ -65,10 +76,9 @@ impl SessionConfig {
             }
         }
         if let Some(value) = get(ENV_SESSION_COOKIE_SECURE) {
-            match value.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => config.secure = true,
-                "false" | "0" | "no" => config.secure = false,
-                _ => invalid(ENV_SESSION_COOKIE_SECURE, value, "true or false"),
+            match parse_bool(&value) {
+                Some(secure) => config.secure = secure,
+                None => invalid(ENV_SESSION_COOKIE_SECURE, value, BOOL_EXPECTED),
             }
         }
         if errors.is_empty() { Ok(config) } else { Err(errors) }

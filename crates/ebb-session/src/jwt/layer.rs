@@ -104,13 +104,11 @@ fn bearer(value: &str) -> Option<&str> {
 }
 
 fn unauthorized(error: &InvalidToken) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(format!("invalid token: {error}\n"))));
-    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    let mut response = ebb_core::response::text_response(StatusCode::UNAUTHORIZED, format!("invalid token: {error}\n"));
     let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{}\"", error.0.replace('"', "'"));
     if let Ok(value) = HeaderValue::from_str(&challenge) {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
     }
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     response
 }
 

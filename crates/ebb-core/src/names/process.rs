@@ -1,0 +1,24 @@
+//! Variables the process reads outside any one part: its log format, its git revision and
+//! where Redis is.
+
+/// The log format: `text` (default) or `json`.
+pub const ENV_LOG_FORMAT: &str = "EBB_LOG_FORMAT";
+/// The git revision, when the build or the environment knows it (`cargo xtask image` sets
+/// it for the build and in the image).
+pub const ENV_GIT_REVISION: &str = "EBB_GIT_REVISION";
+/// One Redis: `redis://[user:password@]host[:port][/db]`, `rediss://` for TLS,
+/// `unix:///path`. Unset: in-process fallbacks.
+pub const ENV_REDIS_URL: &str = "REDIS_URL";
+/// Redis Cluster: comma-separated seed node URLs. Exclusive with [`ENV_REDIS_URL`].
+pub const ENV_REDIS_CLUSTER_URLS: &str = "REDIS_CLUSTER_URLS";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned() {
+        assert_eq!([ENV_LOG_FORMAT, ENV_GIT_REVISION], ["EBB_LOG_FORMAT", "EBB_GIT_REVISION"]);
+        assert_eq!([ENV_REDIS_URL, ENV_REDIS_CLUSTER_URLS], ["REDIS_URL", "REDIS_CLUSTER_URLS"]);
+    }
+}
