@@ -6,19 +6,16 @@ mod error_log;
 mod local;
 mod redis;
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ebb_redis::Redis;
-use metrics::Counter;
 
 use self::deny_cache::{DEFAULT_DENY_CACHE_KEYS, DenyCache};
 use self::error_log::ErrorLog;
 use self::local::{DEFAULT_MAX_KEYS, LocalStore};
 use self::redis::RedisStore;
 use crate::decision::Decision;
-use crate::names::RATELIMIT_DECISIONS_TOTAL;
 use crate::{FailureMode, LimiterError, Policy};
 
 /// Default time a decision may take in Redis before the policy's failure mode applies.
@@ -79,7 +76,6 @@ struct Shared {
     /// The in-process store: the store itself without Redis, the `local` fallback with it.
     local: LocalStore,
     errors: ErrorLog,
-    counters: RwLock<HashMap<Arc<str>, [Counter; 3]>>,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -109,12 +105,7 @@ impl Limiter {
     }
 
     fn with_store(redis: Option<RedisStore>, deny_cache_keys: usize) -> Self {
-        let shared = Shared {
-            redis,
-            local: LocalStore::new(DEFAULT_MAX_KEYS),
-            errors: ErrorLog::default(),
-            counters: RwLock::new(HashMap::new()),
-        };
+        let shared = Shared { redis, local: LocalStore::new(DEFAULT_MAX_KEYS), errors: ErrorLog::default() };
         Self {
             shared: Arc::new(shared),
             denied: Arc::new(DenyCache::new(deny_cache_keys)),
@@ -223,7 +214,7 @@ impl Limiter {
     /// `ratelimit_decisions_total{policy,outcome}` and logs store failures at most once per
     /// 10 s. Never fails.
     pub async fn decide(&self, key: &str, policy: &Policy, cost: u32) -> Verdict {
-        let [allowed, limited, error] = self.counters(policy);
+        let [allowed, limited, error] = policy.counters();
         match self.check_n(key, policy, cost).await {
             Ok(decision) if decision.allowed => {
                 allowed.increment(1);
@@ -278,17 +269,6 @@ impl Limiter {
             return format!("{}:{{{policy}:sha1:{digest}}}", self.namespace);
         }
         format!("{}:{{{policy}:{key}}}", self.namespace)
-    }
-
-    fn counters(&self, policy: &Policy) -> [Counter; 3] {
-        if let Some(counters) = self.shared.counters.read().unwrap_or_else(|e| e.into_inner()).get(policy.name()) {
-            return counters.clone();
-        }
-        let name: Arc<str> = Arc::from(policy.name());
-        let counter = |outcome: &'static str| metrics::counter!(RATELIMIT_DECISIONS_TOTAL, "policy" => name.to_string(), "outcome" => outcome);
-        let counters = [counter("allowed"), counter("limited"), counter("error")];
-        let mut map = self.shared.counters.write().unwrap_or_else(|e| e.into_inner());
-        map.entry(name).or_insert(counters).clone()
     }
 }
 
