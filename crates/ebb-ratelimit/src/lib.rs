@@ -48,6 +48,7 @@ mod names;
 mod policy;
 mod rate;
 mod response;
+mod text;
 
 pub use config::{
     DEFAULT_POLICY_NAME, ENV_BURST, ENV_FAILURE_MODE, ENV_KEY, ENV_LEGACY_HEADERS, ENV_RATE, ENV_SHADOW, ENV_TIMEOUT,
