@@ -37,6 +37,10 @@
 //! Without Redis, [`Limiter::in_process`] applies the same algorithm in this process: exact
 //! for one replica, and with N replicas each enforces the limit alone.
 
+// The workspace forbids unsafe code; this crate's Cargo.toml only lowers that to `deny` so
+// that one test file may implement a counting allocator. The library keeps `forbid`.
+#![forbid(unsafe_code)]
+
 mod config;
 mod decision;
 mod error;
@@ -48,6 +52,7 @@ mod names;
 mod policy;
 mod rate;
 mod response;
+mod text;
 
 pub use config::{
     DEFAULT_POLICY_NAME, ENV_BURST, ENV_FAILURE_MODE, ENV_KEY, ENV_LEGACY_HEADERS, ENV_RATE, ENV_SHADOW, ENV_TIMEOUT,

@@ -2,9 +2,13 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use metrics::Counter;
 
 use crate::Rate;
+use crate::headers::PolicyHeaders;
+use crate::names::RATELIMIT_DECISIONS_TOTAL;
 
 /// What a decision does when the shared store (Redis) is unreachable or slower than the
 /// limiter's timeout. Every such decision is counted as `outcome="error"`.
@@ -56,14 +60,47 @@ impl fmt::Display for FailureMode {
 /// assert_eq!(uploads.burst(), 3);
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Policy {
     name: Arc<str>,
     rate: Rate,
     burst: u32,
     failure_mode: FailureMode,
     shadow: bool,
+    /// What every decision under this policy needs and that depends only on its name and
+    /// rate, made on first use. Any builder that changes the name or the rate must reset it
+    /// (none does today: both are set by [`Policy::new`] only).
+    cache: Cache,
 }
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("name", &self.name)
+            .field("rate", &self.rate)
+            .field("burst", &self.burst)
+            .field("failure_mode", &self.failure_mode)
+            .field("shadow", &self.shadow)
+            .finish()
+    }
+}
+
+/// The per-policy cache: the decision counters and the header parts. It takes no part in
+/// equality (it is derived from the name and the rate, which do).
+#[derive(Clone, Default)]
+struct Cache {
+    /// `ratelimit_decisions_total{policy,outcome}` for `allowed`, `limited`, `error`.
+    counters: OnceLock<[Counter; 3]>,
+    headers: OnceLock<PolicyHeaders>,
+}
+
+impl PartialEq for Cache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Cache {}
 
 /// Why a burst cannot be used with a policy's rate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -86,7 +123,14 @@ impl Policy {
     /// A policy allowing `rate`, with a burst equal to the rate's count, failing open,
     /// enforced.
     pub fn new(name: impl Into<Arc<str>>, rate: Rate) -> Self {
-        Self { name: name.into(), burst: rate.count(), rate, failure_mode: FailureMode::Open, shadow: false }
+        Self {
+            name: name.into(),
+            burst: rate.count(),
+            rate,
+            failure_mode: FailureMode::Open,
+            shadow: false,
+            cache: Cache::default(),
+        }
     }
 
     /// How many requests may arrive at once from an idle client; over any window of length
@@ -144,5 +188,21 @@ impl Policy {
     /// Whether the policy only observes.
     pub fn is_shadow(&self) -> bool {
         self.shadow
+    }
+
+    /// The counters of `ratelimit_decisions_total{policy,outcome}` for `allowed`, `limited`
+    /// and `error`, registered with the recorder in force at the policy's first decision.
+    pub(crate) fn counters(&self) -> &[Counter; 3] {
+        self.cache.counters.get_or_init(|| {
+            let counter = |outcome: &'static str| {
+                metrics::counter!(RATELIMIT_DECISIONS_TOTAL, "policy" => self.name.to_string(), "outcome" => outcome)
+            };
+            [counter("allowed"), counter("limited"), counter("error")]
+        })
+    }
+
+    /// The parts of the rate-limit headers that are the same for every decision.
+    pub(crate) fn headers(&self) -> &PolicyHeaders {
+        self.cache.headers.get_or_init(|| PolicyHeaders::new(self))
     }
 }

@@ -109,7 +109,7 @@ async fn header_keys_answer_400_without_the_header_and_routes_pick_their_policy(
 }
 
 /// The process-wide recorder, installed before the first limiter of a test that reads it
-/// (a limiter binds its counters to the recorder of its first decision).
+/// (a policy binds its counters to the recorder of its first decision).
 fn metrics() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().expect("the only recorder"))

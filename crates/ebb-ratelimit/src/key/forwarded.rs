@@ -92,15 +92,15 @@ impl TrustedProxies {
         if !self.contains(peer) {
             return ClientAddr::Ip(peer);
         }
-        // Every X-Forwarded-For line, in order, as one list; walked from the right.
+        // Every X-Forwarded-For line, in order, as one list; walked from the right (without
+        // collecting it: this runs for every request).
         let hops = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .collect::<Vec<_>>();
+            .flat_map(|value| value.split(','));
         let mut client = peer;
-        for hop in hops.into_iter().rev() {
+        for hop in hops.rev() {
             let Some(ip) = parse_hop(hop) else {
                 // A trusted proxy wrote this hop (everything right of it was trusted): it
                 // is the client as that proxy knew it, even if not an address.

@@ -3,11 +3,14 @@
 
 mod forwarded;
 
+use std::borrow::Cow;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use http::{Extensions, HeaderMap, HeaderName, Method, Uri};
+
+use crate::text::{Decimal, Hex16, StackText};
 
 pub use self::forwarded::{BadNetwork, ClientAddr, TrustedProxies};
 
@@ -135,11 +138,20 @@ impl Key {
     /// # Errors
     /// See [`KeyError`].
     pub fn extract(&self, head: &RequestHead<'_>) -> Result<String, KeyError> {
+        self.client_key(head).map(ClientKey::into_string)
+    }
+
+    /// The key of one request as the layer holds it: an address or a header value costs no
+    /// allocation. Its text is exactly what [`extract`](Self::extract) returns.
+    pub(crate) fn client_key<'a>(&self, head: &RequestHead<'a>) -> Result<ClientKey<'a>, KeyError> {
         match &self.0 {
-            KeyKind::PeerIp => Ok(ip_key(head.peer_addr().ok_or(KeyError::NoPeerAddress)?.ip())),
+            KeyKind::PeerIp => Ok(ClientKey::ip(head.peer_addr().ok_or(KeyError::NoPeerAddress)?.ip())),
             KeyKind::ClientIp(trusted) => {
                 let peer = head.peer_addr().ok_or(KeyError::NoPeerAddress)?.ip();
-                Ok(trusted.client(peer, head.headers).key())
+                Ok(match trusted.client(peer, head.headers) {
+                    ClientAddr::Ip(ip) => ClientKey::ip(ip),
+                    unparsed @ ClientAddr::Unparsed(_) => ClientKey::Text(Cow::Owned(unparsed.key())),
+                })
             }
             KeyKind::Header(name) => {
                 let value = head.headers.get(name).ok_or_else(|| KeyError::MissingHeader(name.clone()))?;
@@ -147,9 +159,9 @@ impl Key {
                 if value.is_empty() {
                     return Err(KeyError::MissingHeader(name.clone()));
                 }
-                Ok(value.to_owned())
+                Ok(ClientKey::Text(Cow::Borrowed(value)))
             }
-            KeyKind::Custom(f) => f(head),
+            KeyKind::Custom(f) => f(head).map(|key| ClientKey::Text(Cow::Owned(key))),
         }
     }
 }
@@ -166,15 +178,95 @@ impl ClientAddr {
     }
 }
 
-/// IPv4 as is; IPv6 by its /64 (mapped IPv4 as IPv4).
-fn ip_key(ip: IpAddr) -> String {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+/// A request's key without allocating for the common kinds: the layer hashes its text for
+/// the in-process store and formats it only for Redis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ClientKey<'a> {
+    /// An address, normalised by [`ClientKey::ip`]: IPv4 as is, IPv6 by its /64, mapped
+    /// IPv4 as IPv4.
+    Ip(IpAddr),
+    /// Any other key: a header value, a custom key, an unparsed hop's digest, or the text a
+    /// caller of [`Limiter::check`](crate::Limiter::check) passed.
+    Text(Cow<'a, str>),
+}
+
+/// The longest text of an address key: `ffff:ffff:ffff:ffff::/64`.
+const IP_KEY_MAX: usize = 24;
+
+impl ClientKey<'_> {
+    /// The key of a client address (normalised as [`ClientKey::Ip`] says).
+    pub(crate) fn ip(ip: IpAddr) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => Self::Ip(IpAddr::V4(v4)),
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                Self::Ip(IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0)))
+            }
         }
     }
+
+    /// The same key, owning its text (for a decision that outlives the request).
+    pub(crate) fn into_owned(self) -> ClientKey<'static> {
+        match self {
+            Self::Ip(ip) => ClientKey::Ip(ip),
+            Self::Text(text) => ClientKey::Text(Cow::Owned(text.into_owned())),
+        }
+    }
+
+    fn into_string(self) -> String {
+        match self {
+            Self::Ip(_) => self.with_text(str::to_owned),
+            Self::Text(text) => text.into_owned(),
+        }
+    }
+
+    /// Calls `f` with the key's text, which is what [`Key::extract`] returns and what the
+    /// Redis key holds: an address is written on the stack.
+    pub(crate) fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        match self {
+            Self::Text(text) => f(text),
+            Self::Ip(ip) => {
+                let mut text = StackText::<IP_KEY_MAX>::new();
+                write_ip_key(&mut text, *ip);
+                f(text.as_str())
+            }
+        }
+    }
+}
+
+impl fmt::Display for ClientKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.with_text(|text| f.write_str(text))
+    }
+}
+
+/// IPv4 as is (`192.0.2.1`); IPv6 by its /64 (`2001:db8:1:2::/64`); mapped IPv4 as IPv4.
+fn write_ip_key(text: &mut StackText<IP_KEY_MAX>, ip: IpAddr) {
+    // Every address fits in IP_KEY_MAX bytes, so no push below can fail.
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text.push(b".");
+                }
+                text.push(Decimal::new(u64::from(octet)).as_bytes());
+            }
+        }
+        IpAddr::V6(v6) => {
+            for (i, segment) in v6.segments().into_iter().take(4).enumerate() {
+                if i > 0 {
+                    text.push(b":");
+                }
+                text.push(Hex16::new(segment).as_bytes());
+            }
+            text.push(b"::/64");
+        }
+    }
+}
+
+/// IPv4 as is; IPv6 by its /64 (mapped IPv4 as IPv4).
+fn ip_key(ip: IpAddr) -> String {
+    ClientKey::ip(ip).into_string()
 }
 
 #[cfg(test)]
@@ -189,6 +281,59 @@ mod tests {
     fn ipv6_clients_share_their_slash_64() {
         assert_eq!(ip_key("2001:db8:1:2:aaaa::1".parse().expect("ip")), "2001:db8:1:2::/64");
         assert_eq!(ip_key("::ffff:192.0.2.1".parse().expect("ip")), "192.0.2.1");
+    }
+
+    /// The address keys as they were written before the stack writer, with `format!`.
+    fn ip_key_with_format(ip: IpAddr) -> String {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        }
+    }
+
+    #[test]
+    fn address_keys_are_written_as_before() {
+        let mut addresses: Vec<IpAddr> = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.0.1",
+            "192.0.2.1",
+            "::",
+            "::1",
+            "::ffff:192.0.2.1",
+            "2001:db8:1:2:aaaa::1",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "fe80::1",
+            "2001:0:0:a::",
+        ]
+        .iter()
+        .map(|text| text.parse().expect("ip"))
+        .collect();
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..2000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            addresses.push(IpAddr::V4((seed as u32).into()));
+            addresses
+                .push(IpAddr::V6((u128::from(seed) << 64 | u128::from(seed.rotate_left(17)) >> (seed % 64)).into()));
+        }
+        for ip in addresses {
+            let key = ClientKey::ip(ip);
+            assert_eq!(key.to_string(), ip_key_with_format(ip), "{ip}");
+            assert_eq!(ip_key(ip), ip_key_with_format(ip), "{ip}");
+            // The normalised address writes the same text as the address itself.
+            assert_eq!(
+                key,
+                ClientKey::ip(match key {
+                    ClientKey::Ip(ip) => ip,
+                    ClientKey::Text(_) => unreachable!(),
+                })
+            );
+        }
     }
 
     #[test]

@@ -12,7 +12,8 @@ use tower_service::Service;
 use crate::limiter::Verdict;
 use crate::{Decision, Policy, headers, response};
 
-/// The decision in flight. Boxed: it is a Redis round trip, which dwarfs one allocation.
+/// The decision in flight. Boxed: it is a Redis round trip, which dwarfs one allocation
+/// (in-process decisions are made in `call`, with no future).
 type DecisionFuture = Pin<Box<dyn Future<Output = Verdict> + Send>>;
 
 pin_project! {
@@ -51,6 +52,25 @@ pin_project! {
     }
 }
 
+/// What a verdict means for the request: call the service (adding these headers to its
+/// response), or answer it here.
+pub(crate) enum Outcome {
+    Call(Option<(Arc<Policy>, Decision, bool)>),
+    Answer(Response<Full<Bytes>>),
+}
+
+/// The one place verdicts become responses, for synchronous and asynchronous decisions alike.
+pub(crate) fn outcome(verdict: Verdict, policy: &Arc<Policy>, legacy: bool) -> Outcome {
+    let shadow = policy.is_shadow();
+    match verdict {
+        Verdict::Allowed(decision) => Outcome::Call((!shadow).then(|| (policy.clone(), decision, legacy))),
+        Verdict::Limited(_) | Verdict::FailedOpen | Verdict::FailedClosed if shadow => Outcome::Call(None),
+        Verdict::Limited(decision) => Outcome::Answer(response::limited(policy, &decision, legacy)),
+        Verdict::FailedOpen => Outcome::Call(None),
+        Verdict::FailedClosed => Outcome::Answer(response::unavailable(policy)),
+    }
+}
+
 impl<S, ReqBody> ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>>,
@@ -86,18 +106,9 @@ where
             match state.as_mut().project() {
                 StateProj::Deciding { decision, inner, request, policy, legacy } => {
                     let verdict = ready!(decision.as_mut().poll(cx));
-                    let shadow = policy.is_shadow();
-                    let headers = match verdict {
-                        Verdict::Allowed(decision) => (!shadow).then(|| (policy.clone(), decision, *legacy)),
-                        Verdict::Limited(_) | Verdict::FailedOpen | Verdict::FailedClosed if shadow => None,
-                        Verdict::Limited(decision) => {
-                            let answer = response::limited(policy, &decision, *legacy);
-                            state.set(State::Answered { response: Some(answer) });
-                            continue;
-                        }
-                        Verdict::FailedOpen => None,
-                        Verdict::FailedClosed => {
-                            let answer = response::unavailable(policy);
+                    let headers = match outcome(verdict, policy, *legacy) {
+                        Outcome::Call(headers) => headers,
+                        Outcome::Answer(answer) => {
                             state.set(State::Answered { response: Some(answer) });
                             continue;
                         }

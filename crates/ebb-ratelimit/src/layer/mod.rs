@@ -14,9 +14,10 @@
 //! A shadow policy decides and counts but always calls your service and adds no headers.
 //!
 //! # Backpressure
-//! `poll_ready` is the inner service's. The service that was polled ready is moved into
-//! the response future (and a clone left in its place), because the call happens only
-//! after the decision.
+//! `poll_ready` is the inner service's. With the in-process limiter the decision is made in
+//! `call`, and the service polled ready is called at once. With Redis, the service that was
+//! polled ready is moved into the response future (and a clone left in its place), because
+//! the call happens only after the decision.
 
 mod future;
 #[allow(clippy::module_inception)]

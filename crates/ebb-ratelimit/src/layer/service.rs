@@ -7,6 +7,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{Either, Full};
 use tower_service::Service;
 
+use super::future::{Outcome, outcome};
 use super::layer::Config;
 use super::{RateLimitLayer, ResponseFuture};
 use crate::key::{KeyError, RequestHead};
@@ -64,17 +65,26 @@ where
         let Some(policy) = self.config.select(&head) else {
             return ResponseFuture::calling(self.inner.call(req), None);
         };
-        let key = match self.config.key.extract(&head) {
+        let key = match self.config.key.client_key(&head) {
             Ok(key) => key,
             Err(error) => return ResponseFuture::ready(self.key_error_response(&error)),
         };
+        let legacy = self.config.legacy_headers;
+        // In process: decided here and now, and the service polled ready is called at once.
+        if let Some(verdict) = self.config.limiter.decide_now(&key, &policy, 1) {
+            return match outcome(verdict, &policy, legacy) {
+                Outcome::Call(headers) => ResponseFuture::calling(self.inner.call(req), headers),
+                Outcome::Answer(answer) => ResponseFuture::ready(answer),
+            };
+        }
+        let key = key.into_owned();
         // The service polled ready goes into the future; a clone takes its place.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let limiter = self.config.limiter.clone();
         let decided = policy.clone();
-        let decision = Box::pin(async move { limiter.decide(&key, &decided, 1).await });
-        ResponseFuture::deciding(decision, inner, req, policy, self.config.legacy_headers)
+        let decision = Box::pin(async move { limiter.decide_key(&key, &decided, 1).await });
+        ResponseFuture::deciding(decision, inner, req, policy, legacy)
     }
 }
 

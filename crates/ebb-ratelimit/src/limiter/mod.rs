@@ -6,19 +6,19 @@ mod error_log;
 mod local;
 mod redis;
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::borrow::Cow;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ebb_redis::Redis;
-use metrics::Counter;
 
 use self::deny_cache::{DEFAULT_DENY_CACHE_KEYS, DenyCache};
 use self::error_log::ErrorLog;
 use self::local::{DEFAULT_MAX_KEYS, LocalStore};
 use self::redis::RedisStore;
 use crate::decision::Decision;
-use crate::names::RATELIMIT_DECISIONS_TOTAL;
+use crate::key::ClientKey;
 use crate::{FailureMode, LimiterError, Policy};
 
 /// Default time a decision may take in Redis before the policy's failure mode applies.
@@ -78,8 +78,9 @@ struct Shared {
     redis: Option<RedisStore>,
     /// The in-process store: the store itself without Redis, the `local` fallback with it.
     local: LocalStore,
+    /// Keys the in-process store: see [`Limiter::local_key`].
+    hasher: RandomState,
     errors: ErrorLog,
-    counters: RwLock<HashMap<Arc<str>, [Counter; 3]>>,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -112,8 +113,8 @@ impl Limiter {
         let shared = Shared {
             redis,
             local: LocalStore::new(DEFAULT_MAX_KEYS),
+            hasher: RandomState::new(),
             errors: ErrorLog::default(),
-            counters: RwLock::new(HashMap::new()),
         };
         Self {
             shared: Arc::new(shared),
@@ -167,15 +168,19 @@ impl Limiter {
     /// As [`check`](Self::check), and [`LimiterError::CostExceedsBurst`] when `cost` is above
     /// the burst (it could never be allowed).
     pub async fn check_n(&self, key: &str, policy: &Policy, cost: u32) -> Result<Decision, LimiterError> {
+        self.check_key(&ClientKey::Text(Cow::Borrowed(key)), policy, cost).await
+    }
+
+    async fn check_key(&self, key: &ClientKey<'_>, policy: &Policy, cost: u32) -> Result<Decision, LimiterError> {
+        let Some(redis) = &self.shared.redis else {
+            return self.check_local(key, policy, cost);
+        };
         if cost > policy.burst() {
             return Err(LimiterError::CostExceedsBurst { cost, burst: policy.burst() });
         }
         let cost = cost.max(1);
         let interval = policy.rate().interval_micros();
-        let key = self.redis_key(policy.name(), key);
-        let Some(redis) = &self.shared.redis else {
-            return Ok(self.shared.local.decide(&key, interval, policy.burst(), cost));
-        };
+        let key = key.with_text(|text| self.redis_key(policy.name(), text));
         let denied = &self.denied;
         if !denied.is_enabled() {
             return redis.decide(&key, interval, policy.burst(), cost, self.timeout, false).await;
@@ -192,6 +197,15 @@ impl Limiter {
         Ok(decision)
     }
 
+    /// The decision of the in-process store (the store itself, or the `local` fallback).
+    fn check_local(&self, key: &ClientKey<'_>, policy: &Policy, cost: u32) -> Result<Decision, LimiterError> {
+        if cost > policy.burst() {
+            return Err(LimiterError::CostExceedsBurst { cost, burst: policy.burst() });
+        }
+        let interval = policy.rate().interval_micros();
+        Ok(self.shared.local.decide(self.local_key(policy, key), interval, policy.burst(), cost.max(1)))
+    }
+
     /// Whether one more request of `key` would be allowed now, without counting it (nothing
     /// is written). With Redis failing, a policy whose failure mode is
     /// [`FailureMode::Local`] peeks at this process' own count.
@@ -202,17 +216,18 @@ impl Limiter {
     /// # Errors
     /// As [`check`](Self::check), for policies that fail open or closed.
     pub async fn peek(&self, key: &str, policy: &Policy) -> Result<Decision, LimiterError> {
+        let key = ClientKey::Text(Cow::Borrowed(key));
         let interval = policy.rate().interval_micros();
-        let key = self.redis_key(policy.name(), key);
         let Some(redis) = &self.shared.redis else {
-            return Ok(self.shared.local.peek(&key, interval, policy.burst()));
+            return Ok(self.shared.local.peek(self.local_key(policy, &key), interval, policy.burst()));
         };
-        if let Some(refusal) = self.denied.check(&key, Instant::now()) {
+        let redis_key = key.with_text(|text| self.redis_key(policy.name(), text));
+        if let Some(refusal) = self.denied.check(&redis_key, Instant::now()) {
             return Ok(refusal);
         }
-        match redis.decide(&key, interval, policy.burst(), 1, self.timeout, true).await {
+        match redis.decide(&redis_key, interval, policy.burst(), 1, self.timeout, true).await {
             Err(_) if policy.failure_mode() == FailureMode::Local => {
-                Ok(self.shared.local.peek(&key, interval, policy.burst()))
+                Ok(self.shared.local.peek(self.local_key(policy, &key), interval, policy.burst()))
             }
             outcome => outcome,
         }
@@ -223,8 +238,35 @@ impl Limiter {
     /// `ratelimit_decisions_total{policy,outcome}` and logs store failures at most once per
     /// 10 s. Never fails.
     pub async fn decide(&self, key: &str, policy: &Policy, cost: u32) -> Verdict {
-        let [allowed, limited, error] = self.counters(policy);
-        match self.check_n(key, policy, cost).await {
+        self.decide_key(&ClientKey::Text(Cow::Borrowed(key)), policy, cost).await
+    }
+
+    /// [`decide`](Self::decide) for a key the layer extracted.
+    pub(crate) async fn decide_key(&self, key: &ClientKey<'_>, policy: &Policy, cost: u32) -> Verdict {
+        let result = self.check_key(key, policy, cost).await;
+        self.verdict(key, policy, cost, result)
+    }
+
+    /// [`decide`](Self::decide) at once, when the store is in this process; `None` when it
+    /// is Redis (decide asynchronously then).
+    pub(crate) fn decide_now(&self, key: &ClientKey<'_>, policy: &Policy, cost: u32) -> Option<Verdict> {
+        if self.shared.redis.is_some() {
+            return None;
+        }
+        let result = self.check_local(key, policy, cost);
+        Some(self.verdict(key, policy, cost, result))
+    }
+
+    /// Counts a decision and applies the policy's failure mode to a store failure.
+    fn verdict(
+        &self,
+        key: &ClientKey<'_>,
+        policy: &Policy,
+        cost: u32,
+        result: Result<Decision, LimiterError>,
+    ) -> Verdict {
+        let [allowed, limited, error] = policy.counters();
+        match result {
             Ok(decision) if decision.allowed => {
                 allowed.increment(1);
                 Verdict::Allowed(decision)
@@ -253,8 +295,8 @@ impl Limiter {
                     FailureMode::Closed => Verdict::FailedClosed,
                     FailureMode::Local => {
                         let interval = policy.rate().interval_micros();
-                        let key = self.redis_key(policy.name(), key);
-                        let decision = self.shared.local.decide(&key, interval, policy.burst(), cost.max(1));
+                        let key = self.local_key(policy, key);
+                        let decision = self.shared.local.decide(key, interval, policy.burst(), cost.max(1));
                         if decision.allowed { Verdict::Allowed(decision) } else { Verdict::Limited(decision) }
                     }
                 }
@@ -280,15 +322,26 @@ impl Limiter {
         format!("{}:{{{policy}:{key}}}", self.namespace)
     }
 
-    fn counters(&self, policy: &Policy) -> [Counter; 3] {
-        if let Some(counters) = self.shared.counters.read().unwrap_or_else(|e| e.into_inner()).get(policy.name()) {
-            return counters.clone();
-        }
-        let name: Arc<str> = Arc::from(policy.name());
-        let counter = |outcome: &'static str| metrics::counter!(RATELIMIT_DECISIONS_TOTAL, "policy" => name.to_string(), "outcome" => outcome);
-        let counters = [counter("allowed"), counter("limited"), counter("error")];
-        let mut map = self.shared.counters.write().unwrap_or_else(|e| e.into_inner());
-        map.entry(name).or_insert(counters).clone()
+    /// The in-process store's key for `key` under `policy`: a 64-bit SipHash of (namespace,
+    /// policy name, key text), keyed at random per limiter. No allocation, and the same
+    /// text as the Redis key, so that `check("10.0.0.1")` and the layer's peer 10.0.0.1
+    /// share one bucket here exactly as they do in Redis.
+    ///
+    /// Why 64 bits are enough: two distinct keys share a bucket only when their hashes
+    /// collide. The hash key is random and secret to this process, so a client cannot pick
+    /// keys that collide (SipHash is built for exactly that); by chance, with the store's
+    /// bound of 100 000 keys, the odds that any two of them collide are about
+    /// n²/2⁶⁵ ≈ 3 x 10⁻¹⁰. And a collision costs fairness, not safety: two clients would
+    /// share one limit.
+    fn local_key(&self, policy: &Policy, key: &ClientKey<'_>) -> u64 {
+        key.with_text(|text| {
+            let mut hasher = self.shared.hasher.build_hasher();
+            // `str`'s Hash ends each string with 0xff (never in UTF-8): no two triples meet.
+            self.namespace.hash(&mut hasher);
+            policy.name().hash(&mut hasher);
+            text.hash(&mut hasher);
+            hasher.finish()
+        })
     }
 }
 

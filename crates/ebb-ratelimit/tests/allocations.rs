@@ -1,0 +1,156 @@
+//! Allocations per request of the layer with the in-process limiter: at most one (the
+//! `RateLimit` header value) for an allowed request.
+
+// Counting allocations takes a `#[global_allocator]`, and implementing `GlobalAlloc` takes an
+// `unsafe impl` (its methods are `unsafe fn`s): allowed in this test file only. The library
+// forbids unsafe code (src/lib.rs).
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::convert::Infallible;
+use std::future::{Future, Ready, ready};
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use ebb_ratelimit::{Limiter, PeerAddr, Policy, RateLimitLayer};
+use http::{HeaderValue, Request, Response, header};
+use http_body_util::Full;
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// The system allocator, counting allocations (not frees).
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
+// contract of `GlobalAlloc` holds exactly as it does for `System`.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller upholds `alloc_zeroed`'s contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller upholds `realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller upholds `dealloc`'s contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+/// A trivial inner service returning a static response. The responses are made before the
+/// count starts: each carries `content-type` (as every handler's response does), so its
+/// header map is already allocated, and the count is the layer's own.
+#[derive(Clone)]
+struct Prebuilt {
+    responses: Arc<Mutex<Vec<Response<Full<Bytes>>>>>,
+}
+
+impl Prebuilt {
+    fn new(count: usize) -> Self {
+        let responses = (0..count)
+            .map(|_| {
+                let mut response = Response::new(Full::new(Bytes::from_static(b"hello\n")));
+                response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                response
+            })
+            .collect();
+        Self { responses: Arc::new(Mutex::new(responses)) }
+    }
+}
+
+impl<B> Service<Request<B>> for Prebuilt {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request<B>) -> Self::Future {
+        let response = self.responses.lock().expect("lock").pop().expect("a prebuilt response left");
+        ready(Ok(response))
+    }
+}
+
+/// Requests from one peer, made before the count starts (extensions allocate).
+fn requests(count: usize) -> Vec<Request<()>> {
+    (0..count)
+        .map(|_| {
+            let mut request = Request::new(());
+            request.extensions_mut().insert(PeerAddr("192.0.2.1:5555".parse().expect("address")));
+            request
+        })
+        .collect()
+}
+
+/// Runs one request through `service`: the in-process path must complete at the first poll.
+fn run<S: Service<Request<()>, Response = R, Error = Infallible>, R>(service: &mut S, request: Request<()>) -> R {
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(service.poll_ready(&mut cx).is_ready());
+    let mut future = pin!(service.call(request));
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(Ok(response)) => response,
+        Poll::Pending => panic!("an in-process decision must not wait"),
+    }
+}
+
+#[test]
+fn an_allowed_in_process_request_allocates_at_most_the_ratelimit_value() {
+    const WARM_UP: usize = 3;
+    const N: usize = 1000;
+    // Never limited during the test: a burst far above the requests made.
+    let policy = Policy::new("api", "1000000/1s".parse().expect("rate")).with_burst(1_000_000).expect("burst");
+    let layer = RateLimitLayer::new(Limiter::in_process()).with_default_policy(policy);
+    let mut service = layer.layer(Prebuilt::new(WARM_UP + N));
+    let mut requests = requests(WARM_UP + N);
+    let mut responses = Vec::with_capacity(WARM_UP + N);
+
+    // Warm up the key (its entry in the store), the policy's counters and header parts.
+    for request in requests.drain(..WARM_UP) {
+        responses.push(run(&mut service, request));
+    }
+
+    let before = allocations();
+    for request in requests.drain(..) {
+        responses.push(run(&mut service, request));
+    }
+    let allocated = allocations() - before;
+
+    assert_eq!(responses.len(), WARM_UP + N);
+    for response in &responses {
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().contains_key("ratelimit") && response.headers().contains_key("ratelimit-policy"));
+    }
+    assert!(allocated <= N, "{allocated} allocations for {N} allowed requests (at most one each)");
+
+    // Negative control: the counter does count.
+    let before = allocations();
+    let vector = std::hint::black_box(Vec::<u8>::with_capacity(16));
+    assert!(allocations() > before, "the counting allocator counted nothing");
+    drop(vector);
+    eprintln!("{allocated} allocations for {N} allowed in-process requests");
+}
