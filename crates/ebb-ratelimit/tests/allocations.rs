@@ -2,8 +2,8 @@
 //! `RateLimit` header value) for an allowed request.
 
 // Counting allocations takes a `#[global_allocator]`, and implementing `GlobalAlloc` takes an
-// `unsafe impl` (its methods are `unsafe fn`s): allowed in this test file only. The library
-// forbids unsafe code (src/lib.rs).
+// `unsafe impl` (its methods are `unsafe fn`s): allowed in this test file only; the
+// workspace denies unsafe code everywhere else.
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use ebb_core::env::{Env, EnvError, Errors};
 #[cfg(feature = "ratelimit")]
 use ebb_ratelimit::RateLimitConfig;
+#[cfg(feature = "redis")]
 use ebb_redis::RedisConfig;
 use ebb_shutdown::ShutdownConfig;
 
@@ -33,6 +34,7 @@ pub struct ServerConfig {
     pub shutdown: ShutdownConfig,
     /// Redis shared by the replicas (`REDIS_URL` or `REDIS_CLUSTER_URLS`, `EBB_REDIS_*`);
     /// `None`: in-process fallbacks.
+    #[cfg(feature = "redis")]
     pub redis: Option<RedisConfig>,
     /// The default rate limit (`EBB_RATELIMIT_*`); off unless `EBB_RATELIMIT_RATE` is set.
     #[cfg(feature = "ratelimit")]
@@ -63,6 +65,7 @@ impl Default for ServerConfig {
             http_addr: SocketAddr::from(([0, 0, 0, 0], DEFAULT_HTTP_PORT)),
             metrics_addr: SocketAddr::from(([0, 0, 0, 0], DEFAULT_METRICS_PORT)),
             shutdown: ShutdownConfig::new(),
+            #[cfg(feature = "redis")]
             redis: None,
             #[cfg(feature = "ratelimit")]
             rate_limit: RateLimitConfig::default(),
@@ -95,6 +98,7 @@ pub enum ConfigError {
     Shutdown(#[from] ebb_shutdown::ConfigError),
     /// A Redis setting is wrong. URLs are not repeated: they may hold a password.
     #[error(transparent)]
+    #[cfg(feature = "redis")]
     Redis(#[from] ebb_redis::ConfigError),
     /// A rate-limit setting is wrong.
     #[cfg(feature = "ratelimit")]
@@ -211,22 +215,9 @@ impl ServerConfig {
             Ok(shutdown) => config.shutdown = shutdown,
             Err(shutdown_errors) => errors.extend(shutdown_errors.into_iter().map(ConfigError::Shutdown)),
         }
-        match RedisConfig::from_vars(env) {
-            // A client that cannot be built (checked here, not at first use) is a start-up
-            // error, never a silent fall-back to one replica's in-process state.
-            Ok(Some(redis)) => match ebb_redis::Redis::new(&redis) {
-                Ok(_) => config.redis = Some(redis),
-                Err(error) => errors.push(ConfigError::Redis(ebb_redis::ConfigError {
-                    variable: if redis.is_cluster() {
-                        ebb_redis::ENV_REDIS_CLUSTER_URLS
-                    } else {
-                        ebb_redis::ENV_REDIS_URL
-                    },
-                    reason: format!("cannot make a Redis client from it ({})", error_kind(&error)),
-                })),
-            },
-            Ok(None) => {}
-            Err(redis_errors) => errors.extend(redis_errors.into_iter().map(ConfigError::Redis)),
+        #[cfg(feature = "redis")]
+        {
+            config.redis = crate::redis::config_from(env, &mut errors);
         }
         match Limits::from_vars(env) {
             Ok(limits) => config.limits = limits,
@@ -259,14 +250,6 @@ impl ServerConfig {
             }
         }
         errors.finish(config).map_err(ConfigErrors)
-    }
-}
-
-/// What kind of client error it was, without redis-rs' text (it may quote a URL).
-fn error_kind(error: &ebb_redis::Error) -> String {
-    match error {
-        ebb_redis::Error::Redis(error) => format!("{:?}", error.kind()),
-        _ => "unusable settings".to_owned(),
     }
 }
 

@@ -59,6 +59,9 @@ mod limits;
 mod listener;
 mod logging;
 mod parts;
+#[cfg(feature = "redis")]
+mod redis;
+mod serve;
 mod server;
 pub mod trace;
 
@@ -70,11 +73,15 @@ pub(crate) use builder::Wanted;
 pub use config::{
     ConfigError, ConfigErrors, DEFAULT_HTTP_PORT, DEFAULT_METRICS_PORT, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ServerConfig,
 };
+pub use ebb_core::names::ENV_REDIS_URL;
 #[cfg(feature = "offload")]
 pub use ebb_offload;
 #[cfg(feature = "ratelimit")]
 pub use ebb_ratelimit;
-pub use ebb_redis::{ENV_REDIS_URL, Redis, RedisConfig};
+#[cfg(feature = "redis")]
+pub use ebb_redis;
+#[cfg(feature = "redis")]
+pub use ebb_redis::{Redis, RedisConfig};
 #[cfg(any(feature = "session", feature = "jwt"))]
 pub use ebb_session;
 pub use edge::HTTP_REQUESTS_SHED_TOTAL;
@@ -83,12 +90,13 @@ pub use limits::{
     ENV_MAX_CONNECTIONS, ENV_MAX_IN_FLIGHT, ENV_REQUEST_TIMEOUT, Limits,
 };
 pub use listener::HTTP_CONNECTION_TIMEOUTS_TOTAL;
+pub use logging::format::{JsonFormat, TextFormat};
 pub use logging::level::LOG_LEVEL_PATH;
 #[cfg(feature = "otlp")]
 pub use logging::otlp::{ENV_OTLP_ENDPOINT, ENV_OTLP_TRACES_ENDPOINT};
 pub use logging::{ENV_LOG_FORMAT, LogFormat, init_tracing};
 pub use server::{ServeError, Server};
-pub use {ebb_metrics, ebb_probes, ebb_redis, ebb_shutdown};
+pub use {ebb_metrics, ebb_probes, ebb_shutdown};
 
 /// Exit code for a configuration that cannot work (as sysexits' `EX_CONFIG`).
 pub const EXIT_CONFIG: u8 = 78;

@@ -4,29 +4,23 @@ use std::io;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use ebb_metrics::{Exporter, ExporterError, MetricsHandle, MetricsService, RequestMetrics};
+use ebb_metrics::{ExporterError, MetricsHandle};
 use ebb_probes::{Check, Probes, ProbesBuilder};
 #[cfg(feature = "ratelimit")]
 use ebb_ratelimit::{Limiter, Policy, RateLimitLayer};
-use ebb_redis::Redis;
 use ebb_shutdown::{Shutdown, ShutdownReport};
-use tokio::net::TcpListener;
-use tower::ServiceBuilder;
 
-use crate::build_info::{BUILD_INFO, BuildInfo};
+use crate::build_info::BuildInfo;
 use crate::builder::{ServerBuilder, Wanted};
-use crate::config::{ConfigErrors, ENV_HTTP_ADDR, ENV_METRICS_ADDR, ServerConfig};
-use crate::edge::panic::install_hook;
-use crate::edge::{EdgeLayer, EdgeShared};
-use crate::listener;
-use crate::parts::{Parts, warn_in_process};
+use crate::config::{ConfigErrors, ServerConfig};
+use crate::parts::Parts;
 
-/// The body limit axum's extractors apply when no `DefaultBodyLimit` is set.
-const AXUM_DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
-
-/// Connections the metrics listener serves at once: Prometheus and the kubelet need a few.
-const METRICS_MAX_CONNECTIONS: usize = 256;
+/// The process' Redis handle; nothing (an empty type) without the `redis` feature.
+#[cfg(feature = "redis")]
+pub(crate) type RedisHandle = ebb_redis::Redis;
+/// The process' Redis handle; nothing (an empty type) without the `redis` feature.
+#[cfg(not(feature = "redis"))]
+pub(crate) type RedisHandle = std::convert::Infallible;
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +77,7 @@ pub struct Server {
     shutdown: Shutdown,
     probes: ProbesBuilder,
     metrics: Option<MetricsHandle>,
-    redis: Option<Redis>,
+    redis: Option<RedisHandle>,
     parts: Parts,
     streaming: Option<Router>,
     build_info: BuildInfo,
@@ -114,7 +108,10 @@ impl Server {
     pub(crate) fn with_parts(config: ServerConfig, wanted: Wanted) -> Result<Self, ConfigErrors> {
         let shutdown = Shutdown::new(config.shutdown);
         let probes = Probes::builder().with_shutdown_signal(shutdown.shutting_down_token());
-        let redis = config.redis.as_ref().and_then(redis_handle);
+        #[cfg(feature = "redis")]
+        let redis = config.redis.as_ref().and_then(crate::redis::handle);
+        #[cfg(not(feature = "redis"))]
+        let redis: Option<RedisHandle> = None;
         let parts = Parts::new(&config, redis.as_ref(), wanted).map_err(ConfigErrors)?;
         Ok(Self {
             config,
@@ -151,7 +148,8 @@ impl Server {
     /// The Redis handle from `REDIS_URL` (or `REDIS_CLUSTER_URLS`): one shared connection
     /// for everything that keeps state outside the process; `None` without it. Nothing
     /// connects until first used.
-    pub fn redis(&self) -> Option<&Redis> {
+    #[cfg(feature = "redis")]
+    pub fn redis(&self) -> Option<&ebb_redis::Redis> {
         self.redis.as_ref()
     }
 
@@ -254,145 +252,23 @@ impl Server {
     /// When a listener cannot be bound, the exporter cannot be installed, or the server
     /// fails.
     pub async fn serve(self, router: Router) -> Result<ShutdownReport, ServeError> {
-        let Self { config, shutdown, mut probes, metrics, redis, parts, streaming, build_info } = self;
-        let limits = config.limits;
-        install_hook();
-        if let Some(redis) = &redis {
-            // Connect before the first request, so that it does not pay (or, with the
-            // limiter's 50 ms bound, time out on) the dial. Unreachable: the fallbacks apply.
-            match redis.ping().await {
-                Ok(()) => tracing::info!(redis = %redis.describe(), "connected to Redis"),
-                Err(error) => tracing::warn!(redis = %redis.describe(), %error, "Redis is not reachable at start"),
-            }
-        }
-        if redis.is_some() {
-            let ping = {
-                let redis = redis.clone();
-                move || {
-                    let redis = redis.clone();
-                    async move {
-                        match &redis {
-                            Some(redis) => redis.ping().await.map_err(readiness_reason),
-                            None => Ok(()),
-                        }
-                    }
-                }
-            };
-            probes = if parts.needs_redis_for_readiness() {
-                probes.with_readiness_check("redis", ping)
-            } else {
-                probes.with_advisory_readiness_check("redis", ping)
-            };
-        }
-        probes = parts.readiness(probes);
-        parts.announce();
-        warn_in_process(&parts.in_process());
-        let metrics = match metrics {
-            Some(handle) => handle,
-            None => {
-                let (handle, upkeep) = Exporter::new().install()?;
-                tokio::spawn(upkeep);
-                handle
-            }
-        };
-        metrics::gauge!(BUILD_INFO, build_info.labels().as_slice()).set(1.0);
-        for (key, value) in build_info.labels() {
-            probes = probes.with_info(key, value);
-        }
-        let app_listener = bind(ENV_HTTP_ADDR, config.http_addr).await?;
-        let metrics_listener = bind(ENV_METRICS_ADDR, config.metrics_addr).await?;
-        let app_addr = app_listener.local_addr()?;
-        let metrics_addr = metrics_listener.local_addr()?;
+        crate::serve::serve(self.into_parts(), router).await
+    }
 
-        let probes = probes.build();
-        let edge = EdgeLayer::new(EdgeShared {
-            shutdown: shutdown.clone(),
-            probes: probes.clone(),
-            // The gauge is set from the edge's one in-flight count when scraped.
-            metrics: RequestMetrics::new().without_in_flight_gauge(),
-            max_in_flight: limits.max_in_flight,
-            body_timeout: limits.body_timeout,
-            access_log: config.access_log,
-            id_in_request: parts.forwards_request_ids(),
-        });
-        // One `Router::layer` call per router: axum boxes each route's service once per
-        // call. The body limit is enforced by the extractors that buffer a body (`Bytes`,
-        // `Json`, `Form`, ...: 413); axum's own default is 2 MiB, so its layer (one more
-        // request extension) is only there when the limit differs.
-        let body_limit = usize::try_from(limits.max_body_size).unwrap_or(usize::MAX);
-        let bounded = ServiceBuilder::new()
-            .layer(edge.with_request_timeout(limits.request_timeout))
-            .option_layer((body_limit != AXUM_DEFAULT_BODY_LIMIT).then(|| DefaultBodyLimit::max(body_limit)));
-        let app = parts.wrap(router).layer(bounded);
-        let app = match streaming {
-            // The fallback (and so the probes) comes from the application's router.
-            Some(streaming) => app.merge(parts.wrap(streaming).layer(edge)),
-            None => app,
-        };
-
-        // /metrics and the probes keep answering through the delay and the drain (the last
-        // scrape sees the final counts; the kubelet's liveness probe is not subject to the
-        // application's caps); it ends with the process.
-        let in_flight = shutdown.clone();
-        let scrape = MetricsService::new(metrics);
-        let scrape = tower::service_fn(move |req: http::Request<axum::body::Body>| {
-            metrics::gauge!(ebb_metrics::names::HTTP_REQUESTS_IN_FLIGHT).set(in_flight.in_flight() as f64);
-            tower::Service::call(&mut scrape.clone(), req)
-        });
-        let metrics_app =
-            crate::logging::level::routes().fallback_service(scrape).layer(probes.layer().with_details(true));
-        let metrics_limits = crate::Limits { max_connections: METRICS_MAX_CONNECTIONS, ..limits };
-        let metrics_server = tokio::spawn(listener::serve(metrics_listener, metrics_app, metrics_limits, None));
-
-        let server = listener::serve(app_listener, app, limits, Some(shutdown.clone()));
-        let started = probes.clone();
-        let serving = async move {
-            // Polled first inside `run`, after its signal handlers are installed: a SIGTERM
-            // that follows a passing /startupz is never lost.
-            started.mark_started();
-            tracing::info!(
-                %app_addr,
-                %metrics_addr,
-                shutdown_delay = ?config.shutdown.delay(),
-                shutdown_timeout = ?config.shutdown.timeout(),
-                max_connections = limits.max_connections,
-                max_in_flight = limits.max_in_flight,
-                "listening"
-            );
-            server.await
-        };
-        let report = shutdown.run(serving).await;
-        metrics_server.abort();
-        Ok(report?)
+    fn into_parts(self) -> ServerParts {
+        let Self { config, shutdown, probes, metrics, redis, parts, streaming, build_info } = self;
+        ServerParts { config, shutdown, probes, metrics, redis, parts, streaming, build_info }
     }
 }
 
-/// Readiness details are served on the application port: our words, not Redis' (whose text
-/// can name nodes or echo server replies). The detail goes to the log.
-fn readiness_reason(error: ebb_redis::Error) -> String {
-    let text = error.to_string();
-    tracing::debug!(%error, "Redis readiness check failed");
-    if text.contains(ebb_redis::ENV_REDIS_CA_FILE) {
-        format!("TLS verification failed: check {}", ebb_redis::ENV_REDIS_CA_FILE)
-    } else if matches!(error, ebb_redis::Error::Timeout(_)) {
-        "Redis did not answer in time".to_owned()
-    } else {
-        "Redis is unreachable or refused the connection (details in the log)".to_owned()
-    }
-}
-
-fn redis_handle(config: &ebb_redis::RedisConfig) -> Option<Redis> {
-    match Redis::new(config) {
-        Ok(redis) => Some(redis),
-        // ServerConfig::from_env checked that the client can be built; a config made by
-        // hand that cannot is said loudly.
-        Err(error) => {
-            tracing::error!(%error, "cannot set up Redis; running without it (in-process state, one replica only)");
-            None
-        }
-    }
-}
-
-async fn bind(variable: &'static str, addr: SocketAddr) -> Result<TcpListener, ServeError> {
-    TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { variable, addr, source })
+/// What a [`Server`] is made of, taken apart to be served (`crate::serve`).
+pub(crate) struct ServerParts {
+    pub(crate) config: ServerConfig,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) probes: ProbesBuilder,
+    pub(crate) metrics: Option<MetricsHandle>,
+    pub(crate) redis: Option<RedisHandle>,
+    pub(crate) parts: Parts,
+    pub(crate) streaming: Option<Router>,
+    pub(crate) build_info: BuildInfo,
 }

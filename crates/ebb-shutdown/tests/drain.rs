@@ -106,3 +106,49 @@ async fn an_idle_service_shuts_down_cleanly_after_the_delay() {
     // And closed afterwards.
     assert!(reqwest::get(&url).await.is_err(), "the listener must be closed");
 }
+
+/// Sends `GET /` on `stream` (HTTP/1.1, keep-alive) and returns the response head.
+async fn get_on(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n").await.expect("write");
+    let mut response = Vec::new();
+    let mut buffer = [0u8; 1024];
+    // `hello` has a content length: the head and the 5-byte body end the response.
+    while !response.ends_with(b"\r\n\r\nhello") {
+        let read = stream.read(&mut buffer).await.expect("read");
+        assert!(read > 0, "the server closed the connection: {}", String::from_utf8_lossy(&response));
+        response.extend_from_slice(&buffer[..read]);
+    }
+    String::from_utf8_lossy(&response).to_ascii_lowercase()
+}
+
+/// Whether a keep-alive request sent during the delay, on a connection opened before the
+/// signal, is answered with `Connection: close`, by `axum::serve` around `app`.
+async fn keep_alive_request_during_the_delay_closes(app: Router, shutdown: &Shutdown) -> bool {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.stop_accepting());
+    let runner = shutdown.clone();
+    let run = tokio::spawn(async move { runner.run(server).await });
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let before = get_on(&mut stream).await;
+    assert!(!before.contains("connection: close"), "before the signal keep-alive stays: {before}");
+    shutdown.trigger();
+    let during = get_on(&mut stream).await;
+    drop(stream);
+    let report = run.await.expect("join").expect("server ok");
+    assert!(report.is_clean(), "{report}");
+    during.contains("connection: close")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alone_on_axum_serve_the_drain_layer_moves_keep_alive_clients_away_during_the_delay() {
+    let config = ShutdownConfig::new().with_delay(Duration::from_millis(300)).with_timeout(Duration::from_secs(5));
+    let hello = || Router::new().route("/", get(|| async { "hello" }));
+    let shutdown = Shutdown::new(config);
+    assert!(keep_alive_request_during_the_delay_closes(hello().layer(shutdown.layer()), &shutdown).await);
+    // Control: the same server without the drain layer keeps the connection open, so an L4
+    // balancer would keep sending this client here until the listener closes.
+    let unlayered = Shutdown::new(config);
+    assert!(!keep_alive_request_during_the_delay_closes(hello(), &unlayered).await);
+}

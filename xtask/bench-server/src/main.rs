@@ -7,9 +7,12 @@
 //! ```
 //!
 //! `bare` is plain `axum::serve`; `stack` is `ebb_server` (request ids, probes, metrics,
-//! drain; no log subscriber); `logged` is the stack with JSON logs and the access log on;
-//! `ratelimit` adds the Redis rate-limit layer (`REDIS_URL`, a limit nobody reaches). All on
-//! one Tokio worker thread, so that the pinned core is the limit.
+//! drain; no log subscriber); `minimal` is the stack as example-minimal ships it (the log
+//! subscriber at info, no access log); `logged` is the stack with JSON logs and the access
+//! log on; `ratelimit` adds the Redis rate-limit layer (`REDIS_URL`, a limit nobody
+//! reaches), `local-ratelimit` the same limit in process; `api` is example-api's stack
+//! (in-process rate limit, sessions and bearer tokens; a public `GET`). All on one Tokio
+//! worker thread, so that the pinned core is the limit.
 
 // A benchmark program: its figures go to stdout.
 #![allow(clippy::print_stdout)]
@@ -23,10 +26,11 @@ use std::process::ExitCode;
 
 use axum::Router;
 use axum::routing::get;
-use ebb_server::ebb_ratelimit::RateLimitConfig;
+use ebb_server::ebb_ratelimit::{Rate, RateLimitConfig};
+use ebb_server::ebb_session::JwtConfig;
 use ebb_server::{RedisConfig, Server, ServerConfig};
 
-const USAGE: &str = "usage: bench-server bare|stack|logged|ratelimit|flood <app-addr> <metrics-addr>\n       \
+const USAGE: &str = "usage: bench-server bare|stack|minimal|logged|ratelimit|local-ratelimit|api|flood <app-addr> <metrics-addr>\n       \
                      bench-server limiter <redis-url> <concurrency> <seconds>\n       \
                      bench-server s3-put <file>";
 
@@ -84,6 +88,19 @@ async fn serve(mode: &str, app_addr: SocketAddr, metrics_addr: SocketAddr) -> Re
             return axum::serve(listener, app()).with_graceful_shutdown(terminate).await.map_err(|e| e.to_string());
         }
         "stack" => {}
+        // As example-minimal runs: `init_tracing` at info (RUST_LOG unset), no access log.
+        "minimal" => ebb_server::init_tracing(),
+        "local-ratelimit" => {
+            config.rate_limit = RateLimitConfig { rate: Some(unreached()?), ..RateLimitConfig::default() };
+        }
+        "api" => {
+            config.rate_limit = RateLimitConfig { rate: Some(unreached()?), ..RateLimitConfig::default() };
+            config.jwt =
+                Some(JwtConfig::hs256(b"a bench secret of 32 bytes or more!".to_vec()).map_err(|e| e.to_string())?);
+            let server = Server::builder().sessions().bearer_tokens().build(config).map_err(|e| e.to_string())?;
+            let code = ebb_server::run(server, app()).await;
+            return if code == ExitCode::SUCCESS { Ok(()) } else { Err("server failed".to_owned()) };
+        }
         // The stack as production runs it: an info-level JSON log, one access line per
         // request (the harness sends stderr to /dev/null).
         "logged" => {
@@ -104,4 +121,9 @@ async fn serve(mode: &str, app_addr: SocketAddr, metrics_addr: SocketAddr) -> Re
     let server = Server::new(config).map_err(|errors| errors.to_string())?;
     let code = ebb_server::run(server, app()).await;
     if code == ExitCode::SUCCESS { Ok(()) } else { Err("server failed".to_owned()) }
+}
+
+/// A limit nobody reaches, so that every request pays the decision.
+fn unreached() -> Result<Rate, String> {
+    "1000000000/1s".parse().map_err(|e| format!("{e}"))
 }

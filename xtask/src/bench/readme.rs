@@ -25,7 +25,19 @@ const ROWS: &[(&str, &str)] = &[
         "access_log_stack_vs_bare_rps",
         "the stack with an info-level JSON log and EBB_ACCESS_LOG=true (a line per request) vs bare",
     ),
-    ("callgrind_stack_vs_bare_instructions", "callgrind instructions per request, stack / bare"),
+    (
+        "callgrind_minimal_vs_bare_instructions",
+        "callgrind instructions per request, example-minimal's stack (log subscriber at info) / bare",
+    ),
+    ("callgrind_stack_vs_bare_instructions", "same, the stack without a log subscriber / bare"),
+    (
+        "callgrind_ratelimit_vs_bare_instructions",
+        "same, with the in-process rate limit on (every request decided) / bare",
+    ),
+    (
+        "callgrind_api_vs_bare_instructions",
+        "same, example-api's stack (rate limit, sessions, tokens; a public GET) / bare",
+    ),
     ("http_stack_rss_growth", "RSS under load, stack − bare"),
     ("ratelimit_vs_redis_pipelined", "decisions/s vs `redis-benchmark -c 1 -P 64` (the same script, pipelined)"),
     ("ratelimit_vs_redis_unpipelined", "decisions/s vs `redis-benchmark -c 64`"),

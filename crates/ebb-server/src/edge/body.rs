@@ -11,17 +11,17 @@ use ebb_metrics::StreamRecord;
 use ebb_shutdown::InFlight;
 use ebb_shutdown::drain::BodyCut;
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::Full;
 use pin_project_lite::pin_project;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 pin_project! {
-    /// Response body of the edge.
+    /// Response body of the edge, for a body still to be produced (a stream, a large or
+    /// unknown length, a gRPC response waiting for its trailers).
     pub(crate) struct EdgeBody<B> {
         #[pin]
-        inner: Inner<B>,
+        inner: B,
         in_flight: Option<InFlight>,
         stream: Option<StreamRecord>,
         // Registered only once the body is pending: a body sent at once never touches the
@@ -31,36 +31,11 @@ pin_project! {
     }
 }
 
-pin_project! {
-    #[project = InnerProj]
-    enum Inner<B> {
-        App { #[pin] body: B },
-        Full { #[pin] body: Full<Bytes> },
-    }
-}
-
 impl<B> EdgeBody<B> {
-    pub(crate) fn new(body: B) -> Self {
-        Self::with(Inner::App { body })
-    }
-
-    /// An answer of the edge's own.
-    pub(crate) fn canned(text: Bytes) -> Self {
-        Self::full(Full::new(text))
-    }
-
-    pub(crate) fn full(body: Full<Bytes>) -> Self {
-        Self::with(Inner::Full { body })
-    }
-
-    fn with(inner: Inner<B>) -> Self {
-        Self { inner, in_flight: None, stream: None, cut: None }
-    }
-
-    /// Holds `in_flight` until the body ends, and records `stream` when its trailers pass.
-    pub(crate) fn attach(&mut self, in_flight: Option<InFlight>, stream: Option<StreamRecord>) {
-        self.in_flight = in_flight;
-        self.stream = stream;
+    /// `inner`, holding `in_flight` until it ends and recording `stream` when its trailers
+    /// pass.
+    pub(crate) fn new(inner: B, in_flight: Option<InFlight>, stream: Option<StreamRecord>) -> Self {
+        Self { inner, in_flight, stream, cut: None }
     }
 }
 
@@ -74,10 +49,7 @@ where
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let mut this = self.project();
-        let polled = match this.inner.project() {
-            InnerProj::App { body } => body.poll_frame(cx).map(|frame| frame.map(|frame| frame.map_err(Into::into))),
-            InnerProj::Full { body } => body.poll_frame(cx).map(|frame| frame.map(|frame| frame.map_err(Into::into))),
-        };
+        let polled = this.inner.poll_frame(cx).map(|frame| frame.map(|frame| frame.map_err(Into::into)));
         let Poll::Ready(frame) = polled else {
             let Some(in_flight) = this.in_flight.as_ref() else { return Poll::Pending };
             if this.cut.is_none() {
@@ -98,16 +70,10 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.inner {
-            Inner::App { body } => body.is_end_stream(),
-            Inner::Full { body } => body.is_end_stream(),
-        }
+        self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.inner {
-            Inner::App { body } => body.size_hint(),
-            Inner::Full { body } => body.size_hint(),
-        }
+        self.inner.size_hint()
     }
 }

@@ -6,17 +6,20 @@
 
 use http::{HeaderMap, Request, header};
 
+use crate::logging::context::{LogContext, scoped};
 use crate::trace::{RequestId, TRACEPARENT, TraceContext, X_REQUEST_ID};
 
 /// Request headers whose values no log may show.
 const SENSITIVE_REQUEST_HEADERS: [header::HeaderName; 3] =
     [header::AUTHORIZATION, header::PROXY_AUTHORIZATION, header::COOKIE];
 
-/// What the edge read from the request's headers.
+/// What the edge read from the request's headers: the request's log context (moved into
+/// the thread's slot while the request is polled) and, when traces are exported, its span.
 #[derive(Debug)]
 pub(crate) struct RequestContext {
-    pub(crate) id: RequestId,
-    span: tracing::Span,
+    log: Option<LogContext>,
+    #[cfg(feature = "otlp")]
+    span: Option<tracing::Span>,
 }
 
 impl RequestContext {
@@ -41,21 +44,43 @@ impl RequestContext {
                 req.headers_mut().insert(X_REQUEST_ID, id.header_value().clone());
             }
         }
-        let span = tracing::info_span!("request", request_id = %id, trace_id = tracing::field::Empty);
-        if let Some(trace) = traceparent {
-            span.record("trace_id", trace.trace_id.as_str());
-            #[cfg(feature = "otlp")]
-            crate::logging::otlp::set_parent(&span, &trace);
+        #[cfg(feature = "otlp")]
+        let span = crate::logging::otlp::is_exporting().then(|| {
+            let span = tracing::info_span!(
+                target: crate::logging::format::EDGE_SPAN_TARGET,
+                "request",
+                request_id = %id,
+                trace_id = tracing::field::Empty
+            );
+            if let Some(trace) = &traceparent {
+                span.record("trace_id", trace.trace_id.as_str());
+                crate::logging::otlp::set_parent(&span, trace);
+            }
+            span
+        });
+        let trace_id = traceparent.map(|trace| {
+            let trace_id = Box::from(trace.trace_id.as_str());
             req.extensions_mut().insert(trace);
+            trace_id
+        });
+        Self {
+            log: Some(LogContext { request_id: id, trace_id }),
+            #[cfg(feature = "otlp")]
+            span,
         }
-        Self { id, span }
     }
 
     /// Runs `f` in the request's log context: every line logged meanwhile carries the
     /// request id and the trace id.
-    pub(crate) fn enter<T>(&self, f: impl FnOnce() -> T) -> T {
-        let _entered = self.span.enter();
-        f()
+    pub(crate) fn enter<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        #[cfg(feature = "otlp")]
+        let _entered = self.span.as_ref().map(tracing::Span::enter);
+        scoped(&mut self.log, f)
+    }
+
+    /// The request's id, for the response's `x-request-id`.
+    pub(crate) fn into_id(self) -> Option<RequestId> {
+        self.log.map(|log| log.request_id)
     }
 }
 

@@ -8,15 +8,20 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use ebb_metrics::RequestRecord;
+use axum::body::Body;
+use bytes::Bytes;
+use ebb_metrics::{RequestRecord, StreamRecord};
 use ebb_probes::ProbeAnswer;
 use ebb_shutdown::InFlight;
 use http::{Response, Version};
+use http_body_util::Full;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::EdgeBody;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 use super::access::AccessLine;
 use super::answers::Answer;
 use super::body_timeout::{Stalled, stalled_failure};
@@ -31,7 +36,7 @@ pin_project! {
         #[pin]
         kind: Kind<F>,
         context: Option<RequestContext>,
-        request: Option<Box<Admitted>>,
+        request: Option<Admitted>,
         #[pin]
         deadline: Option<Sleep>,
         #[pin]
@@ -49,8 +54,7 @@ pin_project! {
     }
 }
 
-/// What a counted request carries until its answer. Boxed: the future is moved a few
-/// times before its first poll, and this is most of its size.
+/// What a counted request carries until its answer.
 struct Admitted {
     record: Option<RequestRecord>,
     access: Option<AccessLine>,
@@ -82,7 +86,7 @@ impl<F> EdgeFuture<F> {
             request_timeout: layer.request_timeout(),
             watch_cut: layer.watches_cut(),
         };
-        Self::with(Kind::Inner { future }, context, Some(Box::new(admitted)))
+        Self::with(Kind::Inner { future }, context, Some(admitted))
     }
 
     /// A probe: answered here, never counted as traffic.
@@ -107,10 +111,10 @@ impl<F> EdgeFuture<F> {
             request_timeout: None,
             watch_cut: false,
         };
-        Self::with(Kind::Answered { answer }, context, Some(Box::new(admitted)))
+        Self::with(Kind::Answered { answer }, context, Some(admitted))
     }
 
-    fn with(kind: Kind<F>, context: RequestContext, request: Option<Box<Admitted>>) -> Self {
+    fn with(kind: Kind<F>, context: RequestContext, request: Option<Admitted>) -> Self {
         Self { kind, context: Some(context), request, deadline: None, cut: None }
     }
 }
@@ -118,8 +122,10 @@ impl<F> EdgeFuture<F> {
 impl<F, B, E> Future for EdgeFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
-    type Output = Result<Response<EdgeBody<B>>, E>;
+    type Output = Result<Response<Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -127,7 +133,7 @@ where
             KindProj::Inner { future } => {
                 let route =
                     this.request.as_ref().and_then(|r| r.record.as_ref()).map_or("unmatched", RequestRecord::route);
-                let context = this.context.as_ref();
+                let context = this.context.as_mut();
                 let polled = catch(route, || match context {
                     Some(context) => context.enter(|| future.poll(cx)),
                     None => future.poll(cx),
@@ -138,7 +144,7 @@ where
                     // The handler's future is unusable after a panic: dropped below.
                     Err(()) => Outcome::Answer(Answer::Panicked),
                     Ok(Poll::Pending) => {
-                        match expired(this.request.as_deref(), this.deadline.as_mut(), this.cut.as_mut(), cx) {
+                        match expired(this.request.as_ref(), this.deadline.as_mut(), this.cut.as_mut(), cx) {
                             Some(answer) => Outcome::Answer(answer),
                             None => return Poll::Pending,
                         }
@@ -154,9 +160,9 @@ where
         };
         // Drops the handler's future now (after a panic or a timeout it must not run on).
         this.kind.set(Kind::Done);
-        let context = this.context.take();
         // The access line is logged in the request's context, with its id and trace id.
-        let log = |access: AccessLine, route: &str, answer| match &context {
+        let mut context = this.context.take();
+        let mut log = |access: AccessLine, route: &str, answer| match &mut context {
             Some(context) => context.enter(|| access.log(route, answer)),
             None => access.log(route, answer),
         };
@@ -164,10 +170,10 @@ where
         let mut response = match outcome {
             Outcome::Response(response) => {
                 let stalled = request.as_ref().is_some_and(|r| stalled_failure(&r.stalled, response.status()));
-                if stalled { Answer::BodyStalled.response(EdgeBody::canned) } else { response.map(EdgeBody::new) }
+                if stalled { Answer::BodyStalled.response(Reply::Canned) } else { response.map(Reply::App) }
             }
-            Outcome::Answer(answer) => answer.response(EdgeBody::canned),
-            Outcome::Probe(response) => response.map(EdgeBody::full),
+            Outcome::Answer(answer) => answer.response(Reply::Canned),
+            Outcome::Probe(response) => response.map(Reply::Probe),
             Outcome::Error(error) => {
                 if let Some(mut request) = request {
                     if let Some(record) = request.record.take() {
@@ -181,23 +187,61 @@ where
             }
         };
         mark_sensitive_response(response.headers_mut());
+        let (mut in_flight, mut stream) = (None, None);
         if let Some(request) = request {
-            let Admitted { record, access, version, in_flight, .. } = *request;
-            if let Some(in_flight) = &in_flight {
-                in_flight.close_connection_if_draining(version, &mut response);
+            let Admitted { record, access, version, in_flight: admitted, .. } = request;
+            if let Some(admitted) = &admitted {
+                admitted.close_connection_if_draining(version, &mut response);
             }
-            let stream = record.and_then(|record| {
+            stream = record.and_then(|record| {
                 if let Some(access) = access {
                     log(access, record.route(), Some((response.status().as_u16(), response.headers())));
                 }
                 record.respond(&response)
             });
-            response.body_mut().attach(in_flight, stream);
+            in_flight = admitted;
         }
-        if let Some(context) = context {
-            response.headers_mut().insert(X_REQUEST_ID, context.id.into_header_value());
+        if let Some(id) = context.and_then(RequestContext::into_id) {
+            response.headers_mut().insert(X_REQUEST_ID, id.into_header_value());
         }
-        Poll::Ready(Ok(response))
+        Poll::Ready(Ok(response.map(|reply| reply.into_body(in_flight, stream))))
+    }
+}
+
+/// The largest body of known length that is sent without the edge's body wrapper: it is
+/// in memory already, so the request stops counting as in flight with its head.
+const SENT_WITH_THE_HEAD: u64 = 16 * 1024;
+
+/// The body of an answer, before the edge decides whether it needs [`EdgeBody`].
+enum Reply<B> {
+    App(B),
+    Canned(Bytes),
+    Probe(Full<Bytes>),
+}
+
+impl<B> Reply<B>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    /// The response body: the application's wrapped in [`EdgeBody`] when it is still to be
+    /// produced (it holds the in-flight count until it ends, records gRPC trailers, and is
+    /// cut at the shutdown deadline); passed on as it is when it is already complete (a
+    /// body of known length up to [`SENT_WITH_THE_HEAD`], or the edge's own answers), which
+    /// spares boxing it a second time.
+    fn into_body(self, in_flight: Option<InFlight>, stream: Option<StreamRecord>) -> Body {
+        match self {
+            Self::App(body) => {
+                let complete = body.size_hint().exact().is_some_and(|length| length <= SENT_WITH_THE_HEAD);
+                if complete && stream.is_none() {
+                    Body::new(body)
+                } else {
+                    Body::new(EdgeBody::new(body, in_flight, stream))
+                }
+            }
+            Self::Canned(text) => Body::from(text),
+            Self::Probe(full) => Body::new(full),
+        }
     }
 }
 

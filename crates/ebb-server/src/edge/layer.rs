@@ -71,8 +71,10 @@ pub(crate) struct Edge<S> {
 impl<S, ResBody> Service<Request<axum::body::Body>> for Edge<S>
 where
     S: Service<Request<axum::body::Body>, Response = Response<ResBody>>,
+    ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    type Response = Response<super::EdgeBody<ResBody>>;
+    type Response = Response<axum::body::Body>;
     type Error = S::Error;
     type Future = EdgeFuture<S::Future>;
 
@@ -82,7 +84,7 @@ where
 
     fn call(&mut self, mut req: Request<axum::body::Body>) -> Self::Future {
         let shared = &*self.layer.shared;
-        let context = RequestContext::read(&mut req, shared.id_in_request);
+        let mut context = RequestContext::read(&mut req, shared.id_in_request);
         if let Some(probe) = Probe::from_path(req.uri().path()) {
             return EdgeFuture::probe(shared.probes.answer(probe, &req, false), context);
         }

@@ -151,18 +151,59 @@ async fn from_the_signal_on_http1_responses_say_connection_close() {
     assert!(!closes(&bare));
 }
 
+/// A router whose `/` waits until `release` is notified, then streams a body of unknown
+/// length (one chunk).
+fn held_stream(release: &Arc<Notify>) -> Router {
+    let release = release.clone();
+    Router::new().route(
+        "/",
+        get(move || {
+            let release = release.clone();
+            async move {
+                release.notified().await;
+                Body::new(UnknownLength(http_body_util::Full::new(bytes::Bytes::from_static(b"done"))))
+            }
+        }),
+    )
+}
+
+/// A body that does not tell its length, as a stream would not.
+struct UnknownLength(http_body_util::Full<bytes::Bytes>);
+
+impl http_body::Body for UnknownLength {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.0).poll_frame(cx)
+    }
+}
+
 #[tokio::test]
 async fn each_request_counts_once_until_its_body_ends() {
     let release = Arc::new(Notify::new());
     let shutdown = shutdown();
-    let pending = tokio::spawn(held(&release).layer(edge(&shutdown, 16)).oneshot(get_request("/", Version::HTTP_11)));
+    let pending =
+        tokio::spawn(held_stream(&release).layer(edge(&shutdown, 16)).oneshot(get_request("/", Version::HTTP_11)));
     wait_until(|| shutdown.in_flight() == 1).await;
     assert_eq!(shutdown.in_flight(), 1, "one count per request");
     release.notify_waiters();
     let response = pending.await.expect("task").expect("response");
-    assert_eq!(shutdown.in_flight(), 1, "the body still counts");
+    assert_eq!(shutdown.in_flight(), 1, "a body still to come still counts");
     assert_eq!(text(response).await, "done");
     assert_eq!(shutdown.in_flight(), 0);
+    // A small body of known length is complete with the head: it stops counting then.
+    let release_small = Arc::new(Notify::new());
+    let small =
+        tokio::spawn(held(&release_small).layer(edge(&shutdown, 16)).oneshot(get_request("/", Version::HTTP_11)));
+    wait_until(|| shutdown.in_flight() == 1).await;
+    release_small.notify_waiters();
+    let response = small.await.expect("task").expect("response");
+    assert_eq!(shutdown.in_flight(), 0);
+    assert_eq!(text(response).await, "done");
     // Probes are not traffic: never counted.
     let probe = held(&release).layer(edge(&shutdown, 16)).oneshot(get_request("/livez", Version::HTTP_11)).await;
     assert_eq!(probe.expect("probe").status(), StatusCode::OK);

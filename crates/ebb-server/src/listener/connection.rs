@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, sleep};
 
+use super::gated::Gated;
 use super::io::WatchedIo;
 use super::service::ConnService;
 use super::state::{ConnState, Timeouts, Verdict, Watch};
@@ -71,8 +72,9 @@ pub(crate) async fn serve_connection(
     let io = WatchedIo::new(stream, state.clone(), shutdown.cloned(), permit);
     let service = ConnService::new(listener.app.clone(), remote, state.clone());
     let mut conn = pin!(listener.builder.serve_connection_with_upgrades(TokioIo::new(io), service));
-    let mut signalled = pin!(listener.signalled());
-    let mut stop = pin!(listener.stop_accepting());
+    // Polled by the select below on every wake, but polled through only when they fire.
+    let mut signalled = pin!(Gated::new(listener.signalled()));
+    let mut stop = pin!(Gated::new(listener.stop_accepting()));
     let limits = listener.limits;
     let timer = sleep(limits.header_read_timeout / 2);
     let mut timer = pin!(timer);

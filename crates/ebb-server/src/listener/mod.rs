@@ -15,6 +15,7 @@
 
 mod accept;
 mod connection;
+mod gated;
 mod io;
 mod service;
 mod state;

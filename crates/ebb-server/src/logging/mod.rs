@@ -3,6 +3,8 @@
 //! platforms ingest them; the rendered manifests set it). The filter can be changed while
 //! the process runs, through `/loglevel` on the metrics listener ([`level`]).
 
+pub(crate) mod context;
+pub(crate) mod format;
 pub(crate) mod level;
 
 use std::io::IsTerminal;
@@ -48,15 +50,17 @@ pub fn init_tracing() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let (filter, handle) = reload::Layer::new(filter);
     let format = std::env::var(ENV_LOG_FORMAT).ok().and_then(|v| v.parse().ok()).unwrap_or_default();
+    // ebb's formats: every line logged for a request carries its id, with no span per
+    // request (see `context`).
     let output = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
+            .event_format(format::TextFormat)
             .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
+            .event_format(format::JsonFormat)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
             .with_writer(std::io::stderr)
             .boxed(),
     };

@@ -44,6 +44,11 @@ pub(crate) fn tracer(endpoint: &str) -> Option<Tracer> {
     Some(tracer)
 }
 
+/// Whether spans are exported: then the edge makes a `request` span per request.
+pub(crate) fn is_exporting() -> bool {
+    PROVIDER.get().is_some()
+}
+
 /// Makes `span` a child of the caller's span.
 pub(crate) fn set_parent(span: &tracing::Span, caller: &TraceContext) {
     let (Ok(trace_id), Ok(span_id)) = (TraceId::from_hex(&caller.trace_id), SpanId::from_hex(&caller.parent_id)) else {

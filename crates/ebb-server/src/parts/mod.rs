@@ -13,7 +13,6 @@ mod session;
 
 use axum::Router;
 use ebb_probes::ProbesBuilder;
-use ebb_redis::Redis;
 
 #[cfg(feature = "offload")]
 pub(crate) use self::offload::ObjectsPart;
@@ -39,7 +38,11 @@ impl Parts {
     /// Builds every part; what only building can check (a directory, the S3 client) is
     /// returned as errors, all of them.
     #[cfg_attr(not(feature = "offload"), allow(clippy::unnecessary_wraps))]
-    pub(crate) fn new(config: &ServerConfig, redis: Option<&Redis>, wanted: Wanted) -> Result<Self, Vec<ConfigError>> {
+    pub(crate) fn new(
+        config: &ServerConfig,
+        redis: Option<&crate::server::RedisHandle>,
+        wanted: Wanted,
+    ) -> Result<Self, Vec<ConfigError>> {
         #[cfg(not(any(feature = "ratelimit", feature = "session", feature = "jwt", feature = "offload")))]
         let _ = (config, redis);
         #[cfg(not(any(feature = "session", feature = "jwt", feature = "offload")))]
@@ -81,6 +84,7 @@ impl Parts {
     /// Whether `/readyz` must fail while Redis is unreachable: only when a part cannot work
     /// without it (a rate limit that fails closed). Otherwise Redis is reported, advisory:
     /// failing readiness on every replica at once would turn a degraded part into an outage.
+    #[cfg(feature = "redis")]
     pub(crate) fn needs_redis_for_readiness(&self) -> bool {
         #[cfg(feature = "ratelimit")]
         return self.rate_limit.fails_closed();

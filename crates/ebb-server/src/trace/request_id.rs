@@ -1,9 +1,11 @@
 //! `x-request-id`: kept when the client (or the ingress) sent a usable one, made otherwise.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The header that carries it, both ways.
@@ -56,7 +58,7 @@ impl RequestId {
         let mut text = [0u8; 32];
         hex(prefix, &mut text[..16]);
         hex(n, &mut text[16..]);
-        let value = HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("0"));
+        let value = HeaderValue::from_maybe_shared(in_arena(&text)).unwrap_or_else(|_| HeaderValue::from_static("0"));
         Self(value)
     }
 }
@@ -71,6 +73,29 @@ impl fmt::Display for RequestId {
 fn usable(value: &HeaderValue) -> bool {
     let bytes = value.as_bytes();
     !bytes.is_empty() && bytes.len() <= MAX_LEN && bytes.iter().all(|b| b.is_ascii_graphic())
+}
+
+/// Made ids share a buffer per thread, 128 at a time: a `HeaderValue` of its own would cost
+/// an allocation per request.
+const IDS_PER_BUFFER: usize = 128;
+
+thread_local! {
+    static ARENA: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// `text` as `Bytes` in this thread's shared buffer (a new buffer when it is full).
+fn in_arena(text: &[u8]) -> Bytes {
+    ARENA.with(|arena| match arena.try_borrow_mut() {
+        Ok(mut arena) => {
+            if arena.capacity() < text.len() {
+                // The ids still alive keep the old buffer; this one is new.
+                *arena = BytesMut::with_capacity(text.len() * IDS_PER_BUFFER);
+            }
+            arena.extend_from_slice(text);
+            arena.split().freeze()
+        }
+        Err(_) => Bytes::copy_from_slice(text),
+    })
 }
 
 fn hex(mut n: u64, out: &mut [u8]) {
@@ -108,6 +133,10 @@ mod tests {
         }
         let (first, second) = (RequestId::new(), RequestId::new());
         assert_ne!(first, second);
+        // Many more than one buffer holds: each stays whole and valid.
+        let many: Vec<RequestId> = (0..3 * IDS_PER_BUFFER).map(|_| RequestId::new()).collect();
+        assert!(many.iter().all(|id| id.as_str().len() == 32 && id.as_str().bytes().all(|b| b.is_ascii_hexdigit())));
+        assert!(many.windows(2).all(|pair| pair[0] != pair[1]));
         assert_eq!(first.as_str()[..16], second.as_str()[..16], "one prefix per process");
     }
 }
