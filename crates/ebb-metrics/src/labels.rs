@@ -131,9 +131,9 @@ pub(crate) fn method_index(method: &Method) -> u8 {
 /// The route template of a request: axum's `MatchedPath`; for gRPC a candidate method path
 /// (`/package.Service/Method`) that the response must confirm; else [`ROUTE_UNMATCHED`].
 /// Only routes the service really has can become labels: the set is bounded by the
-/// router and the service definitions, whatever clients send.
-pub(crate) fn route_of<B>(req: &Request<B>, unmatched: &Route) -> Route {
-    let grpc = is_grpc(req.headers());
+/// router and the service definitions, whatever clients send. `grpc`: whether the
+/// request's `content-type` is gRPC's, as the caller read it.
+pub(crate) fn route_of_known<B>(req: &Request<B>, grpc: bool, unmatched: &Route) -> Route {
     #[cfg(feature = "axum")]
     if let Some(matched) = req.extensions().get::<axum::extract::MatchedPath>() {
         // tonic routes a whole service through one wildcard route: the method is the path.
@@ -296,7 +296,7 @@ mod tests {
             .header(header::CONTENT_TYPE, "application/grpc")
             .body(())
             .expect("request");
-        let route = route_of(&grpc, &unmatched);
+        let route = route_of_known(&grpc, is_grpc(grpc.headers()), &unmatched);
         let mut served = HeaderMap::new();
         served.insert(header::CONTENT_TYPE, "application/grpc".parse().expect("value"));
         assert_eq!(route.settle(Some(&served), &unmatched), "/grpc.health.v1.Health/Check");
@@ -309,6 +309,9 @@ mod tests {
         assert_eq!(route.settle(Some(&limited), &unmatched), ROUTE_UNMATCHED, "a 429 proves nothing");
         assert_eq!(route.settle(None, &unmatched), ROUTE_UNMATCHED, "nor does a dropped request");
         let plain = Request::get("/wp-admin.php").body(()).expect("request");
-        assert_eq!(route_of(&plain, &unmatched).settle(None, &unmatched), ROUTE_UNMATCHED);
+        assert_eq!(
+            route_of_known(&plain, is_grpc(plain.headers()), &unmatched).settle(None, &unmatched),
+            ROUTE_UNMATCHED
+        );
     }
 }

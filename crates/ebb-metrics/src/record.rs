@@ -15,7 +15,7 @@ use http_body::Frame;
 use metrics::Gauge;
 
 use crate::labels::{
-    GRPC_CANCELLED, GRPC_UNKNOWN, LabelCache, NOT_GRPC, Route, grpc_code, is_grpc, method_index, route_of,
+    GRPC_CANCELLED, GRPC_UNKNOWN, LabelCache, NOT_GRPC, Route, grpc_code, is_grpc, method_index, route_of_known,
 };
 use crate::names::{DEFAULT_MAX_LABEL_SETS, HTTP_REQUESTS_IN_FLIGHT, ROUTE_UNMATCHED};
 
@@ -95,6 +95,13 @@ impl RequestMetrics {
     /// Starts recording `req`: reads its method and route template (axum's `MatchedPath`,
     /// or a gRPC method path the response must confirm).
     pub fn start<B>(&self, req: &Request<B>) -> RequestRecord {
+        self.start_known(req, is_grpc(req.headers()))
+    }
+
+    /// [`start`](Self::start) for a caller that already read the request's
+    /// `content-type` (ebb-server's edge reads every header once): `grpc` is whether it
+    /// starts with `application/grpc`.
+    pub fn start_known<B>(&self, req: &Request<B>, grpc: bool) -> RequestRecord {
         let state = self.shared.state();
         if self.shared.in_flight_gauge {
             state.in_flight.increment(1.0);
@@ -102,7 +109,7 @@ impl RequestMetrics {
         RequestRecord {
             shared: self.shared.clone(),
             method: method_index(req.method()),
-            route: route_of(req, &state.labels.unmatched),
+            route: route_of_known(req, grpc, &state.labels.unmatched),
             start: Instant::now(),
             finished: false,
             grpc_on_drop: NOT_GRPC,

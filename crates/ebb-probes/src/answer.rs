@@ -24,13 +24,14 @@ impl Probes {
         if req.method() != Method::GET && req.method() != Method::HEAD {
             let mut response = text_response(StatusCode::METHOD_NOT_ALLOWED, "probes answer GET and HEAD only\n");
             response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return ProbeAnswer(Kind::Ready(Some(response)));
+            return ProbeAnswer(Box::pin(std::future::ready(response)));
         }
         let query = ProbeQuery::parse(req.uri().query(), req.headers());
         let verbose = query.verbose || details;
         let probes = self.clone();
-        // Probes are rare next to traffic, so their future may be boxed.
-        ProbeAnswer(Kind::Evaluating(Box::pin(async move {
+        // Probes are rare next to traffic, so their future may be boxed: then this type is
+        // one pointer in the response future of every request that might have been a probe.
+        ProbeAnswer(Box::pin(async move {
             let report = probes.evaluate(probe, &query.exclude).await;
             let status = if report.ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
             let mut response = if query.json {
@@ -42,18 +43,13 @@ impl Probes {
             };
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
-        })))
+        }))
     }
 }
 
 /// The future of [`Probes::answer`].
 #[must_use = "futures do nothing unless polled"]
-pub struct ProbeAnswer(Kind);
-
-enum Kind {
-    Ready(Option<Response<Full<Bytes>>>),
-    Evaluating(Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>),
-}
+pub struct ProbeAnswer(Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>);
 
 impl std::fmt::Debug for ProbeAnswer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -65,9 +61,6 @@ impl Future for ProbeAnswer {
     type Output = Response<Full<Bytes>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.0 {
-            Kind::Ready(response) => response.take().map_or(Poll::Pending, Poll::Ready),
-            Kind::Evaluating(future) => future.as_mut().poll(cx),
-        }
+        self.0.as_mut().poll(cx)
     }
 }

@@ -18,6 +18,8 @@ const SENSITIVE_REQUEST_HEADERS: [header::HeaderName; 3] =
 #[derive(Debug)]
 pub(crate) struct RequestContext {
     log: Option<LogContext>,
+    /// Whether the request's `content-type` is gRPC's (for the metrics' route label).
+    pub(crate) grpc: bool,
     #[cfg(feature = "otlp")]
     span: Option<tracing::Span>,
 }
@@ -27,9 +29,11 @@ impl RequestContext {
     /// request's `x-request-id` (for parts that forward it on their own calls); otherwise
     /// the headers stay as sent: inserting may regrow the map.
     pub(crate) fn read<B>(req: &mut Request<B>, id_in_request: bool) -> Self {
-        let (mut sent_id, mut traceparent) = (None, None);
+        let (mut sent_id, mut traceparent, mut grpc) = (None, None, false);
         for (name, value) in req.headers_mut().iter_mut() {
-            if name == X_REQUEST_ID {
+            if name == header::CONTENT_TYPE {
+                grpc = value.as_bytes().starts_with(b"application/grpc");
+            } else if name == X_REQUEST_ID {
                 sent_id = Some(value.clone());
             } else if name == TRACEPARENT {
                 traceparent = TraceContext::parse(value);
@@ -65,6 +69,7 @@ impl RequestContext {
         });
         Self {
             log: Some(LogContext { request_id: id, trace_id }),
+            grpc,
             #[cfg(feature = "otlp")]
             span,
         }

@@ -88,7 +88,7 @@ where
         if let Some(probe) = Probe::from_path(req.uri().path()) {
             return EdgeFuture::probe(shared.probes.answer(probe, &req, false), context);
         }
-        let record = shared.metrics.start(&req);
+        let record = shared.metrics.start_known(&req, context.grpc);
         let version = req.version();
         let access = shared.access_log.then(|| AccessLine::new(&req));
         let Some(in_flight) = shared.shutdown.admit(shared.max_in_flight) else {

@@ -51,12 +51,17 @@ impl RequestId {
     /// A new id: 32 hex digits, a random prefix per process and a counter, so that ids
     /// from different replicas do not collide and making one costs no system call.
     fn new() -> Self {
-        static PREFIX: OnceLock<u64> = OnceLock::new();
+        // The prefix's digits are written once per process.
+        static PREFIX: OnceLock<[u8; 16]> = OnceLock::new();
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let prefix = *PREFIX.get_or_init(random_u64);
+        let prefix = PREFIX.get_or_init(|| {
+            let mut digits = [0u8; 16];
+            hex(random_u64(), &mut digits);
+            digits
+        });
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let mut text = [0u8; 32];
-        hex(prefix, &mut text[..16]);
+        text[..16].copy_from_slice(prefix);
         hex(n, &mut text[16..]);
         let value = HeaderValue::from_maybe_shared(in_arena(&text)).unwrap_or_else(|_| HeaderValue::from_static("0"));
         Self(value)
@@ -98,11 +103,12 @@ fn in_arena(text: &[u8]) -> Bytes {
     })
 }
 
-fn hex(mut n: u64, out: &mut [u8]) {
+/// `n` as 16 lowercase hex digits into `out`, two digits per byte.
+fn hex(n: u64, out: &mut [u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for slot in out.iter_mut().rev() {
-        *slot = DIGITS[(n & 0xf) as usize];
-        n >>= 4;
+    for (pair, byte) in out.chunks_exact_mut(2).zip(n.to_be_bytes()) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
     }
 }
 
