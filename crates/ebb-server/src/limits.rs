@@ -54,7 +54,11 @@ pub struct Limits {
     /// connection closes; the probes stay reachable on the metrics listener.
     pub max_connections: usize,
     /// Default 1024 (1 to 1 000 000). Over the cap, requests are answered 503 with
-    /// `Retry-After` at once (never queued). One cap for the whole service.
+    /// `Retry-After` at once (never queued). One cap for the whole service, on the one
+    /// in-flight count the drain and the `http_requests_in_flight` gauge read: a request
+    /// counts until its response body ends (a body of known length up to 16 KiB ends with
+    /// its head), so open streams (SSE, gRPC, downloads) hold their slots. Size the cap for
+    /// the streams a replica serves at once.
     pub max_in_flight: usize,
     /// Default 20 s (1 s to 1 h). HTTP/2 keep-alive ping interval and ping timeout.
     pub http2_keepalive: Duration,

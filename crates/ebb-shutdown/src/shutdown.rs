@@ -243,6 +243,21 @@ impl Shutdown {
     }
 }
 
+impl Shutdown {
+    /// The same decision as [`InFlight::close_connection_if_draining`], for an answer that
+    /// holds no [`InFlight`] (a probe, a shed request).
+    pub fn close_connection_if_draining<B>(&self, version: http::Version, response: &mut http::Response<B>) {
+        close_if_draining(self.is_shutting_down(), version, response);
+    }
+}
+
+/// The one `Connection: close` decision, written once.
+fn close_if_draining<B>(draining: bool, version: http::Version, response: &mut http::Response<B>) {
+    if draining && version <= http::Version::HTTP_11 && response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+        response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+}
+
 /// One open connection, counted by [`Shutdown::track_connection`] until dropped.
 #[derive(Debug)]
 pub struct ConnectionGuard {
@@ -275,12 +290,7 @@ impl InFlight {
     /// (kube-proxy) nothing else moves a keep-alive connection. Not on a protocol switch,
     /// where `Connection: upgrade` must stay. HTTP/2 learns it from the server's GOAWAY.
     pub fn close_connection_if_draining<B>(&self, version: http::Version, response: &mut http::Response<B>) {
-        if version <= http::Version::HTTP_11
-            && self.is_shutting_down()
-            && response.status() != http::StatusCode::SWITCHING_PROTOCOLS
-        {
-            response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
-        }
+        close_if_draining(self.is_shutting_down(), version, response);
     }
 }
 

@@ -12,7 +12,7 @@ use axum::body::Body;
 use bytes::Bytes;
 use ebb_metrics::{RequestRecord, StreamRecord};
 use ebb_probes::ProbeAnswer;
-use ebb_shutdown::InFlight;
+use ebb_shutdown::{InFlight, Shutdown};
 use http::{Response, Version};
 use http_body_util::Full;
 use pin_project_lite::pin_project;
@@ -37,6 +37,9 @@ pin_project! {
         kind: Kind<F>,
         context: Option<RequestContext>,
         request: Option<Admitted>,
+        // For an answer that holds no in-flight count (a probe, a shed request): the
+        // shutdown, for the same `Connection: close` decision.
+        unadmitted: Option<(Shutdown, Version)>,
         #[pin]
         deadline: Option<Sleep>,
         #[pin]
@@ -77,6 +80,9 @@ impl<F> EdgeFuture<F> {
         stalled: Stalled,
         layer: &EdgeLayer,
     ) -> Self {
+        // A request that arrives after the signal can meet the shutdown deadline before its
+        // own timeout: it watches the deadline too.
+        let watch_cut = layer.watches_cut() || in_flight.is_shutting_down();
         let admitted = Admitted {
             record: Some(record),
             access,
@@ -84,14 +90,14 @@ impl<F> EdgeFuture<F> {
             in_flight: Some(in_flight),
             stalled,
             request_timeout: layer.request_timeout(),
-            watch_cut: layer.watches_cut(),
+            watch_cut,
         };
-        Self::with(Kind::Inner { future }, context, Some(admitted))
+        Self::with(Kind::Inner { future }, context, Some(admitted), None)
     }
 
     /// A probe: answered here, never counted as traffic.
-    pub(crate) fn probe(answer: ProbeAnswer, context: RequestContext) -> Self {
-        Self::with(Kind::Probe { answer }, context, None)
+    pub(crate) fn probe(answer: ProbeAnswer, context: RequestContext, shutdown: &Shutdown, version: Version) -> Self {
+        Self::with(Kind::Probe { answer }, context, None, Some((shutdown.clone(), version)))
     }
 
     /// An answer of the edge's own (shedding), counted and logged like any other.
@@ -101,6 +107,7 @@ impl<F> EdgeFuture<F> {
         record: RequestRecord,
         access: Option<AccessLine>,
         version: Version,
+        shutdown: &Shutdown,
     ) -> Self {
         let admitted = Admitted {
             record: Some(record),
@@ -111,11 +118,16 @@ impl<F> EdgeFuture<F> {
             request_timeout: None,
             watch_cut: false,
         };
-        Self::with(Kind::Answered { answer }, context, Some(admitted))
+        Self::with(Kind::Answered { answer }, context, Some(admitted), Some((shutdown.clone(), version)))
     }
 
-    fn with(kind: Kind<F>, context: RequestContext, request: Option<Admitted>) -> Self {
-        Self { kind, context: Some(context), request, deadline: None, cut: None }
+    fn with(
+        kind: Kind<F>,
+        context: RequestContext,
+        request: Option<Admitted>,
+        unadmitted: Option<(Shutdown, Version)>,
+    ) -> Self {
+        Self { kind, context: Some(context), request, unadmitted, deadline: None, cut: None }
     }
 }
 
@@ -133,11 +145,12 @@ where
             KindProj::Inner { future } => {
                 let route =
                     this.request.as_ref().and_then(|r| r.record.as_ref()).map_or("unmatched", RequestRecord::route);
-                let context = this.context.as_mut();
-                let polled = catch(route, || match context {
-                    Some(context) => context.enter(|| future.poll(cx)),
-                    None => future.poll(cx),
-                });
+                // Panics are caught inside the request's context, so that their log line
+                // carries its id.
+                let polled = match this.context.as_mut() {
+                    Some(context) => context.enter(|| catch(route, || future.poll(cx))),
+                    None => catch(route, || future.poll(cx)),
+                };
                 match polled {
                     Ok(Poll::Ready(Ok(response))) => Outcome::Response(response),
                     Ok(Poll::Ready(Err(error))) => Outcome::Error(error),
@@ -158,8 +171,12 @@ where
             KindProj::Answered { answer } => Outcome::Answer(*answer),
             KindProj::Done => return Poll::Pending,
         };
-        // Drops the handler's future now (after a panic or a timeout it must not run on).
-        this.kind.set(Kind::Done);
+        // Drops the handler's future now (after a panic or a timeout it must not run on),
+        // in the request's context: what it logs as it is dropped carries the id.
+        match this.context.as_mut() {
+            Some(context) => context.enter(|| this.kind.set(Kind::Done)),
+            None => this.kind.set(Kind::Done),
+        }
         // The access line is logged in the request's context, with its id and trace id.
         let mut context = this.context.take();
         let mut log = |access: AccessLine, route: &str, answer| match &mut context {
@@ -187,6 +204,9 @@ where
             }
         };
         mark_sensitive_response(response.headers_mut());
+        if let Some((shutdown, version)) = this.unadmitted.take() {
+            shutdown.close_connection_if_draining(version, &mut response);
+        }
         let (mut in_flight, mut stream) = (None, None);
         if let Some(request) = request {
             let Admitted { record, access, version, in_flight: admitted, .. } = request;

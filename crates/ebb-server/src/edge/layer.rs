@@ -86,14 +86,15 @@ where
         let shared = &*self.layer.shared;
         let mut context = RequestContext::read(&mut req, shared.id_in_request);
         if let Some(probe) = Probe::from_path(req.uri().path()) {
-            return EdgeFuture::probe(shared.probes.answer(probe, &req, false), context);
+            let answer = shared.probes.answer(probe, &req, false);
+            return EdgeFuture::probe(answer, context, &shared.shutdown, req.version());
         }
         let record = shared.metrics.start_known(&req, context.grpc);
         let version = req.version();
         let access = shared.access_log.then(|| AccessLine::new(&req));
         let Some(in_flight) = shared.shutdown.admit(shared.max_in_flight) else {
             metrics::counter!(HTTP_REQUESTS_SHED_TOTAL).increment(1);
-            return EdgeFuture::answered(Answer::Overloaded, context, record, access, version);
+            return EdgeFuture::answered(Answer::Overloaded, context, record, access, version, &shared.shutdown);
         };
         let (req, stalled) = watch_body(req, shared.body_timeout);
         let inner = context.enter(|| self.inner.call(req));

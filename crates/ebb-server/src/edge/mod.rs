@@ -19,10 +19,12 @@
 //!       6. the application, polled with panics caught (500)
 //!       7. ONE deadline while pending: the request timeout (EBB_REQUEST_TIMEOUT: 503; not
 //!          on streaming routes) or the shutdown deadline (503), whichever comes first
-//!       8. the answer: ONE `Connection: close` decision (HTTP/1, from the signal on), the
+//!       8. the answer: ONE `Connection: close` decision (HTTP/1, from the signal on; probes
+//!          and shed requests included), the
 //!          metrics record, the access line, `x-request-id`, and ONE body wrapper that
 //!          holds the in-flight count until the body ends, records gRPC trailers and cuts
-//!          a stream at the shutdown deadline
+//!          a stream at the shutdown deadline (a body of known length up to 16 KiB is
+//!          complete with its head: it is passed on as it is, and stops counting then)
 //!  -> the body size limit (EBB_MAX_BODY_SIZE: 413; not on streaming routes)
 //!  -> rate limit (feature `ratelimit`) -> session (`session`) -> bearer token (`jwt`):
 //!     the parts, in the order of `crate::parts::Parts::wrap`

@@ -146,6 +146,18 @@ async fn from_the_signal_on_http1_responses_say_connection_close() {
     assert!(closes(&after), "{:?}", after.headers());
     let h2 = hello().layer(edge(&shutdown, 16)).oneshot(get_request("/", Version::HTTP_2)).await.expect("response");
     assert!(!closes(&h2), "HTTP/2 learns it from GOAWAY");
+    // Every HTTP/1 answer says it, the edge's own too: a probe, and a shed request.
+    let probe = hello().layer(edge(&shutdown, 16)).oneshot(get_request("/livez", Version::HTTP_11)).await;
+    assert!(closes(&probe.expect("probe")), "a probe during the delay");
+    let release = Arc::new(Notify::new());
+    let full = held(&release).layer(edge(&shutdown, 1));
+    let first = tokio::spawn(full.clone().oneshot(get_request("/", Version::HTTP_11)));
+    wait_until(|| shutdown.in_flight() == 1).await;
+    let shed = full.oneshot(get_request("/", Version::HTTP_11)).await.expect("shed");
+    assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(closes(&shed), "a shed request during the delay");
+    release.notify_waiters();
+    drop(first.await.expect("task").expect("response"));
     // Control: the router alone (no edge) says nothing after the signal.
     let bare = hello().oneshot(get_request("/", Version::HTTP_11)).await.expect("response");
     assert!(!closes(&bare));
@@ -227,6 +239,37 @@ async fn wait_until(ready: impl Fn() -> bool) {
         tokio::task::yield_now().await;
     }
     panic!("condition not reached");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_that_arrives_after_the_signal_is_cut_at_the_shutdown_deadline() {
+    let slow = || {
+        Router::new().route(
+            "/",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                "late"
+            }),
+        )
+    };
+    // The request timeout (30 s) is as long as the shutdown budget: a request that began
+    // before the signal meets it first, but one that arrives after the signal does not.
+    let config = ShutdownConfig::new().with_delay(Duration::from_secs(5)).with_timeout(Duration::from_secs(30));
+    let shutdown = Shutdown::new(config);
+    let run = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { shutdown.run(std::future::pending::<Result<(), std::convert::Infallible>>()).await }
+    });
+    shutdown.trigger();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let bounded = edge(&shutdown, 16).with_request_timeout(Duration::from_secs(30));
+    let started = tokio::time::Instant::now();
+    let response = slow().layer(bounded).oneshot(get_request("/", Version::HTTP_11)).await.expect("response");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(started.elapsed() < Duration::from_secs(27), "cut at the deadline, not at its own timeout");
+    assert_eq!(text(response).await, ebb_shutdown::drain::CUT_MESSAGE);
+    let report = run.await.expect("task").expect("report");
+    assert_eq!(report.cut_requests, 1);
 }
 
 #[tokio::test]

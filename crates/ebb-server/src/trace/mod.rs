@@ -1,5 +1,6 @@
 //! Request ids and trace context: the types the edge reads from every request
-//! ([`crate::edge`], step 1), for handlers and parts that need them.
+//! (step 1 of the request order in `crates/ebb-server/src/edge/mod.rs`), for handlers and
+//! parts that need them.
 //!
 //! - `x-request-id` ([`RequestId`]): the request's own when usable (1 to 128 visible ASCII
 //!   characters), made otherwise; sent back in the response's `x-request-id` and carried by
