@@ -35,8 +35,10 @@ const STACKS: [Stack; 4] = [
     // The default stack without a log subscriber: reported, for comparison with older runs.
     Stack { mode: "stack", name: "callgrind_stack_vs_bare_instructions", gate: Target::None },
     // As example-minimal ships it: the log subscriber at info, no access log. The goal is
-    // 1.25 (1.15 in the long run); CI gates at 1.35, above the ±3 % that rebuilds move it.
-    Stack { mode: "minimal", name: "callgrind_minimal_vs_bare_instructions", gate: Target::AtMost(1.35) },
+    // 1.25 (1.15 in the long run). Measured 1.329 to 1.340 over four builds of the same
+    // source (code layout moves it by about 1 %): a gate at 1.35 would fail a rebuild at
+    // random, so CI gates at 1.38 until the edge leaves the router's per-route layer.
+    Stack { mode: "minimal", name: "callgrind_minimal_vs_bare_instructions", gate: Target::AtMost(1.38) },
     // The in-process rate limit on (a limit nobody reaches: every request pays a decision).
     // The goal is 1.5; measured 1.70 (from 2.45). The gate holds today's figure against
     // regressions until the parts share the edge's layer application.
