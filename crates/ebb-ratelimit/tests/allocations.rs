@@ -1,63 +1,25 @@
 //! Allocations per request of the layer with the in-process limiter: at most one (the
 //! `RateLimit` header value) for an allowed request.
 
-// Counting allocations takes a `#[global_allocator]`, and implementing `GlobalAlloc` takes an
-// `unsafe impl` (its methods are `unsafe fn`s): allowed in this test file only; the
-// workspace denies unsafe code everywhere else.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::convert::Infallible;
 use std::future::{Future, Ready, ready};
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use ebb_ratelimit::{Limiter, PeerAddr, Policy, RateLimitLayer};
+use ebb_testkit::CountingAllocator;
 use http::{HeaderValue, Request, Response, header};
 use http_body_util::Full;
 use tower_layer::Layer;
 use tower_service::Service;
 
-/// The system allocator, counting allocations (not frees).
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// contract of `GlobalAlloc` holds exactly as it does for `System`.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller upholds `realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller upholds `dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator::new();
 
 fn allocations() -> usize {
-    ALLOCATIONS.load(Ordering::Relaxed)
+    GLOBAL.allocations()
 }
 
 /// A trivial inner service returning a static response. The responses are made before the

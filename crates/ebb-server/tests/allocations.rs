@@ -2,48 +2,19 @@
 //! stack (the edge, no log subscriber) against bare `axum::serve`, on one keep-alive
 //! connection, in the same process. The client reuses one buffer, so what differs between
 //! the two runs is the server.
-//!
-//! `unsafe` is forbidden in the workspace; this test file allows it for the one thing that
-//! needs it: `GlobalAlloc` is an `unsafe` trait.
-#![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use ebb_server::ebb_shutdown::ShutdownConfig;
 use ebb_server::{Server, ServerConfig};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is passed to the system allocator unchanged; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use ebb_testkit::CountingAllocator;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator::new();
 
 const WARM_UP: usize = 500;
 const COUNTED: usize = 2_000;
@@ -64,9 +35,9 @@ fn per_request(addr: SocketAddr, path: &str) -> f64 {
         }
     };
     send(WARM_UP);
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = GLOBAL.allocations();
     send(COUNTED);
-    (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / COUNTED as f64
+    (GLOBAL.allocations() - before) as f64 / COUNTED as f64
 }
 
 fn routes() -> Router {

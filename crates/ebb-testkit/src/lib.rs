@@ -19,6 +19,7 @@
 //! removed. Waiting is polling with a deadline, never a fixed sleep. A missing binary is a
 //! panic that says how to install it (`cargo xtask test` installs everything).
 
+mod allocations;
 mod balancer;
 mod certs;
 mod child;
@@ -34,6 +35,7 @@ mod s3;
 mod tempdir;
 mod tools;
 
+pub use allocations::CountingAllocator;
 pub use balancer::{Replicas, TcpBalancer, WrkReport, http_status, tool_or_skip, wrk};
 pub use certs::TestCa;
 pub use freezing_proxy::FreezingProxy;
