@@ -46,8 +46,18 @@ async fn text(response: Response<Body>) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// A router whose `/` waits until `release` is notified.
+/// A router whose `/` waits until `release` is notified, then answers `done` with a body
+/// of known length.
 fn held(release: &Arc<Notify>) -> Router {
+    held_with(release, || Body::from("done"))
+}
+
+/// The same, with a body of unknown length (as a stream's).
+fn held_stream(release: &Arc<Notify>) -> Router {
+    held_with(release, || Body::new(UnknownLength(http_body_util::Full::new(bytes::Bytes::from_static(b"done")))))
+}
+
+fn held_with(release: &Arc<Notify>, body: fn() -> Body) -> Router {
     let release = release.clone();
     Router::new().route(
         "/",
@@ -55,8 +65,19 @@ fn held(release: &Arc<Notify>) -> Router {
             let release = release.clone();
             async move {
                 release.notified().await;
-                "done"
+                body()
             }
+        }),
+    )
+}
+
+/// A router whose `/` takes an hour.
+fn slow() -> Router {
+    Router::new().route(
+        "/",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            "late"
         }),
     )
 }
@@ -108,15 +129,6 @@ async fn a_panicking_handler_becomes_a_500_in_our_words() {
 
 #[tokio::test(start_paused = true)]
 async fn a_handler_past_the_request_timeout_is_answered_503() {
-    let slow = || {
-        Router::new().route(
-            "/",
-            get(|| async {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                "late"
-            }),
-        )
-    };
     let shutdown = shutdown();
     let bounded = edge(&shutdown, 16).with_request_timeout(Duration::from_secs(1));
     let answered =
@@ -161,22 +173,6 @@ async fn from_the_signal_on_http1_responses_say_connection_close() {
     // Control: the router alone (no edge) says nothing after the signal.
     let bare = hello().oneshot(get_request("/", Version::HTTP_11)).await.expect("response");
     assert!(!closes(&bare));
-}
-
-/// A router whose `/` waits until `release` is notified, then streams a body of unknown
-/// length (one chunk).
-fn held_stream(release: &Arc<Notify>) -> Router {
-    let release = release.clone();
-    Router::new().route(
-        "/",
-        get(move || {
-            let release = release.clone();
-            async move {
-                release.notified().await;
-                Body::new(UnknownLength(http_body_util::Full::new(bytes::Bytes::from_static(b"done"))))
-            }
-        }),
-    )
 }
 
 /// A body that does not tell its length, as a stream would not.
@@ -243,15 +239,6 @@ async fn wait_until(ready: impl Fn() -> bool) {
 
 #[tokio::test(start_paused = true)]
 async fn a_request_that_arrives_after_the_signal_is_cut_at_the_shutdown_deadline() {
-    let slow = || {
-        Router::new().route(
-            "/",
-            get(|| async {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                "late"
-            }),
-        )
-    };
     // The request timeout (30 s) is as long as the shutdown budget: a request that began
     // before the signal meets it first, but one that arrives after the signal does not.
     let config = ShutdownConfig::new().with_delay(Duration::from_secs(5)).with_timeout(Duration::from_secs(30));
