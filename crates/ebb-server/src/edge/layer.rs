@@ -34,22 +34,28 @@ pub(crate) struct EdgeShared {
 pub(crate) struct EdgeLayer {
     shared: Arc<EdgeShared>,
     request_timeout: Option<Duration>,
-    watch_cut: bool,
 }
 
 impl EdgeLayer {
     pub(crate) fn new(shared: EdgeShared) -> Self {
-        Self { shared: Arc::new(shared), request_timeout: None, watch_cut: true }
+        Self { shared: Arc::new(shared), request_timeout: None }
     }
 
     /// The same edge with a request timeout: 503 when no response head is ready by then.
     /// Streaming routes have none.
     pub(crate) fn with_request_timeout(&self, timeout: Duration) -> Self {
-        // A request that began before the signal meets its own timeout before the shutdown
-        // deadline whenever the timeout is no longer than the shutdown budget: then the one
-        // timer is enough, and no waiter is put on the deadline's token.
-        let watch_cut = timeout > self.shared.shutdown.config().timeout();
-        Self { shared: self.shared.clone(), request_timeout: Some(timeout), watch_cut }
+        Self { shared: self.shared.clone(), request_timeout: Some(timeout) }
+    }
+
+    pub(crate) fn request_timeout(&self) -> Option<Duration> {
+        self.request_timeout
+    }
+
+    /// Whether a request that began before the signal must also watch the shutdown
+    /// deadline: not when its own timeout is no longer than the shutdown budget, since it
+    /// then meets that first, and the one timer is enough (no waiter on the token).
+    pub(crate) fn watches_cut(&self) -> bool {
+        self.request_timeout.is_none_or(|timeout| timeout > self.shared.shutdown.config().timeout())
     }
 }
 
@@ -99,15 +105,5 @@ where
         let (req, stalled) = watch_body(req, shared.body_timeout);
         let inner = context.enter(|| self.inner.call(req));
         EdgeFuture::new(inner, context, record, access, version, in_flight, stalled, &self.layer)
-    }
-}
-
-impl EdgeLayer {
-    pub(crate) fn request_timeout(&self) -> Option<Duration> {
-        self.request_timeout
-    }
-
-    pub(crate) fn watches_cut(&self) -> bool {
-        self.watch_cut
     }
 }
