@@ -299,3 +299,74 @@ impl Drop for InFlight {
         self.shutdown.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn response(status: http::StatusCode) -> http::Response<()> {
+        let mut response = http::Response::new(());
+        *response.status_mut() = status;
+        response
+    }
+
+    fn closes(response: &http::Response<()>) -> bool {
+        response.headers().get(http::header::CONNECTION).is_some_and(|value| value == "close")
+    }
+
+    #[test]
+    fn the_phases_are_seen_through_every_accessor() {
+        let shutdown = Shutdown::new(ShutdownConfig::new());
+        let (signal, deadline, tasks) =
+            (shutdown.shutting_down_token(), shutdown.deadline_token(), shutdown.tasks_token());
+        assert!(!shutdown.is_shutting_down() && shutdown.signalled_at().is_none() && !shutdown.is_past_deadline());
+        shutdown.trigger();
+        assert!(shutdown.is_shutting_down() && signal.is_cancelled());
+        assert!(shutdown.signalled_at().is_some_and(|at| at.elapsed() < Duration::from_secs(5)));
+        assert!(!deadline.is_cancelled() && !shutdown.is_past_deadline());
+        shutdown.begin_cut();
+        assert!(deadline.is_cancelled() && shutdown.is_past_deadline());
+        assert!(!tasks.is_cancelled());
+        shutdown.stop_tasks();
+        assert!(tasks.is_cancelled());
+    }
+
+    #[test]
+    fn the_close_decision_is_the_same_with_or_without_an_in_flight_count() {
+        let shutdown = Shutdown::new(ShutdownConfig::new());
+        let in_flight = shutdown.enter();
+        let decide = |version, status| {
+            let (mut bare, mut counted) = (response(status), response(status));
+            shutdown.close_connection_if_draining(version, &mut bare);
+            in_flight.close_connection_if_draining(version, &mut counted);
+            assert_eq!(closes(&bare), closes(&counted), "{version:?} {status}");
+            closes(&bare)
+        };
+        assert!(!decide(http::Version::HTTP_11, http::StatusCode::OK), "serving: keep-alive stays");
+        shutdown.trigger();
+        assert!(decide(http::Version::HTTP_11, http::StatusCode::OK));
+        assert!(decide(http::Version::HTTP_10, http::StatusCode::SERVICE_UNAVAILABLE));
+        assert!(!decide(http::Version::HTTP_2, http::StatusCode::OK), "HTTP/2 learns it from GOAWAY");
+        assert!(!decide(http::Version::HTTP_11, http::StatusCode::SWITCHING_PROTOCOLS), "an upgrade keeps its header");
+    }
+
+    #[tokio::test]
+    async fn connections_are_counted_until_closed_and_cuts_are_recorded() {
+        let shutdown = Shutdown::new(ShutdownConfig::new());
+        let connection = shutdown.track_connection();
+        assert_eq!(shutdown.open_connections(), 1);
+        shutdown.record_cut_connection();
+        assert_eq!(shutdown.recorded_cut_connections(), 1);
+        let waiter = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move { shutdown.connections_closed().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "a connection is still open");
+        drop(connection);
+        tokio::time::timeout(Duration::from_secs(5), waiter).await.expect("closed").expect("task");
+        assert_eq!(shutdown.open_connections(), 0);
+    }
+}
