@@ -77,3 +77,20 @@ where
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::{Empty, Full};
+
+    use super::*;
+
+    #[test]
+    fn the_wrapper_tells_what_its_body_tells() {
+        let full = EdgeBody::new(Full::new(Bytes::from_static(b"abc")), None, None);
+        assert_eq!(full.size_hint().exact(), Some(3));
+        assert!(!full.is_end_stream());
+        let empty = EdgeBody::new(Empty::<Bytes>::new(), None, None);
+        assert!(empty.is_end_stream());
+        assert_eq!(empty.size_hint().exact(), Some(0));
+    }
+}

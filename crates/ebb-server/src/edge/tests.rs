@@ -260,6 +260,29 @@ async fn a_request_that_arrives_after_the_signal_is_cut_at_the_shutdown_deadline
 }
 
 #[tokio::test]
+async fn a_body_of_known_length_up_to_16_kib_stops_counting_with_its_head_and_a_larger_one_does_not() {
+    let sized = |length: usize| Router::new().route("/", get(move || async move { vec![b'x'; length] }));
+    let shutdown = shutdown();
+    let small = sized(16 * 1024).layer(edge(&shutdown, 16)).oneshot(get_request("/", Version::HTTP_11)).await;
+    assert_eq!(shutdown.in_flight(), 0, "16 KiB is sent with the head");
+    drop(small);
+    let large = sized(16 * 1024 + 1).layer(edge(&shutdown, 16)).oneshot(get_request("/", Version::HTTP_11)).await;
+    assert_eq!(shutdown.in_flight(), 1, "a larger body counts until it ends");
+    assert_eq!(text(large.expect("response")).await.len(), 16 * 1024 + 1);
+    assert_eq!(shutdown.in_flight(), 0);
+}
+
+#[test]
+fn only_requests_whose_timeout_can_outlast_the_shutdown_budget_watch_its_deadline() {
+    let shutdown = Shutdown::new(ShutdownConfig::new().with_timeout(Duration::from_secs(30)));
+    let layer = edge(&shutdown, 16);
+    assert!(layer.watches_cut(), "streaming routes have no timeout of their own");
+    assert!(!layer.with_request_timeout(Duration::from_secs(30)).watches_cut(), "met first, or at the same time");
+    assert!(!layer.with_request_timeout(Duration::from_secs(5)).watches_cut());
+    assert!(layer.with_request_timeout(Duration::from_secs(31)).watches_cut());
+}
+
+#[tokio::test]
 async fn ids_are_kept_or_made_and_sent_back() {
     let hello = || Router::new().route("/", get(|| async { "hello" }));
     let shutdown = shutdown();
