@@ -19,6 +19,7 @@
 //! assert_eq!(errors.finish(delay), Ok(Duration::from_millis(250)));
 //! ```
 
+pub mod client;
 pub mod env;
 pub mod names;
 pub mod response;

@@ -14,20 +14,37 @@ use ebb_core::response::text_response;
 use crate::query::ProbeQuery;
 use crate::{Probe, Probes};
 
+/// Whether probe answers list their checks and the process' facts (version, revision,
+/// dependencies' states), which can name internal hosts and the exact build.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Details {
+    /// Never, whatever the request asks (`?verbose` is ignored): for a port the public
+    /// reaches. The default.
+    #[default]
+    Never,
+    /// When the request asks with `?verbose`.
+    OnRequest,
+    /// Always: for a listener only operators reach, such as the metrics port.
+    Always,
+}
+
 impl Probes {
     /// The answer to `req`, a request for `probe` (see [`Probe::from_path`]): `GET` and
     /// `HEAD` evaluate the probe (its cached checks run concurrently); other methods get
-    /// `405`. With `details`, every answer lists its checks as `?verbose` asks: only for a
-    /// listener that operators alone reach, since check names and reasons can name
-    /// internal hosts.
-    pub fn answer<B>(&self, probe: Probe, req: &Request<B>, details: bool) -> ProbeAnswer {
+    /// `405`. `details` says whether the answer lists its checks ([`Details`]).
+    pub fn answer<B>(&self, probe: Probe, req: &Request<B>, details: Details) -> ProbeAnswer {
         if req.method() != Method::GET && req.method() != Method::HEAD {
             let mut response = text_response(StatusCode::METHOD_NOT_ALLOWED, "probes answer GET and HEAD only\n");
             response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return ProbeAnswer(Box::pin(std::future::ready(response)));
         }
         let query = ProbeQuery::parse(req.uri().query(), req.headers());
-        let verbose = query.verbose || details;
+        let verbose = match details {
+            Details::Never => false,
+            Details::OnRequest => query.verbose,
+            Details::Always => true,
+        };
         let probes = self.clone();
         // Probes are rare next to traffic, so their future may be boxed: then this type is
         // one pointer in the response future of every request that might have been a probe.

@@ -12,30 +12,39 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::answer::ProbeAnswer;
+use crate::answer::{Details, ProbeAnswer};
 use crate::{Probe, Probes};
 
 /// Answers the probe paths in front of a service. Made by [`Probes::layer`].
 #[derive(Clone, Debug)]
 pub struct ProbesLayer {
     probes: Probes,
-    details: bool,
+    details: Details,
 }
 
 impl ProbesLayer {
     /// A layer answering for `probes`.
     #[must_use]
     pub fn new(probes: Probes) -> Self {
-        Self { probes, details: false }
+        Self { probes, details: Details::OnRequest }
     }
 
-    /// Whether every answer lists its checks, as `?verbose` asks. Default: `false`, so that
-    /// on a public port a failing probe says only that it failed (check names and reasons
-    /// can name internal hosts); turn it on for a listener only operators reach, such as
-    /// the metrics port.
+    /// Whether every answer lists its checks and the process' facts, as `?verbose` asks.
+    /// Default: `false`, answers list them only for `?verbose`; `true` for a listener only
+    /// operators reach, such as the metrics port. On a port the public reaches, use
+    /// [`without_details`](Self::without_details).
     #[must_use]
     pub fn with_details(mut self, details: bool) -> Self {
-        self.details = details;
+        self.details = if details { Details::Always } else { Details::OnRequest };
+        self
+    }
+
+    /// Answers never list checks or the process' facts, `?verbose` or not: for a port the
+    /// public reaches (check names and reasons can name internal hosts; versions tell the
+    /// exact build). ebb-server's application port answers this way.
+    #[must_use]
+    pub fn without_details(mut self) -> Self {
+        self.details = Details::Never;
         self
     }
 }
@@ -44,7 +53,7 @@ impl<S> Layer<S> for ProbesLayer {
     type Service = ProbesService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ProbesService::new(inner, self.probes.clone()).with_details(self.details)
+        ProbesService { inner, probes: self.probes.clone(), details: self.details }
     }
 }
 
@@ -55,19 +64,26 @@ impl<S> Layer<S> for ProbesLayer {
 pub struct ProbesService<S> {
     inner: S,
     probes: Probes,
-    details: bool,
+    details: Details,
 }
 
 impl<S> ProbesService<S> {
     /// Wraps `inner`.
     pub fn new(inner: S, probes: Probes) -> Self {
-        Self { inner, probes, details: false }
+        Self { inner, probes, details: Details::OnRequest }
     }
 
     /// See [`ProbesLayer::with_details`].
     #[must_use]
     pub fn with_details(mut self, details: bool) -> Self {
-        self.details = details;
+        self.details = if details { Details::Always } else { Details::OnRequest };
+        self
+    }
+
+    /// See [`ProbesLayer::without_details`].
+    #[must_use]
+    pub fn without_details(mut self) -> Self {
+        self.details = Details::Never;
         self
     }
 

@@ -40,7 +40,7 @@ mod probes;
 mod query;
 mod report;
 
-pub use answer::ProbeAnswer;
+pub use answer::{Details, ProbeAnswer};
 pub use builder::{DEFAULT_CACHE_TTL, ProbesBuilder};
 pub use check::{Check, CheckError, CheckExt};
 pub use layer::{ProbesLayer, ProbesService, ResponseFuture};

@@ -239,3 +239,19 @@ async fn advisory_checks_are_reported_but_never_fail_readiness() {
     let (_, json) = get(&probes, "/readyz?verbose", true).await;
     assert!(json.contains("\"critical\":false") && json.contains("\"ok\":true"), "{json}");
 }
+
+#[tokio::test]
+async fn without_details_verbose_tells_nothing_but_the_verdict() {
+    let probes = Probes::builder().started().with_info("version", "9.9.9").build();
+    let ask = |layer: ebb_probes::ProbesLayer| async move {
+        let app = ServiceBuilder::new()
+            .layer(layer)
+            .service_fn(|_req: Request<Body>| async { Ok::<_, Infallible>(http::Response::new(Body::from("app"))) });
+        let request = Request::get("/startupz?verbose").body(Body::empty()).expect("request");
+        let response = app.oneshot(request).await.expect("infallible");
+        String::from_utf8(response.into_body().collect().await.expect("body").to_bytes().to_vec()).expect("utf-8")
+    };
+    assert!(!ask(probes.layer().without_details()).await.contains("9.9.9"));
+    // Control: the default layer answers `?verbose` with the facts.
+    assert!(ask(probes.layer()).await.contains("9.9.9"));
+}

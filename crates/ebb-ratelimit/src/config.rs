@@ -22,7 +22,7 @@ pub const ENV_SHADOW: &str = "EBB_RATELIMIT_SHADOW";
 /// `ip` (default) or `header:<name>`.
 pub const ENV_KEY: &str = "EBB_RATELIMIT_KEY";
 /// Comma-separated CIDRs of proxies whose `X-Forwarded-For` is believed; default none.
-pub const ENV_TRUSTED_PROXIES: &str = "EBB_RATELIMIT_TRUSTED_PROXIES";
+pub const ENV_TRUSTED_PROXIES: &str = ebb_core::names::ENV_TRUSTED_PROXIES;
 /// `true` to add the `X-RateLimit-*` headers; default `false`.
 pub const ENV_LEGACY_HEADERS: &str = "EBB_RATELIMIT_LEGACY_HEADERS";
 

@@ -57,6 +57,10 @@ pub struct ServerConfig {
     pub log_format: crate::LogFormat,
     /// One `access` log line per request (`EBB_ACCESS_LOG`, default `false`).
     pub access_log: bool,
+    /// The proxies whose `X-Forwarded-For` names the client (`EBB_RATELIMIT_TRUSTED_PROXIES`,
+    /// default none): the rate limit's key and the edge's per-client shares follow it, and
+    /// these peers are exempt from the per-client connection cap.
+    pub trusted_proxies: ebb_core::client::TrustedProxies,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +82,7 @@ impl Default for ServerConfig {
             log_format: crate::LogFormat::default(),
             access_log: false,
             limits: Limits::default(),
+            trusted_proxies: ebb_core::client::TrustedProxies::default(),
         }
     }
 }
@@ -225,8 +230,18 @@ impl ServerConfig {
         }
         #[cfg(feature = "ratelimit")]
         match RateLimitConfig::from_vars(env) {
-            Ok(rate_limit) => config.rate_limit = rate_limit,
+            Ok(rate_limit) => {
+                config.trusted_proxies = rate_limit.trusted_proxies.clone();
+                config.rate_limit = rate_limit;
+            }
             Err(rate_limit_errors) => errors.extend(rate_limit_errors.into_iter().map(ConfigError::RateLimit)),
+        }
+        // Without the rate limit, the edge still needs to know who the client is.
+        #[cfg(not(feature = "ratelimit"))]
+        if let Some(trusted) = errors.take(env.parse(ebb_core::names::ENV_TRUSTED_PROXIES, |value| {
+            value.parse::<ebb_core::client::TrustedProxies>().map_err(|error| error.to_string())
+        })) {
+            config.trusted_proxies = trusted;
         }
         #[cfg(feature = "session")]
         if wanted.sessions {

@@ -53,6 +53,7 @@
 
 mod build_info;
 mod builder;
+mod client_share;
 mod config;
 mod edge;
 mod limits;
@@ -84,10 +85,11 @@ pub use ebb_redis;
 pub use ebb_redis::{Redis, RedisConfig};
 #[cfg(any(feature = "session", feature = "jwt"))]
 pub use ebb_session;
-pub use edge::HTTP_REQUESTS_SHED_TOTAL;
+pub use edge::{HTTP_CLIENT_SHARE_EXCEEDED_TOTAL, HTTP_REQUESTS_SHED_TOTAL};
 pub use limits::{
-    ENV_BODY_TIMEOUT, ENV_HEADER_READ_TIMEOUT, ENV_HTTP2_KEEPALIVE, ENV_IDLE_TIMEOUT, ENV_MAX_BODY_SIZE,
-    ENV_MAX_CONNECTIONS, ENV_MAX_IN_FLIGHT, ENV_REQUEST_TIMEOUT, Limits,
+    BODY_RATE_WINDOW, ENV_BODY_DEADLINE, ENV_BODY_MIN_RATE, ENV_BODY_TIMEOUT, ENV_HEADER_READ_TIMEOUT,
+    ENV_HTTP2_KEEPALIVE, ENV_IDLE_TIMEOUT, ENV_MAX_BODY_SIZE, ENV_MAX_CONNECTIONS, ENV_MAX_CONNECTIONS_PER_CLIENT,
+    ENV_MAX_IN_FLIGHT, ENV_MAX_IN_FLIGHT_PER_CLIENT, ENV_REQUEST_TIMEOUT, Limits, PROBES_IN_FLIGHT_PER_CLIENT,
 };
 pub use listener::HTTP_CONNECTION_TIMEOUTS_TOTAL;
 pub use logging::format::{JsonFormat, TextFormat};

@@ -23,6 +23,21 @@ pub const ENV_MAX_BODY_SIZE: &str = "EBB_MAX_BODY_SIZE";
 pub const ENV_MAX_CONNECTIONS: &str = "EBB_MAX_CONNECTIONS";
 /// `EBB_MAX_IN_FLIGHT`: requests being handled at once; more are shed with 503.
 pub const ENV_MAX_IN_FLIGHT: &str = "EBB_MAX_IN_FLIGHT";
+/// `EBB_MAX_CONNECTIONS_PER_CLIENT`: connections one client may hold open at once.
+pub const ENV_MAX_CONNECTIONS_PER_CLIENT: &str = "EBB_MAX_CONNECTIONS_PER_CLIENT";
+/// `EBB_MAX_IN_FLIGHT_PER_CLIENT`: requests of one client being handled at once; more get 429.
+pub const ENV_MAX_IN_FLIGHT_PER_CLIENT: &str = "EBB_MAX_IN_FLIGHT_PER_CLIENT";
+/// `EBB_BODY_MIN_RATE`: the slowest a request body of a non-streaming route may arrive, in
+/// bytes per second, judged over [`BODY_RATE_WINDOW`].
+pub const ENV_BODY_MIN_RATE: &str = "EBB_BODY_MIN_RATE";
+/// `EBB_BODY_DEADLINE`: the longest a non-streaming route's request body may take in all.
+pub const ENV_BODY_DEADLINE: &str = "EBB_BODY_DEADLINE";
+/// The window over which [`Limits::body_min_rate`] is judged: a body must bring the rate
+/// times this many bytes in every such window (a pause shorter than it costs nothing).
+pub const BODY_RATE_WINDOW: Duration = Duration::from_secs(10);
+/// Probe requests one client may have in flight at once on the application port (the
+/// kubelet probes the metrics port, which has no such bound).
+pub const PROBES_IN_FLIGHT_PER_CLIENT: usize = 4;
 /// `EBB_HTTP2_KEEPALIVE`: interval of HTTP/2 keep-alive pings (and how long one may go
 /// unanswered before the connection is closed).
 pub const ENV_HTTP2_KEEPALIVE: &str = "EBB_HTTP2_KEEPALIVE";
@@ -62,6 +77,27 @@ pub struct Limits {
     pub max_in_flight: usize,
     /// Default 20 s (1 s to 1 h). HTTP/2 keep-alive ping interval and ping timeout.
     pub http2_keepalive: Duration,
+    /// Default a quarter of `max_connections` (2500), at most `max_connections`. A client
+    /// (its address, or behind `EBB_RATELIMIT_TRUSTED_PROXIES` the address they forward)
+    /// over it has new connections closed at once; the trusted proxies themselves are
+    /// exempt (behind an ingress, every connection comes from it).
+    pub max_connections_per_client: usize,
+    /// Default a quarter of `max_in_flight` (256), at most `max_in_flight`. One client's
+    /// share of the in-flight cap, checked before it: over it, 429 + `Retry-After` at once.
+    /// Equal to `max_in_flight`: no share. Keyed like the rate limit (IPv6 by /64, behind
+    /// trusted proxies by forwarded address):
+    /// behind a proxy that is not in `EBB_RATELIMIT_TRUSTED_PROXIES`, every request is the
+    /// proxy's, and the replica serves a quarter of its cap.
+    pub max_in_flight_per_client: usize,
+    /// Default 1 KiB (1024 bytes per second; `0` turns it off), judged over
+    /// [`BODY_RATE_WINDOW`]. A request body of a non-streaming route that brings less in a
+    /// window is abandoned and answered 408: a client cannot hold a slot by trickling.
+    /// Streaming routes keep only the progress timeout (`body_timeout`).
+    pub body_min_rate: u64,
+    /// Default 20 s (100 ms to 1 h). A request body of a non-streaming route that has not
+    /// ended this long after its head is abandoned and answered 408. Streaming routes
+    /// (`Server::with_streaming_routes`) have none.
+    pub body_deadline: Duration,
 }
 
 impl Default for Limits {
@@ -75,6 +111,10 @@ impl Default for Limits {
             max_connections: 10_000,
             max_in_flight: 1024,
             http2_keepalive: Duration::from_secs(20),
+            max_connections_per_client: 2500,
+            max_in_flight_per_client: 256,
+            body_min_rate: 1024,
+            body_deadline: Duration::from_secs(20),
         }
     }
 }
@@ -110,6 +150,7 @@ impl Limits {
         duration(ENV_REQUEST_TIMEOUT, ms(100), HOUR, &mut limits.request_timeout);
         duration(ENV_BODY_TIMEOUT, ms(100), HOUR, &mut limits.body_timeout);
         duration(ENV_HTTP2_KEEPALIVE, Duration::from_secs(1), HOUR, &mut limits.http2_keepalive);
+        duration(ENV_BODY_DEADLINE, ms(100), HOUR, &mut limits.body_deadline);
         let mut count = |variable, field: &mut usize| {
             let read = env.parse(variable, |value| match value.trim().replace('_', "").parse::<usize>() {
                 Ok(parsed) if (1..=1_000_000).contains(&parsed) => Ok(parsed),
@@ -121,8 +162,26 @@ impl Limits {
         };
         count(ENV_MAX_CONNECTIONS, &mut limits.max_connections);
         count(ENV_MAX_IN_FLIGHT, &mut limits.max_in_flight);
+        // A client's share follows its cap unless set, and may not exceed it.
+        limits.max_connections_per_client = limits.max_connections.div_ceil(4);
+        limits.max_in_flight_per_client = limits.max_in_flight.div_ceil(4);
+        let mut share = |variable, cap: usize, cap_name, field: &mut usize| {
+            let read = env.parse(variable, |value| match value.trim().replace('_', "").parse::<usize>() {
+                Ok(parsed) if (1..=cap).contains(&parsed) => Ok(parsed),
+                _ => Err(format!("a whole number from 1 to {cap_name} ({cap})")),
+            });
+            if let Some(parsed) = errors.take(read) {
+                *field = parsed;
+            }
+        };
+        let (connections, in_flight) = (limits.max_connections, limits.max_in_flight);
+        share(ENV_MAX_CONNECTIONS_PER_CLIENT, connections, ENV_MAX_CONNECTIONS, &mut limits.max_connections_per_client);
+        share(ENV_MAX_IN_FLIGHT_PER_CLIENT, in_flight, ENV_MAX_IN_FLIGHT, &mut limits.max_in_flight_per_client);
         if let Some(size) = errors.take(env.size(ENV_MAX_BODY_SIZE, SizeBounds::new(0, 1 << 30))) {
             limits.max_body_size = size;
+        }
+        if let Some(rate) = errors.take(env.size(ENV_BODY_MIN_RATE, SizeBounds::new(0, 1 << 30))) {
+            limits.body_min_rate = rate;
         }
         errors.finish(limits)
     }
@@ -147,6 +206,23 @@ mod tests {
         assert_eq!(limits.max_connections, 10_000);
         assert_eq!(limits.max_in_flight, 1024);
         assert_eq!(limits.http2_keepalive, Duration::from_secs(20));
+        assert_eq!(limits.max_connections_per_client, 2500);
+        assert_eq!(limits.max_in_flight_per_client, 256);
+        assert_eq!(limits.body_min_rate, 1024);
+        assert_eq!(limits.body_deadline, Duration::from_secs(20));
+        assert_eq!(limits, Limits::default(), "the defaults read are the documented ones");
+    }
+
+    #[test]
+    fn a_client_share_follows_its_cap_and_may_not_exceed_it() {
+        let limits =
+            Limits::from_lookup(&lookup(&[(ENV_MAX_IN_FLIGHT, "80"), (ENV_MAX_CONNECTIONS, "5")])).expect("valid");
+        assert_eq!((limits.max_in_flight_per_client, limits.max_connections_per_client), (20, 2));
+        let vars = [(ENV_MAX_IN_FLIGHT, "80"), (ENV_MAX_IN_FLIGHT_PER_CLIENT, "81")];
+        let errors = Limits::from_lookup(&lookup(&vars)).expect_err("over the cap");
+        assert!(errors[0].to_string().contains("EBB_MAX_IN_FLIGHT_PER_CLIENT"), "{errors:?}");
+        let limits = Limits::from_lookup(&lookup(&[(ENV_BODY_MIN_RATE, "0")])).expect("off");
+        assert_eq!(limits.body_min_rate, 0);
     }
 
     #[test]

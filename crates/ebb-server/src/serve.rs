@@ -13,9 +13,12 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
 use crate::build_info::{BUILD_INFO, BuildInfo};
+use crate::client_share::{ClientShares, Clients};
 use crate::config::{ENV_HTTP_ADDR, ENV_METRICS_ADDR};
 use crate::edge::panic::install_hook;
+use crate::edge::slow_body::BodyPace;
 use crate::edge::{EdgeLayer, EdgeShared};
+use crate::limits::PROBES_IN_FLIGHT_PER_CLIENT;
 use crate::parts::{Parts, warn_in_process};
 use crate::server::ServerParts;
 use crate::{Limits, ServeError, listener};
@@ -54,16 +57,25 @@ pub(crate) async fn serve(server: ServerParts, router: Router) -> Result<Shutdow
         // The gauge is set from the edge's one in-flight count when scraped.
         metrics: RequestMetrics::new().without_in_flight_gauge(),
         max_in_flight: limits.max_in_flight,
-        body_timeout: limits.body_timeout,
+        clients: Clients::new(config.trusted_proxies.clone()),
+        in_flight_shares: (limits.max_in_flight_per_client < limits.max_in_flight)
+            .then(|| ClientShares::new(limits.max_in_flight_per_client)),
+        probe_shares: ClientShares::new(PROBES_IN_FLIGHT_PER_CLIENT),
+        body_pace: BodyPace {
+            progress: limits.body_timeout,
+            min_rate: limits.body_min_rate,
+            deadline: Some(limits.body_deadline),
+        },
         access_log: config.access_log,
         id_in_request: parts.forwards_request_ids(),
     });
     let app = application(router, streaming, &parts, &edge, &limits);
     let metrics_app = metrics_application(metrics, &probes, &shutdown);
     let metrics_limits = Limits { max_connections: METRICS_MAX_CONNECTIONS, ..limits };
-    let metrics_server = tokio::spawn(listener::serve(metrics_listener, metrics_app, metrics_limits, None));
+    let metrics_server = tokio::spawn(listener::serve(metrics_listener, metrics_app, metrics_limits, None, None));
 
-    let server = listener::serve(app_listener, app, limits, Some(shutdown.clone()));
+    let clients = Clients::new(config.trusted_proxies.clone());
+    let server = listener::serve(app_listener, app, limits, Some(shutdown.clone()), Some(clients));
     let serving = async move {
         // Polled first inside `run`, after its signal handlers are installed: a SIGTERM
         // that follows a passing /startupz is never lost.

@@ -154,7 +154,8 @@ async fn a_stuck_request_head_does_not_hold_the_shutdown_and_is_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_is_shed_at_once_with_retry_after_and_counted() {
-    let service = start(&[("EBB_MAX_IN_FLIGHT", "4")]).await;
+    // One client here: its share is the whole cap, so no share (tests/fairness.rs checks it).
+    let service = start(&[("EBB_MAX_IN_FLIGHT", "4"), ("EBB_MAX_IN_FLIGHT_PER_CLIENT", "4")]).await;
     let client = reqwest::Client::new();
     let slow: Vec<_> = (0..4).map(|_| tokio::spawn(client.get(service.url("/slow?ms=3000")).send())).collect();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -181,7 +182,9 @@ async fn overload_is_shed_at_once_with_retry_after_and_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_connection_cap_probes_still_answer_on_the_metrics_port() {
-    let service = start(&[("EBB_MAX_CONNECTIONS", "3"), ("EBB_HEADER_READ_TIMEOUT", "2s")]).await;
+    let limits =
+        [("EBB_MAX_CONNECTIONS", "3"), ("EBB_MAX_CONNECTIONS_PER_CLIENT", "3"), ("EBB_HEADER_READ_TIMEOUT", "2s")];
+    let service = start(&limits).await;
     let mut held = Vec::new();
     for _ in 0..3 {
         held.push(TcpStream::connect(service.app).await.expect("connect"));

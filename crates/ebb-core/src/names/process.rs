@@ -6,6 +6,10 @@ pub const ENV_LOG_FORMAT: &str = "EBB_LOG_FORMAT";
 /// The git revision, when the build or the environment knows it (`cargo xtask image` sets
 /// it for the build and in the image).
 pub const ENV_GIT_REVISION: &str = "EBB_GIT_REVISION";
+/// The proxies (CIDRs, comma-separated) whose `X-Forwarded-For` names the client: the rate
+/// limit keys by it, the per-client shares count by it. Named for the rate limit, which
+/// read it first.
+pub const ENV_TRUSTED_PROXIES: &str = "EBB_RATELIMIT_TRUSTED_PROXIES";
 /// One Redis: `redis://[user:password@]host[:port][/db]`, `rediss://` for TLS,
 /// `unix:///path`. Unset: in-process fallbacks.
 pub const ENV_REDIS_URL: &str = "REDIS_URL";

@@ -1,8 +1,6 @@
 //! Which counter a request spends from: its peer address, its client address behind
 //! trusted proxies, a header such as an API key, or a function of yours.
 
-mod forwarded;
-
 use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -12,7 +10,7 @@ use http::{Extensions, HeaderMap, HeaderName, Method, Uri};
 
 use crate::text::{Decimal, Hex16, StackText};
 
-pub use self::forwarded::{BadNetwork, ClientAddr, TrustedProxies};
+pub use ebb_core::client::{BadNetwork, ClientAddr, TrustedProxies};
 
 /// The parts of a request that keys and policy selectors may look at.
 #[derive(Clone, Copy, Debug)]
@@ -166,18 +164,6 @@ impl Key {
     }
 }
 
-impl ClientAddr {
-    /// The rate-limit key of this client: IPv4 as is, IPv6 by its /64 (one subscriber's
-    /// whole prefix), an unparsed hop by the SHA-1 of its text.
-    pub fn key(&self) -> String {
-        match self {
-            Self::Ip(ip) => ip_key(*ip),
-            // Hashed: the text is the client's (through a proxy) and may hold anything.
-            Self::Unparsed(hop) => format!("hop:{}", sha1_smol::Sha1::from(hop.as_bytes()).digest()),
-        }
-    }
-}
-
 /// A request's key without allocating for the common kinds: the layer hashes its text for
 /// the in-process store and formats it only for Redis.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -265,6 +251,7 @@ fn write_ip_key(text: &mut StackText<IP_KEY_MAX>, ip: IpAddr) {
 }
 
 /// IPv4 as is; IPv6 by its /64 (mapped IPv4 as IPv4).
+#[cfg(test)]
 fn ip_key(ip: IpAddr) -> String {
     ClientKey::ip(ip).into_string()
 }

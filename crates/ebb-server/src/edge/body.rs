@@ -8,11 +8,12 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use ebb_metrics::StreamRecord;
-use ebb_shutdown::InFlight;
 use ebb_shutdown::drain::BodyCut;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tokio_util::sync::WaitForCancellationFutureOwned;
+
+use super::layer::Held;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -22,7 +23,7 @@ pin_project! {
     pub(crate) struct EdgeBody<B> {
         #[pin]
         inner: B,
-        in_flight: Option<InFlight>,
+        in_flight: Option<Held>,
         stream: Option<StreamRecord>,
         // Registered only once the body is pending: a body sent at once never touches the
         // deadline's waiter list.
@@ -34,7 +35,7 @@ pin_project! {
 impl<B> EdgeBody<B> {
     /// `inner`, holding `in_flight` until it ends and recording `stream` when its trailers
     /// pass.
-    pub(crate) fn new(inner: B, in_flight: Option<InFlight>, stream: Option<StreamRecord>) -> Self {
+    pub(crate) fn new(inner: B, in_flight: Option<Held>, stream: Option<StreamRecord>) -> Self {
         Self { inner, in_flight, stream, cut: None }
     }
 }
@@ -53,7 +54,7 @@ where
         let Poll::Ready(frame) = polled else {
             let Some(in_flight) = this.in_flight.as_ref() else { return Poll::Pending };
             if this.cut.is_none() {
-                this.cut.set(Some(in_flight.deadline().clone().cancelled_owned()));
+                this.cut.set(Some(in_flight.in_flight.deadline().clone().cancelled_owned()));
             }
             if let Some(cut) = this.cut.as_pin_mut() {
                 ready!(cut.poll(cx));

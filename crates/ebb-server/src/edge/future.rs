@@ -12,7 +12,7 @@ use axum::body::Body;
 use bytes::Bytes;
 use ebb_metrics::{RequestRecord, StreamRecord};
 use ebb_probes::ProbeAnswer;
-use ebb_shutdown::{InFlight, Shutdown};
+use ebb_shutdown::Shutdown;
 use http::{Response, Version};
 use http_body_util::Full;
 use pin_project_lite::pin_project;
@@ -24,10 +24,11 @@ use super::EdgeBody;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 use super::access::AccessLine;
 use super::answers::Answer;
-use super::body_timeout::{Stalled, stalled_failure};
 use super::context::{RequestContext, mark_sensitive_response};
-use super::layer::EdgeLayer;
+use super::layer::{EdgeLayer, Held};
 use super::panic::catch;
+use super::slow_body::{Stalled, stalled_failure};
+use crate::client_share::ClientHold;
 use crate::trace::X_REQUEST_ID;
 
 pin_project! {
@@ -51,7 +52,7 @@ pin_project! {
     #[project = KindProj]
     enum Kind<F> {
         Inner { #[pin] future: F },
-        Probe { #[pin] answer: ProbeAnswer },
+        Probe { #[pin] answer: ProbeAnswer, hold: ClientHold },
         Answered { answer: Answer },
         Done,
     }
@@ -62,7 +63,7 @@ struct Admitted {
     record: Option<RequestRecord>,
     access: Option<AccessLine>,
     version: Version,
-    in_flight: Option<InFlight>,
+    in_flight: Option<Held>,
     stalled: Stalled,
     request_timeout: Option<Duration>,
     watch_cut: bool,
@@ -76,13 +77,13 @@ impl<F> EdgeFuture<F> {
         record: RequestRecord,
         access: Option<AccessLine>,
         version: Version,
-        in_flight: InFlight,
+        in_flight: Held,
         stalled: Stalled,
         layer: &EdgeLayer,
     ) -> Self {
         // A request that arrives after the signal can meet the shutdown deadline before its
         // own timeout: it watches the deadline too.
-        let watch_cut = layer.watches_cut() || in_flight.is_shutting_down();
+        let watch_cut = layer.watches_cut() || in_flight.in_flight.is_shutting_down();
         let admitted = Admitted {
             record: Some(record),
             access,
@@ -95,9 +96,21 @@ impl<F> EdgeFuture<F> {
         Self::with(Kind::Inner { future }, context, Some(admitted), None)
     }
 
-    /// A probe: answered here, never counted as traffic.
-    pub(crate) fn probe(answer: ProbeAnswer, context: RequestContext, shutdown: &Shutdown, version: Version) -> Self {
-        Self::with(Kind::Probe { answer }, context, None, Some((shutdown.clone(), version)))
+    /// A probe: answered here, never counted as traffic; `hold` is its place in the
+    /// client's share of probe requests, given back with the answer.
+    pub(crate) fn probe(
+        answer: ProbeAnswer,
+        hold: ClientHold,
+        context: RequestContext,
+        shutdown: &Shutdown,
+        version: Version,
+    ) -> Self {
+        Self::with(Kind::Probe { answer, hold }, context, None, Some((shutdown.clone(), version)))
+    }
+
+    /// A probe refused before it is evaluated: not counted as traffic either.
+    pub(crate) fn refused(answer: Answer, context: RequestContext, shutdown: &Shutdown, version: Version) -> Self {
+        Self::with(Kind::Answered { answer }, context, None, Some((shutdown.clone(), version)))
     }
 
     /// An answer of the edge's own (shedding), counted and logged like any other.
@@ -164,7 +177,7 @@ where
                     }
                 }
             }
-            KindProj::Probe { answer } => match answer.poll(cx) {
+            KindProj::Probe { answer, .. } => match answer.poll(cx) {
                 Poll::Ready(response) => Outcome::Probe(response),
                 Poll::Pending => return Poll::Pending,
             },
@@ -211,7 +224,7 @@ where
         if let Some(request) = request {
             let Admitted { record, access, version, in_flight: admitted, .. } = request;
             if let Some(admitted) = &admitted {
-                admitted.close_connection_if_draining(version, &mut response);
+                admitted.in_flight.close_connection_if_draining(version, &mut response);
             }
             stream = record.and_then(|record| {
                 if let Some(access) = access {
@@ -249,7 +262,7 @@ where
     /// cut at the shutdown deadline); passed on as it is when it is already complete (a
     /// body of known length up to [`SENT_WITH_THE_HEAD`], or the edge's own answers), which
     /// spares boxing it a second time.
-    fn into_body(self, in_flight: Option<InFlight>, stream: Option<StreamRecord>) -> Body {
+    fn into_body(self, in_flight: Option<Held>, stream: Option<StreamRecord>) -> Body {
         match self {
             Self::App(body) => {
                 let complete = body.size_hint().exact().is_some_and(|length| length <= SENT_WITH_THE_HEAD);
@@ -292,8 +305,8 @@ fn expired(
     }
     if request.watch_cut {
         if cut.is_none() {
-            let in_flight = request.in_flight.as_ref()?;
-            cut.set(Some(in_flight.deadline().clone().cancelled_owned()));
+            let held = request.in_flight.as_ref()?;
+            cut.set(Some(held.in_flight.deadline().clone().cancelled_owned()));
         }
         if cut.as_mut().as_pin_mut().is_some_and(|wait| wait.poll(cx).is_ready()) {
             return Some(Answer::Cut);

@@ -1,21 +1,25 @@
 //! [`EdgeLayer`] -> [`Edge`]: what happens to a request before the application sees it, in
 //! the order of the [module docs](super).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
+
 use ebb_metrics::RequestMetrics;
-use ebb_probes::{Probe, Probes};
+use ebb_probes::{Details, Probe, Probes};
 use ebb_shutdown::Shutdown;
 use http::{Request, Response};
 use tower::{Layer, Service};
 
 use super::access::AccessLine;
-use super::answers::{Answer, HTTP_REQUESTS_SHED_TOTAL};
-use super::body_timeout::watch_body;
+use super::answers::{Answer, HTTP_CLIENT_SHARE_EXCEEDED_TOTAL, HTTP_REQUESTS_SHED_TOTAL};
 use super::context::RequestContext;
 use super::future::EdgeFuture;
+use super::slow_body::{BodyPace, watch_body};
+use crate::client_share::{ClientShares, Clients};
 
 /// What every request of one listener shares: built once, at start.
 #[derive(Debug)]
@@ -24,9 +28,23 @@ pub(crate) struct EdgeShared {
     pub(crate) probes: Probes,
     pub(crate) metrics: RequestMetrics,
     pub(crate) max_in_flight: usize,
-    pub(crate) body_timeout: Duration,
+    /// Who a request's client is, and each client's share of the in-flight cap and of
+    /// probe requests.
+    pub(crate) clients: Clients,
+    /// `None` when a client's share is the whole cap.
+    pub(crate) in_flight_shares: Option<Arc<ClientShares>>,
+    pub(crate) probe_shares: Arc<ClientShares>,
+    pub(crate) body_pace: BodyPace,
     pub(crate) access_log: bool,
     pub(crate) id_in_request: bool,
+}
+
+/// What an admitted request holds until its response body ends: its slot of the in-flight
+/// cap and of its client's share.
+#[derive(Debug)]
+pub(crate) struct Held {
+    pub(crate) in_flight: ebb_shutdown::InFlight,
+    pub(crate) _client: Option<crate::client_share::ClientHold>,
 }
 
 /// Applies [`Edge`]. Clones share one [`EdgeShared`]: one in-flight count, one label cache.
@@ -91,19 +109,55 @@ where
     fn call(&mut self, mut req: Request<axum::body::Body>) -> Self::Future {
         let shared = &*self.layer.shared;
         let mut context = RequestContext::read(&mut req, shared.id_in_request);
+        let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| *peer);
+        let client = shared.clients.of_request(peer, req.headers());
+        let version = req.version();
         if let Some(probe) = Probe::from_path(req.uri().path()) {
-            let answer = shared.probes.answer(probe, &req, false);
-            return EdgeFuture::probe(answer, context, &shared.shutdown, req.version());
+            // Without details on this port: check names and reasons, versions and revisions
+            // are for the metrics port.
+            let Some(hold) = shared.probe_shares.take(client) else {
+                metrics::counter!(HTTP_CLIENT_SHARE_EXCEEDED_TOTAL, "resource" => "probes").increment(1);
+                return EdgeFuture::refused(Answer::ProbesBusy, context, &shared.shutdown, version);
+            };
+            let answer = shared.probes.answer(probe, &req, Details::Never);
+            return EdgeFuture::probe(answer, hold, context, &shared.shutdown, version);
         }
         let record = shared.metrics.start_known(&req, context.grpc);
-        let version = req.version();
         let access = shared.access_log.then(|| AccessLine::new(&req));
+        // The client's share first: a client at its share must not take a slot of the cap.
+        let hold = match &shared.in_flight_shares {
+            Some(shares) => match shares.take(client) {
+                Some(hold) => Some(hold),
+                None => {
+                    metrics::counter!(HTTP_CLIENT_SHARE_EXCEEDED_TOTAL, "resource" => "requests").increment(1);
+                    return EdgeFuture::answered(
+                        Answer::ClientBusy,
+                        context,
+                        record,
+                        access,
+                        version,
+                        &shared.shutdown,
+                    );
+                }
+            },
+            None => None,
+        };
         let Some(in_flight) = shared.shutdown.admit(shared.max_in_flight) else {
             metrics::counter!(HTTP_REQUESTS_SHED_TOTAL).increment(1);
             return EdgeFuture::answered(Answer::Overloaded, context, record, access, version, &shared.shutdown);
         };
-        let (req, stalled) = watch_body(req, shared.body_timeout);
+        let pace = if self.layer.request_timeout.is_some() { shared.body_pace } else { shared.body_pace.streaming() };
+        let (req, stalled) = watch_body(req, pace);
         let inner = context.enter(|| self.inner.call(req));
-        EdgeFuture::new(inner, context, record, access, version, in_flight, stalled, &self.layer)
+        EdgeFuture::new(
+            inner,
+            context,
+            record,
+            access,
+            version,
+            Held { in_flight, _client: hold },
+            stalled,
+            &self.layer,
+        )
     }
 }

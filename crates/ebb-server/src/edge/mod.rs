@@ -50,13 +50,13 @@
 mod access;
 mod answers;
 mod body;
-pub(crate) mod body_timeout;
 mod context;
 mod future;
 mod layer;
 pub(crate) mod panic;
+pub(crate) mod slow_body;
 
-pub use answers::HTTP_REQUESTS_SHED_TOTAL;
+pub use answers::{HTTP_CLIENT_SHARE_EXCEEDED_TOTAL, HTTP_REQUESTS_SHED_TOTAL};
 pub(crate) use body::EdgeBody;
 pub(crate) use layer::{EdgeLayer, EdgeShared};
 

@@ -17,20 +17,46 @@ use http_body_util::BodyExt;
 use tokio::sync::Notify;
 use tower::ServiceExt;
 
+use super::slow_body::BodyPace;
 use super::{EdgeLayer, EdgeShared};
+use crate::client_share::{ClientShares, Clients};
+use ebb_core::client::TrustedProxies;
 
+/// The edge with no per-client share (one client is all these tests have).
 fn edge(shutdown: &Shutdown, max_in_flight: usize) -> EdgeLayer {
+    edge_with_share(shutdown, max_in_flight, usize::MAX)
+}
+
+/// The edge with each client's share of `max_in_flight` at `share`.
+fn edge_with_share(shutdown: &Shutdown, max_in_flight: usize, share: usize) -> EdgeLayer {
+    let in_flight_shares = (share < max_in_flight).then(|| ClientShares::new(share));
+    EdgeLayer::new(EdgeShared { max_in_flight, in_flight_shares, ..shared_for(shutdown) })
+}
+
+/// What the edge shares, with ebb-server's defaults and no per-client share.
+fn shared_for(shutdown: &Shutdown) -> EdgeShared {
     let probes = Probes::builder().build();
     probes.mark_started();
-    EdgeLayer::new(EdgeShared {
+    EdgeShared {
         shutdown: shutdown.clone(),
         probes,
         metrics: RequestMetrics::new().without_in_flight_gauge(),
-        max_in_flight,
-        body_timeout: Duration::from_secs(30),
+        max_in_flight: 1024,
+        clients: Clients::new(TrustedProxies::default()),
+        in_flight_shares: None,
+        probe_shares: ClientShares::new(crate::PROBES_IN_FLIGHT_PER_CLIENT),
+        body_pace: BodyPace {
+            progress: Duration::from_secs(30),
+            min_rate: 1024,
+            deadline: Some(Duration::from_secs(20)),
+        },
         access_log: false,
         id_in_request: false,
-    })
+    }
+}
+
+fn hello() -> Router {
+    Router::new().route("/", get(|| async { "hello" }))
 }
 
 fn shutdown() -> Shutdown {
@@ -146,7 +172,6 @@ async fn a_handler_past_the_request_timeout_is_answered_503() {
 
 #[tokio::test]
 async fn from_the_signal_on_http1_responses_say_connection_close() {
-    let hello = || Router::new().route("/", get(|| async { "hello" }));
     let shutdown = shutdown();
     let closes = |response: &Response<Body>| response.headers().get(header::CONNECTION).is_some_and(|v| v == "close");
     // Control: before the signal, keep-alive stays.
@@ -284,7 +309,6 @@ fn only_requests_whose_timeout_can_outlast_the_shutdown_budget_watch_its_deadlin
 
 #[tokio::test]
 async fn ids_are_kept_or_made_and_sent_back() {
-    let hello = || Router::new().route("/", get(|| async { "hello" }));
     let shutdown = shutdown();
     let mut request = get_request("/", Version::HTTP_11);
     request.headers_mut().insert("x-request-id", "req-7".parse().expect("value"));
@@ -292,4 +316,145 @@ async fn ids_are_kept_or_made_and_sent_back() {
     assert_eq!(kept.headers()["x-request-id"], "req-7");
     let made = hello().layer(edge(&shutdown, 16)).oneshot(get_request("/", Version::HTTP_11)).await.expect("response");
     assert_eq!(made.headers()["x-request-id"].len(), 32);
+}
+
+/// A request from `peer`, as the listener hands it over.
+fn from(peer: &str, path: &str) -> Request<Body> {
+    let mut req = get_request(path, Version::HTTP_11);
+    let peer: std::net::SocketAddr = peer.parse().expect("address");
+    req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+    req
+}
+
+/// `/` waits for `release`; `/hello` answers at once.
+fn held_and_hello(release: &Arc<Notify>) -> Router {
+    held(release).route("/hello", get(|| async { "hello" }))
+}
+
+/// Starts `req` on `app` and lets it reach its handler (the edge admits it there).
+async fn started(
+    app: &Router,
+    req: Request<Body>,
+) -> tokio::task::JoinHandle<Result<Response<Body>, std::convert::Infallible>> {
+    let task = tokio::spawn(app.clone().oneshot(req));
+    for _ in 0..8 {
+        tokio::task::yield_now().await;
+    }
+    task
+}
+
+/// Statuses of requests from two clients: `greedy` first has `taken` requests held in the
+/// handler, then sends one more; then `other` sends one. Returns the last two statuses.
+async fn greedy_then_other(edge: EdgeLayer, taken: usize) -> (StatusCode, StatusCode) {
+    let release = Arc::new(Notify::new());
+    let app = held_and_hello(&release).layer(edge);
+    let mut held = Vec::new();
+    for _ in 0..taken {
+        held.push(started(&app, from("198.51.100.1:4000", "/")).await);
+    }
+    let greedy = app.clone().oneshot(from("198.51.100.1:4001", "/hello")).await.expect("response").status();
+    let other = app.clone().oneshot(from("203.0.113.7:5000", "/hello")).await.expect("response").status();
+    release.notify_waiters();
+    for task in held {
+        assert_eq!(task.await.expect("task").expect("response").status(), StatusCode::OK);
+    }
+    (greedy, other)
+}
+
+#[tokio::test]
+async fn a_client_at_its_share_is_refused_and_others_are_still_served() {
+    let shutdown = shutdown();
+    // A cap of 3, a share of 2: the greedy client's third is refused, the other one is served.
+    let (greedy, other) = greedy_then_other(edge_with_share(&shutdown, 3, 2), 2).await;
+    assert_eq!((greedy, other), (StatusCode::TOO_MANY_REQUESTS, StatusCode::OK));
+    assert_eq!(shutdown.in_flight(), 0, "a refusal takes no slot, and every slot is given back");
+    // Control: without a share the greedy client takes the whole cap, and the other is shed.
+    let (greedy, other) = greedy_then_other(edge(&shutdown, 3), 3).await;
+    assert_eq!((greedy, other), (StatusCode::SERVICE_UNAVAILABLE, StatusCode::SERVICE_UNAVAILABLE));
+}
+
+#[tokio::test]
+async fn a_refused_client_is_told_why_and_when_to_retry() {
+    let shutdown = shutdown();
+    let release = Arc::new(Notify::new());
+    let app = held_and_hello(&release).layer(edge_with_share(&shutdown, 16, 1));
+    let first = started(&app, from("198.51.100.1:4000", "/")).await;
+    let refused = app.clone().oneshot(from("198.51.100.1:4001", "/hello")).await.expect("response");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
+    assert!(text(refused).await.contains("too many requests from your address"));
+    release.notify_waiters();
+    drop(first.await);
+}
+
+/// A readiness check that takes an hour: probes on it stay in flight.
+struct Hangs;
+
+impl ebb_probes::Check for Hangs {
+    fn check(&self) -> ebb_probes::check::CheckFuture<'_> {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_client_may_have_a_few_probes_in_flight_on_this_port_and_no_more() {
+    let shutdown = shutdown();
+    let probes =
+        Probes::builder().with_readiness_check("hangs", Hangs).with_check_timeout(Duration::from_secs(3600)).build();
+    probes.mark_started();
+    let app = hello().layer(EdgeLayer::new(EdgeShared { probes, ..shared_for(&shutdown) }));
+    let limit = crate::PROBES_IN_FLIGHT_PER_CLIENT;
+    let mut held = Vec::new();
+    for _ in 0..limit {
+        held.push(started(&app, from("198.51.100.1:4000", "/readyz")).await);
+    }
+    let refused = app.clone().oneshot(from("198.51.100.1:4000", "/livez")).await.expect("response");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another client's probe, and the same client's traffic, are not held up by it.
+    let other = app.clone().oneshot(from("203.0.113.7:5000", "/livez")).await.expect("response");
+    assert_eq!(other.status(), StatusCode::OK);
+    let traffic = app.clone().oneshot(from("198.51.100.1:4000", "/")).await.expect("response");
+    assert_eq!(traffic.status(), StatusCode::OK);
+    // Given back when they end.
+    for probe in held {
+        probe.abort();
+        let _ = probe.await;
+    }
+    let again = app.clone().oneshot(from("198.51.100.1:4000", "/livez")).await.expect("response");
+    assert_eq!(again.status(), StatusCode::OK);
+    // Control: without the share, the same client's next probe gets through too.
+    let probes =
+        Probes::builder().with_readiness_check("hangs", Hangs).with_check_timeout(Duration::from_secs(3600)).build();
+    probes.mark_started();
+    let unbounded = EdgeShared { probes, probe_shares: ClientShares::new(usize::MAX), ..shared_for(&shutdown) };
+    let app = hello().layer(EdgeLayer::new(unbounded));
+    let mut held = Vec::new();
+    for _ in 0..limit {
+        held.push(started(&app, from("198.51.100.1:4000", "/readyz")).await);
+    }
+    let through = app.clone().oneshot(from("198.51.100.1:4000", "/livez")).await.expect("response");
+    assert_eq!(through.status(), StatusCode::OK);
+    held.iter().for_each(tokio::task::JoinHandle::abort);
+}
+
+#[tokio::test]
+async fn verbose_probes_on_this_port_tell_nothing_but_the_verdict() {
+    let shutdown = shutdown();
+    let probes = Probes::builder().with_info("version", "9.9.9-secret").build();
+    probes.mark_started();
+    let shared = EdgeShared { probes: probes.clone(), ..shared_for(&shutdown) };
+    let app = hello().layer(EdgeLayer::new(shared));
+    for path in ["/livez?verbose", "/readyz?verbose", "/startupz?verbose", "/healthz?verbose&json"] {
+        let answer = app.clone().oneshot(get_request(path, Version::HTTP_11)).await.expect("response");
+        let body = text(answer).await;
+        assert!(!body.contains("9.9.9-secret"), "{path}: {body}");
+    }
+    // Control: the same probes with details (the metrics port's way) do tell.
+    let req = get_request("/startupz?verbose", Version::HTTP_11);
+    let detailed = probes.answer(ebb_probes::Probe::Startup, &req, ebb_probes::Details::Always).await;
+    let body = String::from_utf8(detailed.into_body().collect().await.expect("body").to_bytes().to_vec());
+    assert!(body.expect("utf-8").contains("9.9.9-secret"));
 }

@@ -11,7 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::connection::{Listener, serve_connection};
+use super::connection::{Listener, Slot, serve_connection};
 
 /// Pause after an accept error that is not the peer's (out of file descriptors), so that
 /// the loop does not spin.
@@ -53,10 +53,15 @@ pub(crate) async fn serve(
                 }
             },
         };
+        // A client over its share is closed at once (its place under the cap with it).
+        let Ok(client) = listener.client_share(remote.ip()) else {
+            tracing::debug!(%remote, "the client holds its share of connections: closing");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let listener = listener.clone();
-        // The permit lives with the socket: an upgraded connection keeps its slot.
-        connections.spawn(serve_connection(listener, stream, remote, Some(permit)));
+        // The slot lives with the socket: an upgraded connection keeps it.
+        connections.spawn(serve_connection(listener, stream, remote, Slot::new(permit, client)));
     }
 
     // Connections already in the backlog were accepted by the kernel: closing the socket
@@ -69,7 +74,7 @@ pub(crate) async fn serve(
                     Ok(stream) => stream,
                     Err(_) => continue,
                 };
-                connections.spawn(serve_connection(listener.clone(), stream, remote, None));
+                connections.spawn(serve_connection(listener.clone(), stream, remote, Slot::default()));
             }
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
             Err(error) if is_peer_error(&error) => {}

@@ -2,7 +2,7 @@
 //! along by the shutdown phases.
 
 use std::future::{Future, pending};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,8 @@ use super::gated::Gated;
 use super::io::WatchedIo;
 use super::service::ConnService;
 use super::state::{ConnState, Timeouts, Verdict, Watch};
-use crate::Limits;
+use crate::client_share::{ClientHold, ClientShares, Clients};
+use crate::{HTTP_CLIENT_SHARE_EXCEEDED_TOTAL, Limits};
 
 /// Counter of connections closed by a timeout, by `kind`: `header` (a slow first request
 /// head), `idle` (keep-alive, or a connection that never sent a request), `send` (a client
@@ -33,9 +34,27 @@ pub(crate) struct Listener {
     pub(crate) limits: Limits,
     /// `None` for a listener that only ends with the process (metrics).
     pub(crate) shutdown: Option<Shutdown>,
+    /// Who a peer is, and each one's share of the connections; `None`: no per-client cap.
+    pub(crate) shares: Option<(Clients, Arc<ClientShares>)>,
 }
 
 impl Listener {
+    /// A place in `peer`'s share of the connections: `Ok(None)` when there is no per-client
+    /// cap or the peer is a trusted proxy, `Err(())` when it holds its share already.
+    pub(crate) fn client_share(&self, peer: IpAddr) -> Result<Option<ClientHold>, ()> {
+        let Some((clients, shares)) = &self.shares else { return Ok(None) };
+        if clients.is_trusted(peer) {
+            return Ok(None);
+        }
+        match shares.take(clients.of_peer(peer)) {
+            Some(hold) => Ok(Some(hold)),
+            None => {
+                metrics::counter!(HTTP_CLIENT_SHARE_EXCEEDED_TOTAL, "resource" => "connections").increment(1);
+                Err(())
+            }
+        }
+    }
+
     /// Completes when shutdown begins; never for a listener without one.
     pub(crate) fn signalled(&self) -> impl Future<Output = ()> + use<> {
         or_never(self.shutdown.as_ref().map(Shutdown::signalled))
@@ -60,16 +79,25 @@ async fn or_never(phase: Option<impl Future<Output = ()>>) {
 /// request on the wire.
 const FRESH_GRACE: Duration = Duration::from_secs(1);
 
+/// A connection's places under the connection cap and its client's share, held as long as
+/// its socket lives (an upgraded connection keeps them).
+#[derive(Debug, Default)]
+pub(crate) struct Slot {
+    _permit: Option<OwnedSemaphorePermit>,
+    _client: Option<ClientHold>,
+}
+
+impl Slot {
+    pub(crate) fn new(permit: OwnedSemaphorePermit, client: Option<ClientHold>) -> Self {
+        Self { _permit: Some(permit), _client: client }
+    }
+}
+
 /// Serves one connection until it closes.
-pub(crate) async fn serve_connection(
-    listener: Arc<Listener>,
-    stream: TcpStream,
-    remote: SocketAddr,
-    permit: Option<OwnedSemaphorePermit>,
-) {
+pub(crate) async fn serve_connection(listener: Arc<Listener>, stream: TcpStream, remote: SocketAddr, slot: Slot) {
     let state = Arc::new(ConnState::new());
     let shutdown = listener.shutdown.as_ref();
-    let io = WatchedIo::new(stream, state.clone(), shutdown.cloned(), permit);
+    let io = WatchedIo::new(stream, state.clone(), shutdown.cloned(), slot);
     let service = ConnService::new(listener.app.clone(), remote, state.clone());
     let mut conn = pin!(listener.builder.serve_connection_with_upgrades(TokioIo::new(io), service));
     // Polled by the select below on every wake, but polled through only when they fire.
@@ -106,7 +134,8 @@ pub(crate) async fn serve_connection(
                 // A head still arriving is no request the service accepted: cut it now
                 // (hyper would wait for it on a connection's first request) and count it.
                 // (After a served request, such bytes may be a body hyper drains: not counted.)
-                if state.has_partial_head() && !state.has_served() {
+                // HTTP/2 knows its heads exactly: an open header block is always one.
+                if state.has_partial_head() && (state.is_h2() || !state.has_served()) {
                     if let Some(shutdown) = shutdown {
                         shutdown.record_cut_connection();
                     }
@@ -127,7 +156,9 @@ pub(crate) async fn serve_connection(
                     conn.as_mut().graceful_shutdown();
                 }
             }
-            () = &mut timer, if !closing => {
+            // A closing HTTP/2 connection is still watched: GOAWAY does not end a header
+            // block that never completes.
+            () = &mut timer, if !closing || state.is_h2() => {
                 // After the stop, a connection that still sent nothing gets its grace only.
                 if let Some(until) = fresh_until.filter(|_| state.is_fresh()) {
                     if Instant::now() >= until {
@@ -139,16 +170,23 @@ pub(crate) async fn serve_connection(
                     continue;
                 }
                 match state.verdict(&mut watch, timeouts) {
-                // A connection that shows it is HTTP/2 only after the signal still gets its GOAWAY.
-                Verdict::Wait(_) if signal_seen && state.is_h2() => {
-                    closing = true;
-                    conn.as_mut().graceful_shutdown();
+                Verdict::Wait(after) => {
+                    // A connection that shows it is HTTP/2 only after the signal still gets
+                    // its GOAWAY.
+                    if signal_seen && state.is_h2() && !closing {
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    timer.as_mut().reset(Instant::now() + after);
                 }
-                Verdict::Wait(after) => timer.as_mut().reset(Instant::now() + after),
                 Verdict::CloseIdle => {
-                    metrics::counter!(HTTP_CONNECTION_TIMEOUTS_TOTAL, "kind" => "idle").increment(1);
-                    closing = true;
-                    conn.as_mut().graceful_shutdown();
+                    if !closing {
+                        metrics::counter!(HTTP_CONNECTION_TIMEOUTS_TOTAL, "kind" => "idle").increment(1);
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    // HTTP/2 closes once its streams end; until then, heads are watched.
+                    timer.as_mut().reset(Instant::now() + timeouts.period());
                 }
                 Verdict::CutSlowHead => {
                     metrics::counter!(HTTP_CONNECTION_TIMEOUTS_TOTAL, "kind" => "header").increment(1);

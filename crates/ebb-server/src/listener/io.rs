@@ -9,9 +9,10 @@ use std::task::{Context, Poll};
 use ebb_shutdown::{ConnectionGuard, Shutdown};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
+use super::connection::Slot;
+use super::h2_heads::H2Heads;
 use super::state::ConnState;
 
 const H2_PREFACE_START: &[u8] = b"PRI * HTTP/2";
@@ -26,19 +27,15 @@ pub(crate) struct WatchedIo {
     // Counts the connection as open for the drain as long as the socket lives, upgrades
     // included; released (and counted as cut) when the deadline cuts it.
     guard: Option<ConnectionGuard>,
-    // The connection's slot under the connection cap, held as long as the socket lives.
-    _permit: Option<OwnedSemaphorePermit>,
+    // The connection's places under the caps, held as long as the socket lives.
+    _slot: Slot,
+    heads: H2Heads,
 }
 
 impl WatchedIo {
-    pub(crate) fn new(
-        stream: TcpStream,
-        state: Arc<ConnState>,
-        shutdown: Option<Shutdown>,
-        permit: Option<OwnedSemaphorePermit>,
-    ) -> Self {
+    pub(crate) fn new(stream: TcpStream, state: Arc<ConnState>, shutdown: Option<Shutdown>, slot: Slot) -> Self {
         let guard = shutdown.as_ref().map(Shutdown::track_connection);
-        Self { stream, state, shutdown, deadline_wait: None, guard, _permit: permit }
+        Self { stream, state, shutdown, deadline_wait: None, guard, _slot: slot, heads: H2Heads::new() }
     }
 
     /// After an upgrade, hyper no longer drives this socket: the deadline must. The first
@@ -78,14 +75,18 @@ impl AsyncRead for WatchedIo {
         if self.past_deadline(cx) {
             return Poll::Ready(Err(cut()));
         }
+        let this = &mut *self;
         let before = buf.filled().len();
-        let result = Pin::new(&mut self.stream).poll_read(cx, buf);
+        let result = Pin::new(&mut this.stream).poll_read(cx, buf);
         let read = &buf.filled()[before..];
         if !read.is_empty() {
-            if before == 0 && self.state.is_fresh() && read.starts_with(H2_PREFACE_START) {
-                self.state.mark_h2();
+            if before == 0 && this.state.is_fresh() && read.starts_with(H2_PREFACE_START) {
+                this.state.mark_h2();
             }
-            self.state.on_bytes();
+            if !matches!(this.heads, H2Heads::NotH2) {
+                this.state.set_h2_head_open(this.heads.feed(read));
+            }
+            this.state.on_bytes();
         }
         result
     }

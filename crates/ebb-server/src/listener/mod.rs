@@ -3,7 +3,8 @@
 //!
 //! - **Timeouts per connection**: a header read timeout (slowloris) separate from the
 //!   keep-alive idle timeout, HTTP/2 keep-alive pings ([`Limits`](crate::Limits)).
-//! - **A connection cap**: at the cap the listener stops accepting.
+//! - **A connection cap**: at the cap the listener stops accepting; and a per-client cap:
+//!   a client (not a trusted proxy) over its share has new connections closed at once.
 //! - **A drain that needs no retries** from the balancer in front: from the signal on,
 //!   HTTP/1 responses carry `Connection: close` (the edge's decision) and HTTP/2
 //!   connections get GOAWAY, so that
@@ -16,6 +17,7 @@
 mod accept;
 mod connection;
 mod gated;
+mod h2_heads;
 mod io;
 mod service;
 mod state;
@@ -32,15 +34,18 @@ use tokio::net::TcpListener;
 pub use connection::HTTP_CONNECTION_TIMEOUTS_TOTAL;
 
 use crate::Limits;
+use crate::client_share::{ClientShares, Clients};
 
 /// Serves `app` on `socket` with `limits`. With a `shutdown`, the connections follow its
 /// phases and the future completes once the listener stopped and every connection closed;
-/// without one, it serves until dropped.
+/// without one, it serves until dropped. With `clients`, each client (trusted proxies
+/// exempt) may hold at most `limits.max_connections_per_client` connections.
 pub(crate) fn serve(
     socket: TcpListener,
     app: Router,
     limits: Limits,
     shutdown: Option<Shutdown>,
+    clients: Option<Clients>,
 ) -> impl Future<Output = std::io::Result<()>> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // No timer for HTTP/1: hyper's header read timeout would also close idle keep-alive
@@ -59,7 +64,11 @@ pub(crate) fn serve(
     // `with_state(())` turns every route's handler into its service once, here, as
     // `axum::serve` does; without it the router would do so again for every request.
     let app = app.with_state(());
-    let listener = Arc::new(connection::Listener { builder, app, limits, shutdown });
+    // A share that is the whole cap is no share.
+    let shared = limits.max_connections_per_client < limits.max_connections;
+    let shares =
+        clients.filter(|_| shared).map(|clients| (clients, ClientShares::new(limits.max_connections_per_client)));
+    let listener = Arc::new(connection::Listener { builder, app, limits, shutdown, shares });
     let stop = listener.stop_accepting();
     accept::serve(socket, listener, stop)
 }

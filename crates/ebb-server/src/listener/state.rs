@@ -27,6 +27,8 @@ pub(crate) struct ConnState {
     write_blocked: AtomicBool,
     fresh: AtomicBool,
     h2: AtomicBool,
+    /// HTTP/2: a header block began and has not ended (see `h2_heads`).
+    h2_head_open: AtomicBool,
     detached: AtomicBool,
 }
 
@@ -66,6 +68,7 @@ impl ConnState {
             write_blocked: AtomicBool::new(false),
             fresh: AtomicBool::new(true),
             h2: AtomicBool::new(false),
+            h2_head_open: AtomicBool::new(false),
             detached: AtomicBool::new(false),
         }
     }
@@ -122,6 +125,13 @@ impl ConnState {
         self.h2.store(true, Ordering::Relaxed);
     }
 
+    /// Whether an HTTP/2 header block is open, as the socket reads it.
+    pub(crate) fn set_h2_head_open(&self, open: bool) {
+        if self.h2_head_open.load(Ordering::Relaxed) != open {
+            self.h2_head_open.store(open, Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn is_h2(&self) -> bool {
         self.h2.load(Ordering::Relaxed)
     }
@@ -139,10 +149,14 @@ impl ConnState {
         self.detached.load(Ordering::Acquire)
     }
 
-    /// Part of a request head arrived and no request is being handled: closing now loses
-    /// a request the client began to send.
+    /// Part of a request head arrived: closing now loses a request the client began to
+    /// send. HTTP/1: bytes while no request is being handled; HTTP/2: an open header block
+    /// (which stalls the whole connection while it lasts, whatever streams are open).
     pub(crate) fn has_partial_head(&self) -> bool {
-        !self.is_h2() && self.in_flight.load(Ordering::Acquire) == 0 && self.head_bytes.load(Ordering::Relaxed)
+        if self.is_h2() {
+            return self.h2_head_open.load(Ordering::Relaxed);
+        }
+        self.in_flight.load(Ordering::Acquire) == 0 && self.head_bytes.load(Ordering::Relaxed)
     }
 
     /// The timer's verdict; `watch` carries what the previous wakes saw. The timer wakes
@@ -150,17 +164,24 @@ impl ConnState {
     pub(crate) fn verdict(&self, watch: &mut Watch, timeouts: Timeouts) -> Verdict {
         let Timeouts { header, idle, send } = timeouts;
         let now = Instant::now();
-        let period = (header / 2).max(Duration::from_millis(10));
+        let period = timeouts.period();
         let events = self.events.load(Ordering::Relaxed);
         let head_bytes = self.has_partial_head();
-        let blocked = self.write_blocked.load(Ordering::Relaxed);
-        let seen = (events, head_bytes, self.writes.load(Ordering::Relaxed), blocked);
+        let busy = self.in_flight.load(Ordering::Acquire) > 0;
+        // Writes matter only while a response is being written: the server's own HTTP/2
+        // pings (and their acks) are no activity, so they never keep an idle connection.
+        let blocked = busy && self.write_blocked.load(Ordering::Relaxed);
+        let writes = if busy { self.writes.load(Ordering::Relaxed) } else { 0 };
+        let seen = (events, head_bytes, writes, blocked);
         if seen != watch.seen {
             *watch = Watch { seen, since: now };
             return Verdict::Wait(period);
         }
         let lasted = now.duration_since(watch.since);
-        let (limit, verdict) = if self.in_flight.load(Ordering::Acquire) > 0 {
+        let (limit, verdict) = if head_bytes && self.is_h2() {
+            // A header block open that long, on any connection state: a slow head.
+            (header, Verdict::CutSlowHead)
+        } else if busy {
             // A busy connection is the request timeouts' business, unless its client stopped
             // reading: a response that cannot be written holds the connection for nothing.
             if !blocked {
@@ -189,6 +210,13 @@ pub(crate) struct Timeouts {
     pub(crate) idle: Duration,
     /// Without any progress writing a response.
     pub(crate) send: Duration,
+}
+
+impl Timeouts {
+    /// How often the timer looks, at most: half the header read timeout.
+    pub(crate) fn period(self) -> Duration {
+        (self.header / 2).max(Duration::from_millis(10))
+    }
 }
 
 #[cfg(test)]
@@ -247,12 +275,39 @@ mod tests {
     }
 
     #[test]
-    fn http2_has_no_head_timer() {
+    fn http2_bytes_are_no_head_but_an_open_header_block_is_cut_even_beside_streams() {
         let state = ConnState::new();
         state.mark_h2();
         state.on_bytes();
-        assert!(!state.has_partial_head());
+        assert!(!state.has_partial_head(), "frames other than a header block are no head");
         assert!(matches!(state.verdict(&mut Watch::new(), TIMEOUTS), Verdict::Wait(_)));
+        state.on_request(); // a stream in flight beside the stalled block
+        state.set_h2_head_open(true);
+        assert!(state.has_partial_head());
+        let started = Instant::now();
+        assert_eq!(wait_out(&state, &mut Watch::new()), Verdict::CutSlowHead);
+        assert!(started.elapsed() >= HEADER);
+    }
+
+    #[test]
+    fn an_idle_http2_connection_closes_though_pings_are_written_and_answered() {
+        let state = ConnState::new();
+        state.mark_h2();
+        state.on_request();
+        state.on_response_end();
+        let mut watch = Watch::new();
+        let idle_from = Instant::now();
+        let verdict = loop {
+            // The server's ping and the client's ack, on every wake.
+            state.on_write(17);
+            state.on_bytes();
+            match state.verdict(&mut watch, TIMEOUTS) {
+                Verdict::Wait(after) => std::thread::sleep(after),
+                other => break other,
+            }
+        };
+        assert_eq!(verdict, Verdict::CloseIdle);
+        assert!(idle_from.elapsed() >= IDLE);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! (step 1 of the request order in `crates/ebb-server/src/edge/mod.rs`), for handlers and
 //! parts that need them.
 //!
-//! - `x-request-id` ([`RequestId`]): the request's own when usable (1 to 128 visible ASCII
-//!   characters), made otherwise; sent back in the response's `x-request-id` and carried by
+//! - `x-request-id` ([`RequestId`]): the request's own when usable (1 to 128 of
+//!   `A-Z a-z 0-9 - _ . : / + @`, so that it cannot forge log fields), made otherwise; sent back in the response's `x-request-id` and carried by
 //!   every log line of the request (text: `request{request_id=..}:`, JSON: `span`);
 //! - `traceparent` ([`TraceContext`]): a W3C trace context (HTTP header or gRPC metadata),
 //!   in the request's extensions and the log lines' `trace_id`;

@@ -22,7 +22,7 @@ pub struct RequestId(HeaderValue);
 impl RequestId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        // Only visible ASCII gets in (see `usable`), and made ids are hex.
+        // Only `is_id_char` bytes get in (see `usable`), and made ids are hex.
         self.0.to_str().unwrap_or_default()
     }
 
@@ -34,7 +34,7 @@ impl RequestId {
         self.0
     }
 
-    /// The request's own id when usable (1 to 128 visible ASCII characters), else a new one
+    /// The request's own id when usable (1 to 128 of `A-Z a-z 0-9 - _ . : / + @`), else a new one
     /// (`true`: made here). For a handler behind ebb-server, the request's `x-request-id`
     /// is always usable: ebb-server replaced it otherwise.
     pub fn of(headers: &HeaderMap) -> (Self, bool) {
@@ -77,7 +77,14 @@ impl fmt::Display for RequestId {
 #[allow(clippy::trivially_copy_pass_by_ref)]
 fn usable(value: &HeaderValue) -> bool {
     let bytes = value.as_bytes();
-    !bytes.is_empty() && bytes.len() <= MAX_LEN && bytes.iter().all(|b| b.is_ascii_graphic())
+    !bytes.is_empty() && bytes.len() <= MAX_LEN && bytes.iter().all(|b| is_id_char(*b))
+}
+
+/// What a kept id may hold: what UUIDs, ULIDs, hex and base64 ids are written with, and
+/// nothing a log line gives meaning to (no space, quote, brace, `=`, `;` or `,`), so that a
+/// client's id cannot forge fields or spans in a text log.
+fn is_id_char(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b':' | b'/' | b'+' | b'@')
 }
 
 /// Made ids share a buffer per thread, 128 at a time: a `HeaderValue` of its own would cost
@@ -132,7 +139,12 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(X_REQUEST_ID, HeaderValue::from_static("abc-123"));
         assert_eq!(RequestId::of(&headers), (RequestId(HeaderValue::from_static("abc-123")), false));
-        for bad in ["", "has space", &"x".repeat(129)] {
+        for good in ["0b5e2c1e-8d6a-4c3f-9b1a-2f0e6d7c8b9a", "01HZX3K9Q2", "a.b:c/d+e@f_g", &"x".repeat(128)] {
+            headers.insert(X_REQUEST_ID, HeaderValue::from_str(good).expect("header"));
+            assert_eq!(RequestId::of(&headers).0.as_str(), good, "kept");
+        }
+        let forged = ["abc}:_INFO_forged=1", "a=b", "a;b", "a,b", "a\"b", "a{b", "a'b", "a\\b", "a<b>"];
+        for bad in ["", "has space", &"x".repeat(129)].into_iter().chain(forged) {
             headers.insert(X_REQUEST_ID, HeaderValue::from_str(bad).expect("header"));
             let (id, made) = RequestId::of(&headers);
             assert!(made && id.as_str().len() == 32 && id.as_str() != bad, "{bad:?} -> {id}");

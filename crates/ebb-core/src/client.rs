@@ -1,4 +1,7 @@
-//! The client address behind trusted proxies, from `X-Forwarded-For`.
+//! Who sent a request: the client address behind trusted proxies, from `X-Forwarded-For`.
+//! One decision for every part that treats clients apart: the rate limit's key, the
+//! edge's per-client share of in-flight requests and connections, and the proxies exempt
+//! from the per-client connection cap.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -16,7 +19,7 @@ use ipnet::IpNet;
 /// come from a trusted proxy is keyed by its peer address, whatever it says.
 ///
 /// ```
-/// use ebb_ratelimit::{ClientAddr, TrustedProxies};
+/// use ebb_core::client::{ClientAddr, TrustedProxies};
 /// let trusted: TrustedProxies = "10.0.0.0/8".parse()?;
 /// let mut headers = http::HeaderMap::new();
 /// // The client forged "1.1.1.1"; the ingress (10.0.0.2) appended the real 203.0.113.9.
@@ -39,6 +42,24 @@ pub enum ClientAddr {
     /// identifier, an empty entry): its text, so that such clients do not all share the
     /// proxy's own bucket.
     Unparsed(String),
+}
+
+impl ClientAddr {
+    /// The client's key as rate limits and logs name it: IPv4 as is, IPv6 by its /64 (one
+    /// subscriber's whole prefix), an unparsed hop by the SHA-1 of its text (the text is
+    /// the client's, through a proxy, and may hold anything).
+    pub fn key(&self) -> String {
+        match self {
+            Self::Ip(ip) => match ip.to_canonical() {
+                IpAddr::V4(v4) => v4.to_string(),
+                IpAddr::V6(v6) => {
+                    let s = v6.segments();
+                    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                }
+            },
+            Self::Unparsed(hop) => format!("hop:{}", sha1_smol::Sha1::from(hop.as_bytes()).digest()),
+        }
+    }
 }
 
 /// A trusted proxy entry that is neither an address nor a CIDR.
