@@ -24,6 +24,9 @@ pub const REQUESTS_PER_SECOND_QUERY: &str = "sum(rate(http_requests_total[1m])) 
 /// Counter of rate-limit decisions: `ratelimit_decisions_total{policy,outcome}`, `outcome`
 /// one of `allowed`, `limited`, `error` (the store failed; the failure mode decided).
 pub const RATELIMIT_DECISIONS_TOTAL: &str = "ratelimit_decisions_total";
+/// Counter: `ratelimit_table_full_total{policy}`, new keys the in-process limiter refused
+/// because its table held only keys over their limit (it never forgets those).
+pub const RATELIMIT_TABLE_FULL_TOTAL: &str = "ratelimit_table_full_total";
 
 /// Counter: `offload_operations_total{operation,outcome}`; `operation` is `upload`,
 /// `download`, `head`, `delete` or `presign`; `outcome` is `ok`, `client_error` (4xx) or
