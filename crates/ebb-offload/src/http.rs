@@ -18,10 +18,10 @@
 //! A `Content-Type` (at upload, or for a presigned upload) must be one media type, else
 //! `400`; it is stored in a normal form (`type/subtype` in lowercase, plus its `charset`).
 //! Responses with an object carry `X-Content-Type-Options: nosniff` and
-//! `Content-Security-Policy: sandbox`; types outside the inline list (and stored types that
-//! are not media types)
-//! ([`OffloadConfig::inline_types`](crate::OffloadConfig::inline_types)) are sent as
-//! `application/octet-stream` with `Content-Disposition: attachment`.
+//! `Content-Security-Policy: sandbox`; types outside the inline list
+//! ([`OffloadConfig::inline_types`](crate::OffloadConfig::inline_types)), and stored types
+//! that are not media types, are sent as `application/octet-stream` with
+//! `Content-Disposition: attachment`.
 //!
 //! Errors are text with the reason in our words (never a store message, path or endpoint):
 //! `400` bad key, body or request, `404`, `409` conflicts, `413` over the size limit, `416`
