@@ -53,7 +53,8 @@ async fn only_media_types_are_stored_and_they_are_served_normalised() {
     let mut old = metadata.get("note").await.expect("metadata").expect("a record");
     old.content_type = LIST.to_owned();
     metadata.swap(&old).await.expect("rewrite");
-    for response in [client.get(url("note")).send().await.expect("get"), client.head(url("note")).send().await.expect("head")]
+    for response in
+        [client.get(url("note")).send().await.expect("get"), client.head(url("note")).send().await.expect("head")]
     {
         assert_eq!(response.headers()["content-type"], "application/octet-stream");
         assert_eq!(response.headers()["content-disposition"], "attachment");

@@ -255,7 +255,10 @@ async fn a_panicking_check_fails_without_taking_the_probe_down() {
     probes.mark_started();
     let (status, body) = get(&probes, "/readyz?verbose", false).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(body.contains("[-]eager failed: check panicked") && body.contains("[-]lazy failed: check panicked"), "{body}");
+    assert!(
+        body.contains("[-]eager failed: check panicked") && body.contains("[-]lazy failed: check panicked"),
+        "{body}"
+    );
     assert!(body.contains("[+]fine ok") && !body.contains("hunter2"), "{body}");
     // A second probe (cached or run again) still answers.
     assert_eq!(get(&probes, "/readyz", false).await.0, StatusCode::SERVICE_UNAVAILABLE);

@@ -211,7 +211,8 @@ async fn a_flood_of_keys_cannot_unlock_a_limited_key() {
     let strict = policy("strict", "1/1h", 1);
     let mut refused = 0;
     for i in 0..400 {
-        refused += usize::from(matches!(limiter.decide(&format!("scanner-{i}"), &strict, 1).await, Verdict::Limited(_)));
+        refused +=
+            usize::from(matches!(limiter.decide(&format!("scanner-{i}"), &strict, 1).await, Verdict::Limited(_)));
     }
     let full: f64 = metrics
         .render()

@@ -147,9 +147,8 @@ impl ConfigErrors {
     /// subscriber is set. With `EBB_LOG_FORMAT=json` it is one JSON line (level `ERROR`,
     /// the message, and each problem in `errors`), as a log pipeline expects.
     pub fn report(&self) -> std::process::ExitCode {
-        let json =
-            Env::process().get(crate::ENV_LOG_FORMAT).ok().flatten().and_then(|v| v.parse().ok())
-                == Some(crate::LogFormat::Json);
+        let json = Env::process().get(crate::ENV_LOG_FORMAT).ok().flatten().and_then(|v| v.parse().ok())
+            == Some(crate::LogFormat::Json);
         if json {
             let errors: Vec<String> = self.0.iter().map(ToString::to_string).collect();
             let line = serde_json::json!({

@@ -203,9 +203,8 @@ where
                 StateProj::Inner { future, pending } => {
                     let response = ready!(future.poll(cx))?;
                     let pending = pending.take().expect("ResponseFuture polled after completion");
-                    let untouched = !pending.had_cookie
-                        && !pending.session.is_modified()
-                        && !pending.renewal.is_requested();
+                    let untouched =
+                        !pending.had_cookie && !pending.session.is_modified() && !pending.renewal.is_requested();
                     if untouched {
                         return Poll::Ready(Ok(response.map(Either::Right)));
                     }

@@ -142,7 +142,8 @@ async fn hs256_tokens_are_checked_for_signature_expiry_issuer_and_audience() {
 async fn a_configured_issuer_and_audience_are_required_and_typed() {
     use ebb_session::jsonwebtoken::{DecodingKey, Validation, decode};
 
-    let addr = serve(&config(&[("EBB_JWT_SECRET", SECRET), ("EBB_JWT_ISSUER", "ebb"), ("EBB_JWT_AUDIENCE", "api")])).await;
+    let addr =
+        serve(&config(&[("EBB_JWT_SECRET", SECRET), ("EBB_JWT_ISSUER", "ebb"), ("EBB_JWT_AUDIENCE", "api")])).await;
     let token = |claims: serde_json::Value| {
         let mut claims = claims;
         claims["sub"] = json!("ada");

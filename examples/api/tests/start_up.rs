@@ -17,7 +17,10 @@ fn an_s3_endpoint_that_is_not_a_url_stops_the_start() {
         let env = [("AWS_BUCKET", "files".to_owned()), (variable, "not a url".to_owned())];
         let (exit, log) = ServiceProcess::run_to_exit(BIN, &env, Duration::from_secs(10));
         assert_eq!(exit.code, Some(78), "{log}");
-        assert!(log.contains(&format!("{variable}=\"not a url\" is invalid: expected an http:// or https:// URL")), "{log}");
+        assert!(
+            log.contains(&format!("{variable}=\"not a url\" is invalid: expected an http:// or https:// URL")),
+            "{log}"
+        );
     }
 }
 

@@ -203,7 +203,9 @@ mod tests {
         }
         let refused = store.decide((1 << 32) | 7, MINUTE, 1, 1);
         assert!(refused.table_full && !refused.decision.allowed);
-        assert!(refused.decision.retry_after > Duration::ZERO && refused.decision.retry_after <= Duration::from_secs(60));
+        assert!(
+            refused.decision.retry_after > Duration::ZERO && refused.decision.retry_after <= Duration::from_secs(60)
+        );
         // A held key is decided as before.
         let held = store.decide(1 << 32, MINUTE, 1, 1);
         assert!(!held.table_full && !held.decision.allowed);
