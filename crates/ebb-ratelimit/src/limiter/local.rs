@@ -117,8 +117,7 @@ fn make_room(shard: &mut Shard, max: usize, now: u64) -> bool {
         .values()
         .filter(|entry| !entry.is_limited(now))
         .fold((0_u128, 0_u128), |(count, sum), entry| (count + 1, sum + u128::from(entry.allow_at)));
-    if count > 0 {
-        let mean = sum / count;
+    if let Some(mean) = sum.checked_div(count) {
         shard.retain(|_, entry| entry.is_limited(now) || u128::from(entry.allow_at) > mean);
     }
     shard.len() < max
