@@ -61,6 +61,18 @@ pub const AWS_VARIABLES: [&str; 11] = [
     "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
 ];
 
+/// The `AWS_*` variables that hold a URL: object_store parses them only at the first
+/// request (and panics on a bad one), so they are checked at start.
+const ENDPOINT_VARIABLES: [&str; 2] = ["AWS_ENDPOINT", "AWS_ENDPOINT_URL"];
+
+/// An S3 endpoint: an `http` or `https` URL with a host.
+fn check_endpoint(value: &str) -> Result<(), String> {
+    let expected = || "an http:// or https:// URL with a host, such as http://127.0.0.1:9000".to_owned();
+    let url = url::Url::parse(value.trim()).map_err(|_| expected())?;
+    let has_host = url.host_str().is_some_and(|host| !host.is_empty());
+    if matches!(url.scheme(), "http" | "https") && has_host { Ok(()) } else { Err(expected()) }
+}
+
 /// Where objects are kept.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -163,6 +175,12 @@ impl OffloadConfig {
         let mut aws: Vec<(String, String)> = Vec::new();
         for name in AWS_VARIABLES {
             if let Some(value) = errors.take(env.get(name)).filter(non_empty) {
+                if ENDPOINT_VARIABLES.contains(&name) {
+                    if let Err(expected) = check_endpoint(&value) {
+                        errors.push(EnvError::new(name, value, expected));
+                        continue;
+                    }
+                }
                 aws.push((name.to_owned(), value));
             }
         }
@@ -260,6 +278,21 @@ mod tests {
         let config = from(&[("AWS_BUCKET", "files"), ("AWS_SECRET_ACCESS_KEY", "hunter2")]).expect("valid");
         assert!(matches!(&config.store, StoreConfig::S3(vars) if vars.len() == 2));
         assert!(!format!("{config:?}").contains("hunter2"), "secrets must not reach Debug");
+    }
+
+    #[test]
+    fn endpoints_are_urls_with_a_host() {
+        for good in ["http://127.0.0.1:9000", "https://s3.eu-west-1.amazonaws.com", " http://minio:9000/ "] {
+            let config = from(&[("AWS_BUCKET", "b"), ("AWS_ENDPOINT", good)]).expect(good);
+            assert!(matches!(&config.store, StoreConfig::S3(vars) if vars.len() == 2), "{good}");
+        }
+        for bad in ["not a url", "127.0.0.1:9000", "ftp://host", "http://", "file:///tmp", "http://host:99999"] {
+            for name in ENDPOINT_VARIABLES {
+                let errors = from(&[("AWS_BUCKET", "b"), (name, bad)]).expect_err(bad);
+                let text = errors[0].to_string();
+                assert!(text.starts_with(name) && text.contains("http:// or https:// URL with a host"), "{text}");
+            }
+        }
     }
 
     #[test]

@@ -174,7 +174,9 @@ fn described(key: &ObjectKey, record: Option<Metadata>, head: &ObjectMeta, store
                 etag,
                 sha256: None,
                 // The store's own content type, if it keeps one.
-                content_type: store_type.unwrap_or_else(|| crate::DEFAULT_CONTENT_TYPE.to_owned()),
+                content_type: store_type
+                    .and_then(|t| crate::media_type::normalise(&t))
+                    .unwrap_or_else(|| crate::DEFAULT_CONTENT_TYPE.to_owned()),
                 created,
             }
         }

@@ -15,10 +15,13 @@
 //! | `POST /{key}/multipart/complete` `{"version", "upload_id", "parts": [etag, ...]}` | `201` with the metadata |
 //! | `POST /{key}/multipart/abort` `{"version", "upload_id"}` | `204`; nothing becomes visible |
 //!
+//! A `Content-Type` (at upload, or for a presigned upload) must be one media type, else
+//! `400`; it is stored in a normal form (`type/subtype` in lowercase, plus its `charset`).
 //! Responses with an object carry `X-Content-Type-Options: nosniff` and
 //! `Content-Security-Policy: sandbox`; types outside the inline list
-//! ([`OffloadConfig::inline_types`](crate::OffloadConfig::inline_types)) are sent as
-//! `application/octet-stream` with `Content-Disposition: attachment`.
+//! ([`OffloadConfig::inline_types`](crate::OffloadConfig::inline_types)), and stored types
+//! that are not media types, are sent as `application/octet-stream` with
+//! `Content-Disposition: attachment`.
 //!
 //! Errors are text with the reason in our words (never a store message, path or endpoint):
 //! `400` bad key, body or request, `404`, `409` conflicts, `413` over the size limit, `416`
@@ -64,7 +67,8 @@ async fn upload(State(offload): State<Offload>, Path(key): Path<String>, headers
         Ok(key) => key,
         Err(error) => return error_response(&OffloadError::BadKey(error)),
     };
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    // A type that is not visible ASCII is no media type: refused with the others.
+    let content_type = headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("\u{0}"));
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
     match offload.upload(&key, content_type, declared, body.into_data_stream()).await {
         Ok(meta) => (StatusCode::CREATED, axum::Json(meta)).into_response(),
@@ -230,7 +234,7 @@ fn metadata_headers(offload: &Offload, headers: &mut HeaderMap, meta: &Metadata)
             headers.insert(name, value);
         }
     };
-    set(header::CONTENT_TYPE, served.content_type);
+    set(header::CONTENT_TYPE, &served.content_type);
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     // Even a type a browser would render cannot run script or reach the origin's cookies.
     set(header::CONTENT_SECURITY_POLICY, "sandbox");

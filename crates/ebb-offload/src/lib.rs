@@ -74,6 +74,7 @@ pub mod forward;
 #[cfg(feature = "axum")]
 pub mod http;
 mod key;
+mod media_type;
 pub mod metadata;
 mod multipart;
 mod names;

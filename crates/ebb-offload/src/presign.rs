@@ -93,11 +93,11 @@ impl Offload {
             let version = new_version();
             let mut options = SignedUrlOptions::new();
             let mut headers = std::collections::BTreeMap::from([("content-length".to_owned(), size.to_string())]);
-            if let Some(content_type) = content_type {
-                let value = HeaderValue::from_str(content_type)
-                    .map_err(|_| OffloadError::BadRequest("the content type is not a valid header value".to_owned()))?;
+            if let Some(given) = content_type {
+                let normal = crate::media_type::normalise(given).ok_or_else(crate::upload::not_a_media_type)?;
+                let value = HeaderValue::from_str(&normal).map_err(|_| crate::upload::not_a_media_type())?;
                 options = options.with_signed_header(header::CONTENT_TYPE, value);
-                headers.insert("content-type".to_owned(), content_type.to_owned());
+                headers.insert("content-type".to_owned(), normal);
             }
             let url = signer
                 .signed_url_opts(Method::PUT, &key.pending_path(&version), self.inner.limits.url_expiry, &options)
@@ -183,10 +183,12 @@ impl Offload {
             size: found.meta.size,
             etag: found.meta.e_tag.as_deref().map(quote),
             sha256: None,
+            // What the client sent to the store, normalised (it chose it if unsigned).
             content_type: found
                 .attributes
                 .get(&Attribute::ContentType)
-                .map_or_else(|| crate::DEFAULT_CONTENT_TYPE.to_owned(), |t| t.as_ref().to_owned()),
+                .and_then(|t| crate::media_type::normalise(t.as_ref()))
+                .unwrap_or_else(|| crate::DEFAULT_CONTENT_TYPE.to_owned()),
             created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         };
         let limit = self.inner.limits.max_size;

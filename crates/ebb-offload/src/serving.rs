@@ -26,19 +26,24 @@ pub const DEFAULT_INLINE_TYPES: &[&str] = &[
 /// How one object is served: its `Content-Type`, and whether as an attachment.
 #[derive(Debug, PartialEq, Eq)]
 #[cfg_attr(not(feature = "axum"), allow(dead_code))]
-pub(crate) struct Served<'a> {
-    pub(crate) content_type: &'a str,
+pub(crate) struct Served {
+    pub(crate) content_type: String,
     pub(crate) attachment: bool,
 }
 
-/// `content_type` as served, given the types allowed inline.
+/// `content_type` as served, given the types allowed inline: in its normal form (see
+/// [`crate::media_type`]) when inline, else `application/octet-stream` as an attachment.
+/// A stored type that is not a media type (kept before types were checked, or set on the
+/// store directly) is an attachment too.
 #[cfg_attr(not(feature = "axum"), allow(dead_code))]
-pub(crate) fn served<'a>(content_type: &'a str, inline: &[String]) -> Served<'a> {
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    if inline.iter().any(|allowed| allowed.eq_ignore_ascii_case(&essence)) {
-        Served { content_type, attachment: false }
-    } else {
-        Served { content_type: "application/octet-stream", attachment: true }
+pub(crate) fn served(content_type: &str, inline: &[String]) -> Served {
+    let normal = crate::media_type::normalise(content_type);
+    let essence = |normal: &str| normal.split(';').next().unwrap_or_default().to_owned();
+    match normal {
+        Some(normal) if inline.iter().any(|allowed| allowed.eq_ignore_ascii_case(&essence(&normal))) => {
+            Served { content_type: normal, attachment: false }
+        }
+        _ => Served { content_type: "application/octet-stream".to_owned(), attachment: true },
     }
 }
 
@@ -60,10 +65,14 @@ mod tests {
             "text/xml",
             "application/javascript",
             "nonsense",
+            // Not media types: a browser would take the last type of the list.
+            "text/plain;,text/html",
+            "text/plain, text/html",
+            "image/png;charset=x,text/html",
         ] {
             assert_eq!(
                 served(dangerous, &defaults()),
-                Served { content_type: "application/octet-stream", attachment: true },
+                Served { content_type: "application/octet-stream".to_owned(), attachment: true },
                 "{dangerous}"
             );
         }
@@ -71,8 +80,14 @@ mod tests {
 
     #[test]
     fn passive_types_are_served_as_given() {
-        for safe in ["image/png", "text/plain; charset=utf-8", "application/pdf", "Application/JSON"] {
-            assert_eq!(served(safe, &defaults()), Served { content_type: safe, attachment: false }, "{safe}");
+        for (safe, normal) in [
+            ("image/png", "image/png"),
+            ("text/plain; charset=UTF-8; format=flowed", "text/plain; charset=utf-8"),
+            ("application/pdf", "application/pdf"),
+            ("Application/JSON", "application/json"),
+        ] {
+            let expected = Served { content_type: normal.to_owned(), attachment: false };
+            assert_eq!(served(safe, &defaults()), expected, "{safe}");
         }
     }
 }

@@ -66,7 +66,10 @@ impl Offload {
         if declared_len.is_some_and(|len| len > limit) {
             return Err(OffloadError::TooLarge { limit });
         }
-        let content_type = content_type.unwrap_or(DEFAULT_CONTENT_TYPE).to_owned();
+        let content_type = match content_type {
+            None => DEFAULT_CONTENT_TYPE.to_owned(),
+            Some(given) => crate::media_type::normalise(given).ok_or_else(not_a_media_type)?,
+        };
         let mut attributes = Attributes::new();
         if self.inner.keeps_attributes {
             attributes.insert(Attribute::ContentType, content_type.clone().into());
@@ -216,4 +219,13 @@ impl Drop for AbortOnDrop {
 /// Lowercase hex, as SHA-256 digests are shown and compared.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The answer to a `Content-Type` that is not a media type (its value is not repeated).
+pub(crate) fn not_a_media_type() -> OffloadError {
+    OffloadError::BadRequest(
+        "the Content-Type is not a media type: one `type/subtype`, such as `image/png` or \
+         `text/plain; charset=utf-8`"
+            .to_owned(),
+    )
 }

@@ -23,6 +23,10 @@ pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), CheckError>> +
 /// ```
 /// Checks run concurrently, each bounded by its [`timeout`](Check::timeout), and their
 /// results are cached briefly so that a probe storm does not become a dependency storm.
+///
+/// # Panics
+/// A check that panics (making its future or while polled) fails with the reason `check
+/// panicked`; the panic's message goes to the panic hook (stderr), never to the probe.
 pub trait Check: Send + Sync + 'static {
     /// Runs the check once.
     fn check(&self) -> CheckFuture<'_>;

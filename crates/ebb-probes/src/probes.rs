@@ -1,4 +1,7 @@
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+
+use futures_util::FutureExt as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -58,6 +61,9 @@ pub(crate) struct Registered {
     last: Mutex<Option<LastRun>>,
 }
 
+/// The reason of a check that panicked (its message may hold anything: not shown).
+const CHECK_PANICKED: &str = "check panicked";
+
 /// When a check last ran, what it said, and how long it took.
 type LastRun = (Instant, Result<(), String>, Duration);
 
@@ -81,9 +87,14 @@ impl Registered {
             }
         }
         let start = Instant::now();
-        let outcome = match tokio::time::timeout(self.timeout, self.check.check()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(error.to_string()),
+        // A check that panics (making its future or polling it) is a failed check: unwinding
+        // would drop the probe's connection, and `/readyz` would answer nothing at all. The
+        // payload stays in the panic hook's output on stderr; the probe only says so.
+        let run = AssertUnwindSafe(async { self.check.check().await }).catch_unwind();
+        let outcome = match tokio::time::timeout(self.timeout, run).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(error))) => Err(error.to_string()),
+            Ok(Err(_panic)) => Err(CHECK_PANICKED.to_owned()),
             Err(_) => Err(format!("timed out after {:?}", self.timeout)),
         };
         let took = start.elapsed();

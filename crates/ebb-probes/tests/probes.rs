@@ -254,4 +254,32 @@ async fn without_details_verbose_tells_nothing_but_the_verdict() {
     assert!(!ask(probes.layer().without_details()).await.contains("9.9.9"));
     // Control: the default layer answers `?verbose` with the facts.
     assert!(ask(probes.layer()).await.contains("9.9.9"));
+
+/// A check that panics is a failed check with a reason in our words; the other checks and
+/// the probe answer as usual. Control: the same check run directly panics, and a task
+/// running it ends in a panic, not an answer — what the probe did without the guard.
+#[tokio::test]
+async fn a_panicking_check_fails_without_taking_the_probe_down() {
+    let secret_panic = || -> std::future::Ready<Result<(), String>> { panic!("password=hunter2 in a panic") };
+    let lazy_panic = || async { if true { panic!("password=hunter2 while polled") } else { Ok::<(), String>(()) } };
+    let probes = Probes::builder()
+        .with_readiness_check("eager", secret_panic)
+        .with_readiness_check("lazy", lazy_panic)
+        .with_readiness_check("fine", || async { Ok::<_, String>(()) })
+        .build();
+    probes.mark_started();
+    let (status, body) = get(&probes, "/readyz?verbose", false).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        body.contains("[-]eager failed: check panicked") && body.contains("[-]lazy failed: check panicked"),
+        "{body}"
+    );
+    assert!(body.contains("[+]fine ok") && !body.contains("hunter2"), "{body}");
+    // A second probe (cached or run again) still answers.
+    assert_eq!(get(&probes, "/readyz", false).await.0, StatusCode::SERVICE_UNAVAILABLE);
+
+    // Control: unguarded, the checks panic out of whoever runs them.
+    assert!(std::panic::catch_unwind(secret_panic).is_err(), "the check panics when made");
+    let unguarded = tokio::spawn(async move { lazy_panic().await }).await;
+    assert!(unguarded.expect_err("the task panicked").is_panic());
 }

@@ -59,7 +59,7 @@ pub use error::{ConfigError, LimiterError};
 pub use key::{BadNetwork, ClientAddr, Key, KeyError, PeerAddr, RequestHead, TrustedProxies};
 pub use layer::{RateLimit, RateLimitLayer, Selected};
 pub use limiter::{DEFAULT_NAMESPACE, DEFAULT_TIMEOUT, Limiter, Verdict};
-pub use names::RATELIMIT_DECISIONS_TOTAL;
+pub use names::{RATELIMIT_DECISIONS_TOTAL, RATELIMIT_TABLE_FULL_TOTAL};
 pub use policy::{BurstError, FailureMode, MAX_CAPACITY, Policy};
 pub use rate::{MAX_PERIOD, Rate, RateParseError};
 

@@ -179,3 +179,47 @@ async fn with_redis_down_the_local_mode_shares_its_buckets_with_decide() {
     assert_eq!(send(&mut service, request("192.0.2.2:1", &[])).await.status(), 200);
     assert!(matches!(limiter.decide("192.0.2.2", &local, 1).await, Verdict::Limited(_)));
 }
+
+/// A flood of new keys against a small table: a key over its limit stays over it, and once
+/// the table holds only such keys, new keys are refused and counted. Control: a key one
+/// request into its burst is forgotten by the same flood (it gets its whole burst back).
+#[tokio::test]
+async fn a_flood_of_keys_cannot_unlock_a_limited_key() {
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().expect("recorder");
+    let limiter = Limiter::in_process().with_local_capacity(160);
+    let login = policy("login", "5/5m", 5);
+    let attempts = |key: &'static str, n: usize| {
+        let limiter = limiter.clone();
+        let login = login.clone();
+        async move {
+            let mut allowed = 0;
+            for _ in 0..n {
+                allowed += usize::from(matches!(limiter.decide(key, &login, 1).await, Verdict::Allowed(_)));
+            }
+            allowed
+        }
+    };
+    assert_eq!(attempts("victim", 20).await, 5);
+    assert_eq!(attempts("idle", 1).await, 1);
+    for i in 0..20_000 {
+        limiter.decide(&format!("account-{i}"), &login, 1).await;
+    }
+    assert_eq!(attempts("victim", 20).await, 0, "the locked key stays locked");
+    assert_eq!(limiter.check("idle", &login).await.expect("in process").remaining, 4, "control: forgotten");
+
+    // Keys at their burst of one fill the table: then new keys are refused, and counted.
+    let strict = policy("strict", "1/1h", 1);
+    let mut refused = 0;
+    for i in 0..400 {
+        refused +=
+            usize::from(matches!(limiter.decide(&format!("scanner-{i}"), &strict, 1).await, Verdict::Limited(_)));
+    }
+    let full: f64 = metrics
+        .render()
+        .lines()
+        .filter(|line| line.starts_with("ratelimit_table_full_total{") && line.contains("policy=\"strict\""))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(refused > 0 && full == refused as f64, "{refused} refused, {full} counted");
+    assert_eq!(attempts("victim", 1).await, 0);
+}

@@ -47,10 +47,15 @@ impl ConfigError {
 }
 
 /// A value outside ebb's environment grammar (`ebb_core::env`): the reason keeps the
-/// value only when the grammar shows it (never a hidden one).
+/// value only when the grammar shows it (never a hidden one), without a second "is invalid".
 impl From<EnvError> for ConfigError {
     fn from(error: EnvError) -> Self {
-        Self { variable: error.variable, reason: error.reason() }
+        let reason = if error.is_hidden() {
+            format!("value not shown; expected {}", error.expected)
+        } else {
+            format!("{:?}; expected {}", error.value, error.expected)
+        };
+        Self { variable: error.variable, reason }
     }
 }
 

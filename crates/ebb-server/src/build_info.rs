@@ -50,7 +50,7 @@ impl BuildInfo {
     pub fn new(name: &str, version: &str, revision: Option<&str>, manifest_dir: &str) -> Self {
         let revision = revision
             .map(str::to_owned)
-            .or_else(|| std::env::var(ENV_GIT_REVISION).ok())
+            .or_else(|| ebb_core::env::Env::process().get(ENV_GIT_REVISION).ok().flatten())
             .filter(|revision| !revision.trim().is_empty())
             .or_else(|| checkout_revision(Path::new(manifest_dir)))
             .unwrap_or_else(|| UNKNOWN.to_owned());

@@ -94,9 +94,31 @@ impl ServerBuilder {
         self,
         app: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Result<T, Vec<ConfigError>>,
     ) -> Result<(Server, T), ConfigErrors> {
-        // The application's own variables: a value that is not UTF-8 reads as unset there;
-        // the server's and its parts' report it.
-        self.read_with(&Env::process(), &|name| std::env::var(name).ok(), app)
+        // The application reads through a plain lookup: a value that is not UTF-8 is noted
+        // there and reported with the rest, never read as unset.
+        let unreadable = std::cell::RefCell::new(Vec::new());
+        let lookup = |name: &str| match std::env::var(name) {
+            Ok(value) => Some(value),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                unreadable.borrow_mut().push(name.to_owned());
+                None
+            }
+            Err(std::env::VarError::NotPresent) => None,
+        };
+        let read = self.read_with(&Env::process(), &lookup, app);
+        let unreadable = unreadable.into_inner();
+        if unreadable.is_empty() {
+            return read;
+        }
+        let mut errors = read.err().map(|errors| errors.0).unwrap_or_default();
+        for variable in unreadable {
+            // The server's own variables are reported by its reader already.
+            let reported = errors.iter().any(|error| error.to_string().starts_with(&format!("{variable} ")));
+            if !reported {
+                errors.push(ConfigError::NotUtf8 { variable });
+            }
+        }
+        Err(ConfigErrors(errors))
     }
 
     /// Like [`from_env_with`](Self::from_env_with), with variables looked up through

@@ -126,6 +126,12 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// A variable the application reads holds bytes that are not UTF-8 (not shown).
+    #[error("{variable} is invalid (value not shown): expected UTF-8 text")]
+    NotUtf8 {
+        /// The variable's name.
+        variable: String,
+    },
     /// A setting of the application's own (see [`ServerBuilder::from_env_with`](crate::ServerBuilder::from_env_with)).
     #[error("{variable}: {reason}")]
     App {
@@ -146,8 +152,8 @@ impl ConfigErrors {
     /// subscriber is set. With `EBB_LOG_FORMAT=json` it is one JSON line (level `ERROR`,
     /// the message, and each problem in `errors`), as a log pipeline expects.
     pub fn report(&self) -> std::process::ExitCode {
-        let json =
-            std::env::var(crate::ENV_LOG_FORMAT).ok().and_then(|v| v.parse().ok()) == Some(crate::LogFormat::Json);
+        let json = Env::process().get(crate::ENV_LOG_FORMAT).ok().flatten().and_then(|v| v.parse().ok())
+            == Some(crate::LogFormat::Json);
         if json {
             let errors: Vec<String> = self.0.iter().map(ToString::to_string).collect();
             let line = serde_json::json!({
@@ -210,6 +216,9 @@ impl ServerConfig {
         if let Some(format) = errors.take(log_format) {
             config.log_format = format;
         }
+        // Read by `BuildInfo` for a label; checked here so that bytes that are not UTF-8 are
+        // an error, not an `unknown` revision.
+        errors.take(env.get(crate::ENV_GIT_REVISION));
         if let Some(access_log) = errors.take(env.bool(crate::trace::ENV_ACCESS_LOG)) {
             config.access_log = access_log;
         }

@@ -40,6 +40,8 @@
 mod config;
 #[cfg(feature = "jwt")]
 pub mod jwt;
+pub mod manager;
+mod names;
 mod session;
 mod shared_store;
 mod store;
@@ -57,6 +59,8 @@ pub use config::{
 pub use jsonwebtoken;
 #[cfg(feature = "jwt")]
 pub use jwt::{Claims, InvalidToken, JwtLayer, JwtVerifier};
+pub use manager::{SessionLayer, SessionManager};
+pub use names::SESSION_RENEW_FAILURES_TOTAL;
 pub use session::{Session, SessionRejection};
 pub use shared_store::SharedStore;
 pub use store::RedisSessionStore;

@@ -19,8 +19,10 @@ use http::{HeaderValue, StatusCode, header};
 /// - An unknown, expired or malformed session id is no session: nothing is written, and
 ///   the cookie is cleared in the response.
 /// - Only sessions that hold data are saved; a session in use has its lifetime renewed (in
-///   the store and in the cookie).
-/// - The store unavailable: 503 with `Retry-After`, before the handler runs.
+///   the store and in the cookie), best effort: a renewal the store does not take never
+///   changes the answer.
+/// - The store unavailable: 503 with `Retry-After`, before the handler runs; and after it
+///   when the handler changed the session (a login) and the change cannot be saved.
 #[derive(Clone, Debug)]
 pub struct Session(tower_sessions::Session);
 
@@ -52,9 +54,7 @@ pub enum SessionRejection {
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
         let (status, text) = match self {
-            Self::Unavailable => {
-                (StatusCode::SERVICE_UNAVAILABLE, "sessions are unavailable right now; try again shortly\n")
-            }
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, crate::manager::UNAVAILABLE),
             Self::MissingLayer => (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
         };
         let mut response = (status, text).into_response();
@@ -79,9 +79,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             return Err(SessionRejection::Unavailable);
         }
         if !session.is_empty().await {
-            // Renew the lifetime of a live session: marks it modified, so it is saved (with
-            // its new expiry) and its cookie re-sent after the handler.
-            session.set_expiry(session.expiry());
+            // Renew the lifetime of a live session after the handler (best effort: see
+            // `SessionLayer`); the session itself is not changed by being read.
+            if let Some(renewal) = parts.extensions.get::<crate::manager::Renewal>() {
+                renewal.request();
+            }
         }
         Ok(Self(session))
     }

@@ -92,7 +92,7 @@ async fn hs256_tokens_are_checked_for_signature_expiry_issuer_and_audience() {
             hs256(&json!({"sub": "ada", "iss": "ebb", "aud": "web", "exp": now() + 60}), SECRET.as_bytes()),
             "audience",
         ),
-        ("no exp", hs256(&json!({"sub": "ada", "iss": "ebb", "aud": "api"}), SECRET.as_bytes()), "claim"),
+        ("no exp", hs256(&json!({"sub": "ada", "iss": "ebb", "aud": "api"}), SECRET.as_bytes()), "expiry"),
         (
             "nbf next year",
             hs256(
@@ -101,7 +101,7 @@ async fn hs256_tokens_are_checked_for_signature_expiry_issuer_and_audience() {
             ),
             "not valid yet",
         ),
-        ("no sub", hs256(&json!({"iss": "ebb", "aud": "api", "exp": now() + 60}), SECRET.as_bytes()), "claim"),
+        ("no sub", hs256(&json!({"iss": "ebb", "aud": "api", "exp": now() + 60}), SECRET.as_bytes()), "subject"),
         (
             "empty sub",
             hs256(&json!({"sub": " ", "iss": "ebb", "aud": "api", "exp": now() + 60}), SECRET.as_bytes()),
@@ -132,6 +132,60 @@ async fn hs256_tokens_are_checked_for_signature_expiry_issuer_and_audience() {
         SECRET.as_bytes(),
     );
     assert_eq!(call(addr, "/me", Some(&early)).await.0, StatusCode::OK);
+}
+
+/// With `EBB_JWT_ISSUER` and `EBB_JWT_AUDIENCE` set, a token must carry both: `iss` as one
+/// string, `aud` as a string or a list of strings that names ours. Control: jsonwebtoken's
+/// own `Validation` with the same issuer and audience but without them required accepts
+/// the tokens that leave them out (and an `iss` it cannot parse) — what ebb did before.
+#[tokio::test]
+async fn a_configured_issuer_and_audience_are_required_and_typed() {
+    use ebb_session::jsonwebtoken::{DecodingKey, Validation, decode};
+
+    let addr =
+        serve(&config(&[("EBB_JWT_SECRET", SECRET), ("EBB_JWT_ISSUER", "ebb"), ("EBB_JWT_AUDIENCE", "api")])).await;
+    let token = |claims: serde_json::Value| {
+        let mut claims = claims;
+        claims["sub"] = json!("ada");
+        claims["exp"] = json!(now() + 60);
+        hs256(&claims, SECRET.as_bytes())
+    };
+    let accepted = [
+        ("aud as a string", token(json!({"iss": "ebb", "aud": "api"}))),
+        ("aud as a list naming ours", token(json!({"iss": "ebb", "aud": ["web", "api"]}))),
+    ];
+    for (name, token) in &accepted {
+        assert_eq!(call(addr, "/me", Some(token)).await.0, StatusCode::OK, "{name}");
+    }
+    let no_iss = token(json!({"aud": "api"}));
+    let no_aud = token(json!({"iss": "ebb"}));
+    let iss_number = token(json!({"iss": 42, "aud": "api"}));
+    let refused = [
+        ("no iss", &no_iss, "issuer (`iss`) is missing or not a string"),
+        ("no aud", &no_aud, "audience (`aud`) is missing"),
+        ("iss a number", &iss_number, "issuer (`iss`) is missing or not a string"),
+        ("iss an array", &token(json!({"iss": ["ebb"], "aud": "api"})), "issuer (`iss`) is missing or not a string"),
+        ("iss null", &token(json!({"iss": null, "aud": "api"})), "issuer (`iss`) is missing or not a string"),
+        ("aud a number", &token(json!({"iss": "ebb", "aud": 7})), "audience (`aud`) is missing"),
+        ("aud null", &token(json!({"iss": "ebb", "aud": null})), "audience (`aud`) is missing"),
+        ("aud a list without ours", &token(json!({"iss": "ebb", "aud": ["web"]})), "audience is not accepted"),
+    ];
+    for (name, token, reason) in refused {
+        let (status, challenge, body) = call(addr, "/open", Some(token)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {body}");
+        assert!(challenge.starts_with("Bearer error=\"invalid_token\""), "{name}: {challenge}");
+        assert!(body.contains(reason), "{name}: {body}");
+    }
+
+    // Control: the library's checks alone, issuer and audience set but not required.
+    let mut lenient = Validation::new(Algorithm::HS256);
+    lenient.set_issuer(&["ebb"]);
+    lenient.set_audience(&["api"]);
+    let key = DecodingKey::from_secret(SECRET.as_bytes());
+    for (name, token) in [("no iss", &no_iss), ("no aud", &no_aud), ("iss a number", &iss_number)] {
+        let decoded = decode::<serde_json::Value>(token, &key, &lenient);
+        assert!(decoded.is_ok(), "{name}: jsonwebtoken alone accepts it: {decoded:?}");
+    }
 }
 
 /// `{"alg":"none"}` with the claims and an empty signature.

@@ -45,17 +45,19 @@ async fn visit(session: Session) -> StatusCode {
 }
 
 async fn replica(pool: &Redis, config: &SessionConfig) -> SocketAddr {
-    serve_with(config.layer(RedisSessionStore::new(pool.clone()))).await
+    serve(routes().layer(config.layer(RedisSessionStore::new(pool.clone())))).await
 }
 
-async fn serve_with(layer: tower_sessions::SessionManagerLayer<RedisSessionStore>) -> SocketAddr {
-    let app = Router::new()
+fn routes() -> Router {
+    Router::new()
         .route("/login", post(login))
         .route("/visit", post(visit))
         .route("/me", get(me))
         .route("/logout", post(logout))
         .route("/visit-free", get(|| async { "no session read here" }))
-        .layer(layer);
+}
+
+async fn serve(app: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
@@ -176,8 +178,10 @@ async fn made_up_cookies_never_write_a_session_and_are_cleared() {
 
     // Negative control: the same cookies on a layer that saves every session (the old
     // `always_save`) do create records; the count above could have seen them.
-    let saving =
-        serve_with(SessionConfig::default().layer(RedisSessionStore::new(pool.clone())).with_always_save(true)).await;
+    let always_save = tower_sessions::SessionManagerLayer::new(RedisSessionStore::new(pool.clone()))
+        .with_name(ebb_session::DEFAULT_SESSION_COOKIE)
+        .with_always_save(true);
+    let saving = serve(routes().layer(always_save)).await;
     for _ in 0..20 {
         let cookie = format!("ebb_session={}", tower_sessions::session::Id::default());
         client.get(format!("http://{saving}/visit-free")).header("cookie", cookie).send().await.expect("request");
@@ -256,4 +260,69 @@ async fn a_request_that_reads_the_session_renews_its_ttl_in_redis() {
     assert!(resent.contains("Max-Age=10") && id_of(&resent) == id_of(&cookie), "{resent}");
     let renewed = ttl(&pool, &key).await;
     assert!(renewed >= 9, "a request using the session must slide its TTL back up: {renewed}");
+}
+
+/// Handlers of `/write` that wait, after the session was loaded, until the test has stopped
+/// Redis: the save after them then fails.
+static ENTERED: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(0);
+static RELEASE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(0);
+
+/// A write (an object stored, say) by a logged-in user; `renew_by_hand` marks the session
+/// modified, as ebb's extractor did to renew it under tower-sessions' manager.
+async fn write(session: Session, renew_by_hand: bool) -> (StatusCode, &'static str) {
+    if renew_by_hand {
+        session.set_expiry(session.expiry());
+    }
+    ENTERED.add_permits(1);
+    RELEASE.acquire().await.expect("open").forget();
+    (StatusCode::CREATED, "stored\n")
+}
+
+/// The store fails between the handler and the save after it: a renewal is best effort (the
+/// write answers 201, the failure is counted), a change is 503 in our words. Control: the
+/// same write under tower-sessions' own manager answers an empty 500 — after storing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_the_store_refuses_never_changes_the_answer_a_change_is_503() {
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().expect("recorder");
+    let mut redis = RedisServer::start();
+    let pool = handle(&redis);
+    let config = SessionConfig::default();
+    let store = || RedisSessionStore::new(pool.clone());
+    let ours = serve(routes().route("/write", post(|s: Session| write(s, false))).layer(config.layer(store()))).await;
+    let theirs = tower_sessions::SessionManagerLayer::new(store()).with_name(ebb_session::DEFAULT_SESSION_COOKIE);
+    let theirs = serve(routes().route("/write", post(|s: Session| write(s, true))).layer(theirs)).await;
+    let client = reqwest::Client::new();
+    let login = client.post(format!("http://{ours}/login")).body("ada").send().await.expect("login");
+    let pair = cookie_of(&login).expect("cookie").split(';').next().expect("pair").to_owned();
+
+    let send = |addr: SocketAddr| {
+        let request = client.post(format!("http://{addr}/write")).header("cookie", &pair).send();
+        tokio::spawn(request)
+    };
+    let (on_ours, on_theirs) = (send(ours), send(theirs));
+    ENTERED.acquire_many(2).await.expect("both handlers run").forget();
+    redis.stop();
+    RELEASE.add_permits(2);
+
+    let answered = on_ours.await.expect("task").expect("response");
+    assert_eq!(answered.status(), StatusCode::CREATED, "the write's own answer");
+    assert!(cookie_of(&answered).is_none(), "no renewed cookie: the store did not renew");
+    assert_eq!(answered.text().await.expect("body"), "stored\n");
+    let counted = metrics.render().lines().any(|line| line == "session_renew_failures_total 1");
+    assert!(counted, "{}", metrics.render());
+
+    // A change in the same state (a new session's data, saved after the handler answered
+    // 204): it is not kept, and the answer says so.
+    let before = SIDE_EFFECTS.load(std::sync::atomic::Ordering::SeqCst);
+    let change = client.post(format!("http://{ours}/visit")).send().await.expect("visit");
+    assert_eq!(SIDE_EFFECTS.load(std::sync::atomic::Ordering::SeqCst), before + 1, "the handler ran");
+    assert_eq!(change.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(change.headers()["retry-after"], "1");
+    assert!(cookie_of(&change).is_none());
+    assert_eq!(change.text().await.expect("body"), "sessions are unavailable right now; try again shortly\n");
+
+    // Control: tower-sessions' manager, which saves a renewal like a change.
+    let control = on_theirs.await.expect("task").expect("response");
+    assert_eq!(control.status(), StatusCode::INTERNAL_SERVER_ERROR, "stored, and told it failed");
+    assert_eq!(control.text().await.expect("body"), "", "an empty 500");
 }

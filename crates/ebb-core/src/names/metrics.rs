@@ -24,6 +24,13 @@ pub const REQUESTS_PER_SECOND_QUERY: &str = "sum(rate(http_requests_total[1m])) 
 /// Counter of rate-limit decisions: `ratelimit_decisions_total{policy,outcome}`, `outcome`
 /// one of `allowed`, `limited`, `error` (the store failed; the failure mode decided).
 pub const RATELIMIT_DECISIONS_TOTAL: &str = "ratelimit_decisions_total";
+/// Counter: `ratelimit_table_full_total{policy}`, new keys the in-process limiter refused
+/// because its table held only keys over their limit (it never forgets those).
+pub const RATELIMIT_TABLE_FULL_TOTAL: &str = "ratelimit_table_full_total";
+
+/// Counter: `session_renew_failures_total`, renewals of a session's lifetime (after a
+/// request that used it) that the session store did not take; the request was answered.
+pub const SESSION_RENEW_FAILURES_TOTAL: &str = "session_renew_failures_total";
 
 /// Counter: `offload_operations_total{operation,outcome}`; `operation` is `upload`,
 /// `download`, `head`, `delete` or `presign`; `outcome` is `ok`, `client_error` (4xx) or

@@ -19,6 +19,7 @@ use self::local::{DEFAULT_MAX_KEYS, LocalStore};
 use self::redis::RedisStore;
 use crate::decision::Decision;
 use crate::key::ClientKey;
+use crate::names::RATELIMIT_TABLE_FULL_TOTAL;
 use crate::{FailureMode, LimiterError, Policy};
 
 /// Default time a decision may take in Redis before the policy's failure mode applies.
@@ -68,6 +69,8 @@ pub enum Verdict {
 #[derive(Clone)]
 pub struct Limiter {
     shared: Arc<Shared>,
+    /// The in-process store: the store itself without Redis, the `local` fallback with it.
+    local: Arc<LocalStore>,
     /// Keys Redis refused, until Redis would allow them again.
     denied: Arc<DenyCache>,
     timeout: Duration,
@@ -76,8 +79,6 @@ pub struct Limiter {
 
 struct Shared {
     redis: Option<RedisStore>,
-    /// The in-process store: the store itself without Redis, the `local` fallback with it.
-    local: LocalStore,
     /// Keys the in-process store: see [`Limiter::local_key`].
     hasher: RandomState,
     errors: ErrorLog,
@@ -104,20 +105,17 @@ impl Limiter {
     }
 
     /// A limiter held in this process: exact for one replica; with N replicas each enforces
-    /// the limit alone. Memory is bounded (100 000 keys; see the crate docs).
+    /// the limit alone. Memory is bounded (100 000 keys; see
+    /// [`with_local_capacity`](Self::with_local_capacity)).
     pub fn in_process() -> Self {
         Self::with_store(None, 0)
     }
 
     fn with_store(redis: Option<RedisStore>, deny_cache_keys: usize) -> Self {
-        let shared = Shared {
-            redis,
-            local: LocalStore::new(DEFAULT_MAX_KEYS),
-            hasher: RandomState::new(),
-            errors: ErrorLog::default(),
-        };
+        let shared = Shared { redis, hasher: RandomState::new(), errors: ErrorLog::default() };
         Self {
             shared: Arc::new(shared),
+            local: Arc::new(LocalStore::new(DEFAULT_MAX_KEYS)),
             denied: Arc::new(DenyCache::new(deny_cache_keys)),
             timeout: DEFAULT_TIMEOUT,
             namespace: Arc::from(DEFAULT_NAMESPACE),
@@ -145,6 +143,16 @@ impl Limiter {
     #[must_use]
     pub fn with_deny_cache(self, keys: usize) -> Self {
         Self { denied: Arc::new(DenyCache::new(keys)), ..self }
+    }
+
+    /// How many keys the in-process store holds at most (default 100 000): the store itself
+    /// of [`in_process`](Self::in_process), the [`FailureMode::Local`] fallback of
+    /// [`redis`](Self::redis). A key over its limit is never forgotten to make room; when
+    /// the store holds only such keys, a new key is refused (`ratelimit_table_full_total`)
+    /// until one frees up. Starts an empty store.
+    #[must_use]
+    pub fn with_local_capacity(self, keys: usize) -> Self {
+        Self { local: Arc::new(LocalStore::new(keys)), ..self }
     }
 
     /// Whether decisions are shared through Redis.
@@ -202,8 +210,17 @@ impl Limiter {
         if cost > policy.burst() {
             return Err(LimiterError::CostExceedsBurst { cost, burst: policy.burst() });
         }
+        Ok(self.decide_local(policy, key, cost))
+    }
+
+    /// One decision of the in-process store; a new key refused for a full table is counted.
+    fn decide_local(&self, policy: &Policy, key: &ClientKey<'_>, cost: u32) -> Decision {
         let interval = policy.rate().interval_micros();
-        Ok(self.shared.local.decide(self.local_key(policy, key), interval, policy.burst(), cost.max(1)))
+        let decided = self.local.decide(self.local_key(policy, key), interval, policy.burst(), cost.max(1));
+        if decided.table_full {
+            metrics::counter!(RATELIMIT_TABLE_FULL_TOTAL, "policy" => policy.name().to_owned()).increment(1);
+        }
+        decided.decision
     }
 
     /// Whether one more request of `key` would be allowed now, without counting it (nothing
@@ -219,7 +236,7 @@ impl Limiter {
         let key = ClientKey::Text(Cow::Borrowed(key));
         let interval = policy.rate().interval_micros();
         let Some(redis) = &self.shared.redis else {
-            return Ok(self.shared.local.peek(self.local_key(policy, &key), interval, policy.burst()));
+            return Ok(self.local.peek(self.local_key(policy, &key), interval, policy.burst()));
         };
         let redis_key = key.with_text(|text| self.redis_key(policy.name(), text));
         if let Some(refusal) = self.denied.check(&redis_key, Instant::now()) {
@@ -227,7 +244,7 @@ impl Limiter {
         }
         match redis.decide(&redis_key, interval, policy.burst(), 1, self.timeout, true).await {
             Err(_) if policy.failure_mode() == FailureMode::Local => {
-                Ok(self.shared.local.peek(self.local_key(policy, &key), interval, policy.burst()))
+                Ok(self.local.peek(self.local_key(policy, &key), interval, policy.burst()))
             }
             outcome => outcome,
         }
@@ -294,9 +311,7 @@ impl Limiter {
                     FailureMode::Open => Verdict::FailedOpen,
                     FailureMode::Closed => Verdict::FailedClosed,
                     FailureMode::Local => {
-                        let interval = policy.rate().interval_micros();
-                        let key = self.local_key(policy, key);
-                        let decision = self.shared.local.decide(key, interval, policy.burst(), cost.max(1));
+                        let decision = self.decide_local(policy, key, cost);
                         if decision.allowed { Verdict::Allowed(decision) } else { Verdict::Limited(decision) }
                     }
                 }

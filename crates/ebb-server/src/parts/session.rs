@@ -8,7 +8,7 @@ use ebb_redis::Redis;
 #[cfg(feature = "jwt")]
 use ebb_session::JwtLayer;
 #[cfg(feature = "session")]
-use ebb_session::{SharedStore, tower_sessions::SessionManagerLayer};
+use ebb_session::{SessionLayer, SharedStore};
 
 use super::Fallback;
 use crate::Wanted;
@@ -17,7 +17,7 @@ use crate::config::ServerConfig;
 #[derive(Clone, Default)]
 pub(crate) struct AuthPart {
     #[cfg(feature = "session")]
-    sessions: Option<(SessionManagerLayer<SharedStore>, bool)>,
+    sessions: Option<(SessionLayer<SharedStore>, bool)>,
     #[cfg(feature = "jwt")]
     jwt: Option<JwtLayer>,
 }

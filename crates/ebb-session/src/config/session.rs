@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
-use tower_sessions::cookie::SameSite;
+use tower_sessions::SessionStore;
 use tower_sessions::cookie::time::Duration as CookieDuration;
-use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
 
 use ebb_core::env::{BOOL_EXPECTED, DurationBounds, Env, EnvError, parse_bool};
 
@@ -84,20 +83,16 @@ impl SessionConfig {
         if errors.is_empty() { Ok(config) } else { Err(errors) }
     }
 
-    /// The `tower-sessions` layer over `store`: `HttpOnly`, `SameSite=Lax`, `Path=/`,
+    /// The session layer over `store`: cookie `HttpOnly`, `SameSite=Lax`, `Path=/`,
     /// `Secure` unless turned off, expiring after `ttl` without use (every request whose
-    /// handler takes a [`Session`](crate::Session) renews it, in the store too).
+    /// handler takes a [`Session`](crate::Session) renews it, in the store too, best
+    /// effort; see [`SessionLayer`](crate::SessionLayer)).
     ///
     /// Nothing is saved for a request that did not put data in its session, so made-up
     /// cookies never create records.
-    pub fn layer<S: SessionStore + Clone>(&self, store: S) -> SessionManagerLayer<S> {
+    pub fn layer<S: SessionStore>(&self, store: S) -> crate::SessionLayer<S> {
         let ttl = CookieDuration::seconds(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX));
-        SessionManagerLayer::new(store)
-            .with_name(self.cookie_name.clone())
-            .with_http_only(true)
-            .with_same_site(SameSite::Lax)
-            .with_path("/")
-            .with_secure(self.secure)
-            .with_expiry(Expiry::OnInactivity(ttl))
+        let cookie = crate::manager::CookieSpec { name: self.cookie_name.clone(), secure: self.secure, ttl };
+        crate::SessionLayer::new(store, cookie)
     }
 }

@@ -21,6 +21,8 @@ use crate::config::{ConfigError, ENV_JWT_PUBLIC_KEY, JwtConfig, JwtKey};
 pub struct JwtVerifier {
     key: DecodingKey,
     validation: Validation,
+    /// `iss` must be one string (RFC 7519 §4.1.1); jsonwebtoken also takes an array.
+    issuer_required: bool,
 }
 
 impl std::fmt::Debug for JwtVerifier {
@@ -34,6 +36,9 @@ impl std::fmt::Debug for JwtVerifier {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct InvalidToken(pub String);
+
+/// The reason for an `iss` that is absent, `null`, a number or an array.
+const ISSUER_NOT_A_STRING: &str = "the token's issuer (`iss`) is missing or not a string";
 
 impl JwtVerifier {
     /// A verifier for `config`.
@@ -61,15 +66,23 @@ impl JwtVerifier {
         // jsonwebtoken checks `nbf` only when asked; a token valid from next year is no
         // token today. `sub` is who the caller is: a token without one identifies nobody.
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // jsonwebtoken checks `iss` and `aud` only when the token carries them (and skips a
+        // value it cannot parse): a configured issuer or audience is required, or a token
+        // that leaves it out would pass.
+        let mut required = vec!["exp", "sub"];
         if let Some(issuer) = &config.issuer {
             validation.set_issuer(&[issuer]);
+            required.push("iss");
         }
         match &config.audience {
-            Some(audience) => validation.set_audience(&[audience]),
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
-        Ok(Self { key, validation })
+        validation.set_required_spec_claims(&required);
+        Ok(Self { key, validation, issuer_required: config.issuer.is_some() })
     }
 
     /// The claims of `token`, if it passes every check.
@@ -79,10 +92,15 @@ impl JwtVerifier {
     pub fn verify(&self, token: &str) -> Result<Claims, InvalidToken> {
         use jsonwebtoken::errors::ErrorKind;
         match jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &self.key, &self.validation) {
-            Ok(data) => match data.claims.get("sub").and_then(serde_json::Value::as_str) {
-                Some(subject) if !subject.trim().is_empty() => Ok(Claims(data.claims)),
-                _ => Err(InvalidToken("the token's subject (`sub`) is missing or empty".to_owned())),
-            },
+            Ok(data) => {
+                if self.issuer_required && !data.claims.get("iss").is_some_and(serde_json::Value::is_string) {
+                    return Err(InvalidToken(ISSUER_NOT_A_STRING.to_owned()));
+                }
+                match data.claims.get("sub").and_then(serde_json::Value::as_str) {
+                    Some(subject) if !subject.trim().is_empty() => Ok(Claims(data.claims)),
+                    _ => Err(InvalidToken("the token's subject (`sub`) is missing or empty".to_owned())),
+                }
+            }
             Err(error) => Err(InvalidToken(
                 match error.kind() {
                     ErrorKind::ExpiredSignature => "the token has expired",
@@ -93,7 +111,13 @@ impl JwtVerifier {
                     }
                     ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
                     ErrorKind::InvalidAudience => "the token's audience is not accepted",
-                    ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+                    ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+                        "iss" => ISSUER_NOT_A_STRING,
+                        "aud" => "the token's audience (`aud`) is missing or not a string or list of strings",
+                        "exp" => "the token's expiry (`exp`) is missing or not a number",
+                        "sub" => "the token's subject (`sub`) is missing or not a string",
+                        _ => "the token lacks a required claim",
+                    },
                     _ => "the token is malformed",
                 }
                 .to_owned(),
