@@ -51,6 +51,10 @@ impl Shutdown {
                 None
             }
         };
+        #[cfg(unix)]
+        if let Err(error) = self.watch_signals_from_a_thread() {
+            tracing::warn!(%error, "the exit watchdog cannot see signals; it starts only once the runtime does");
+        }
         let server = server.into_future();
         let mut server = std::pin::pin!(server);
         let mut outcome = None;
