@@ -208,6 +208,8 @@ impl ServerConfig {
         if let Some(access_log) = errors.take(env.bool(crate::trace::ENV_ACCESS_LOG)) {
             config.access_log = access_log;
         }
+        // Read by `init_tracing`, which cannot refuse it; refused here.
+        errors.take(env.parse(crate::ENV_RUST_LOG, |value| crate::logging::level::parse_filter(value).map(drop)));
         if config.http_addr == config.metrics_addr && config.http_addr.port() != 0 {
             errors.push(ConfigError::SameAddress(config.http_addr));
         }
@@ -322,6 +324,25 @@ mod tests {
         let errors = ServerConfig::from_lookup(lookup).expect_err("invalid").to_string();
         for (name, _) in vars {
             assert!(errors.contains(name), "{name} missing: {errors}");
+        }
+    }
+
+    /// `RUST_LOG` is read by `init_tracing`, which falls back to `info` on a bad value: the
+    /// configuration is where it is refused.
+    #[test]
+    fn a_bad_rust_log_is_reported_with_the_others() {
+        let vars = [("RUST_LOG", "info,ebb_server=[{"), ("EBB_HTTP_ADDR", "banana")];
+        let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
+        let errors = ServerConfig::from_lookup(lookup).expect_err("invalid");
+        assert_eq!(errors.0.len(), 2, "{errors}");
+        let text = errors.to_string();
+        assert!(
+            text.contains("RUST_LOG=\"info,ebb_server=[{\" is invalid: expected comma-separated directives"),
+            "{text}"
+        );
+        for good in ["debug", "info,ebb_server=debug,hyper=warn", "", "  ", "off"] {
+            let lookup = |name: &str| (name == "RUST_LOG").then(|| good.to_owned());
+            assert!(ServerConfig::from_lookup(lookup).is_ok(), "{good:?}");
         }
     }
 
