@@ -210,6 +210,8 @@ impl ServerConfig {
         }
         // Read by `init_tracing`, which cannot refuse it; refused here.
         errors.take(env.parse(crate::ENV_RUST_LOG, |value| crate::logging::level::parse_filter(value).map(drop)));
+        #[cfg(feature = "otlp")]
+        errors.extend(crate::logging::otlp::check_endpoints(env));
         if config.http_addr == config.metrics_addr && config.http_addr.port() != 0 {
             errors.push(ConfigError::SameAddress(config.http_addr));
         }
@@ -342,6 +344,21 @@ mod tests {
         );
         for good in ["debug", "info,ebb_server=debug,hyper=warn", "", "  ", "off"] {
             let lookup = |name: &str| (name == "RUST_LOG").then(|| good.to_owned());
+            assert!(ServerConfig::from_lookup(lookup).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn otlp_endpoints_must_be_http_urls_with_a_host() {
+        for bad in ["collector:4318", "grpc://collector:4317", "http://", "not a url", "/v1/traces"] {
+            for variable in ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] {
+                let lookup = |name: &str| (name == variable).then(|| bad.to_owned());
+                let text = ServerConfig::from_lookup(lookup).expect_err(bad).to_string();
+                assert!(text.contains(&format!("{variable}={bad:?} is invalid: expected an http://")), "{text}");
+            }
+        }
+        for good in ["http://collector:4318", "https://otel.example.com/", "http://127.0.0.1:4318/v1/traces", ""] {
+            let lookup = |name: &str| (name == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| good.to_owned());
             assert!(ServerConfig::from_lookup(lookup).is_ok(), "{good:?}");
         }
     }

@@ -132,7 +132,7 @@ pub async fn run(server: Server, router: axum::Router) -> ExitCode {
     // to start), within a grace from now.
     let exit_by = shutdown.exit_deadline().unwrap_or_else(|| Instant::now() + WATCHDOG_GRACE);
     #[cfg(feature = "otlp")]
-    logging::otlp::shutdown();
+    logging::otlp::shutdown(exit_by.checked_sub(LOG_FLUSH_RESERVE).unwrap_or(exit_by));
     let code = match served {
         Ok(report) => report.exit_code(),
         Err(error) => {
@@ -146,6 +146,9 @@ pub async fn run(server: Server, router: axum::Router) -> ExitCode {
 
 /// How long past the shutdown deadline the watchdog lets a process live.
 const WATCHDOG_GRACE: Duration = Duration::from_secs(1);
+/// Kept for the log flush after the last traces are flushed.
+#[cfg(feature = "otlp")]
+const LOG_FLUSH_RESERVE: Duration = Duration::from_millis(250);
 /// Kept between the log flush and the watchdog, for the process to exit.
 const EXIT_MARGIN: Duration = Duration::from_millis(50);
 
