@@ -127,6 +127,9 @@ pub async fn run(server: Server, router: axum::Router) -> ExitCode {
     if let Err(error) = shutdown.arm_exit_watchdog(WATCHDOG_GRACE) {
         tracing::warn!(%error, "no exit watchdog: a stuck runtime could outlive the shutdown deadline");
     }
+    // A second signal or the watchdog ends the process at once: the lines still buffered
+    // (the one saying why, say) get a moment to reach stderr.
+    shutdown.before_forced_exit(|| logging::writer::flush(Instant::now() + FORCED_EXIT_FLUSH));
     let served = server.serve(router).await;
     // What is left must end before the watchdog does; without a signal (the server failed
     // to start), within a grace from now.
@@ -149,6 +152,8 @@ const WATCHDOG_GRACE: Duration = Duration::from_secs(1);
 /// Kept for the log flush after the last traces are flushed.
 #[cfg(feature = "otlp")]
 const LOG_FLUSH_RESERVE: Duration = Duration::from_millis(250);
+/// How long the log lines get before a forced exit (a second signal, the watchdog).
+const FORCED_EXIT_FLUSH: Duration = Duration::from_millis(100);
 /// Kept between the log flush and the watchdog, for the process to exit.
 const EXIT_MARGIN: Duration = Duration::from_millis(50);
 

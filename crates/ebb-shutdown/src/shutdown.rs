@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
-use crate::watchdog::Begun;
+use crate::watchdog::{BeforeForcedExit, Begun};
 use crate::{DrainLayer, ShutdownConfig};
 
 /// The handle to one process's shutdown: cheap to clone, shared by the server, the drain
@@ -58,6 +58,7 @@ pub(crate) struct Inner {
     // The moment, for threads that cannot await the token (the exit watchdog).
     pub(crate) begun: Begun,
     pub(crate) watchdog_grace: OnceLock<Duration>,
+    pub(crate) before_forced_exit: BeforeForcedExit,
     stop_accepting: CancellationToken,
     pub(crate) deadline: CancellationToken,
     tasks: TaskTracker,
@@ -79,6 +80,7 @@ impl Shutdown {
                 signalled_flag: AtomicBool::new(false),
                 begun: Begun::default(),
                 watchdog_grace: OnceLock::new(),
+                before_forced_exit: BeforeForcedExit::default(),
                 stop_accepting: CancellationToken::new(),
                 deadline: CancellationToken::new(),
                 tasks: TaskTracker::new(),

@@ -10,9 +10,9 @@
 //! (`exit` flushes Rust's stdout buffer only when its lock is free; nothing of ebb writes
 //! to stdout.)
 
-use std::io;
 use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
+use std::{fmt, io};
 
 use crate::Shutdown;
 
@@ -52,6 +52,16 @@ impl Begun {
     }
 }
 
+/// See [`Shutdown::before_forced_exit`].
+#[derive(Default)]
+pub(crate) struct BeforeForcedExit(OnceLock<Box<dyn Fn() + Send + Sync>>);
+
+impl fmt::Debug for BeforeForcedExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.get().is_some() { "Some(..)" } else { "None" })
+    }
+}
+
 impl Shutdown {
     /// Arms the exit watchdog: from the moment shutdown begins, a thread of its own ends
     /// the process with exit code 1 at the deadline ([`ShutdownConfig::timeout`], counted
@@ -59,7 +69,8 @@ impl Shutdown {
     /// SIGTERM or SIGINT (seen by an OS thread from [`run`](Self::run) on, so a runtime
     /// with every thread blocked cannot delay it) or [`trigger`](Self::trigger). Arm it once.
     ///
-    /// The watchdog prints nothing: it must not block on a stderr nobody reads.
+    /// The watchdog prints nothing: it must not block on a stderr nobody reads. It runs the
+    /// [`before_forced_exit`](Self::before_forced_exit) hook, then exits.
     ///
     /// # Errors
     /// When the thread cannot be spawned.
@@ -75,9 +86,25 @@ impl Shutdown {
             if let Some(exit_at) = shutdown.exit_deadline() {
                 std::thread::sleep(exit_at.saturating_duration_since(Instant::now()));
             }
-            std::process::exit(1);
+            shutdown.exit_now(1);
         })?;
         Ok(())
+    }
+
+    /// Sets what runs just before the process is ended at once, by a second signal or by
+    /// the exit watchdog: a bounded flush of buffered log lines, say, which would otherwise
+    /// be lost. It must return quickly and must not block on stderr. Set once; later calls
+    /// are ignored.
+    pub fn before_forced_exit(&self, hook: impl Fn() + Send + Sync + 'static) {
+        let _ = self.inner.before_forced_exit.0.set(Box::new(hook));
+    }
+
+    /// Runs the [`before_forced_exit`](Self::before_forced_exit) hook and exits with `code`.
+    pub(crate) fn exit_now(&self, code: i32) -> ! {
+        if let Some(hook) = self.inner.before_forced_exit.0.get() {
+            hook();
+        }
+        std::process::exit(code)
     }
 
     /// When the armed watchdog ends the process: the moment shutdown began plus the
