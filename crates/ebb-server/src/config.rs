@@ -141,6 +141,9 @@ impl ConfigErrors {
     /// subscriber is set. With `EBB_LOG_FORMAT=json` it is one JSON line (level `ERROR`,
     /// the message, and each problem in `errors`), as a log pipeline expects.
     pub fn report(&self) -> std::process::ExitCode {
+        // Lines logged before (by `init_tracing`'s writer) come first, and are not lost
+        // when `main` returns next.
+        crate::logging::writer::flush_before(None);
         let json =
             std::env::var(crate::ENV_LOG_FORMAT).ok().and_then(|v| v.parse().ok()) == Some(crate::LogFormat::Json);
         if json {

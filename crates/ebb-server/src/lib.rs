@@ -131,11 +131,12 @@ pub async fn run(server: Server, router: axum::Router) -> ExitCode {
     // (the one saying why, say) get a moment to reach stderr.
     shutdown.before_forced_exit(|| logging::writer::flush(Instant::now() + FORCED_EXIT_FLUSH));
     let served = server.serve(router).await;
-    // What is left must end before the watchdog does; without a signal (the server failed
-    // to start), within a grace from now.
-    let exit_by = shutdown.exit_deadline().unwrap_or_else(|| Instant::now() + WATCHDOG_GRACE);
     #[cfg(feature = "otlp")]
-    logging::otlp::shutdown(exit_by.checked_sub(LOG_FLUSH_RESERVE).unwrap_or(exit_by));
+    {
+        // Before the watchdog, leaving time for the log lines after.
+        let exit_by = shutdown.exit_deadline().unwrap_or_else(|| Instant::now() + WATCHDOG_GRACE);
+        logging::otlp::shutdown(exit_by.checked_sub(LOG_FLUSH_RESERVE).unwrap_or(exit_by));
+    }
     let code = match served {
         Ok(report) => report.exit_code(),
         Err(error) => {
@@ -143,19 +144,17 @@ pub async fn run(server: Server, router: axum::Router) -> ExitCode {
             ExitCode::FAILURE
         }
     };
-    logging::writer::flush(exit_by.checked_sub(EXIT_MARGIN).unwrap_or(exit_by));
+    logging::writer::flush_before(shutdown.exit_deadline());
     code
 }
 
 /// How long past the shutdown deadline the watchdog lets a process live.
 const WATCHDOG_GRACE: Duration = Duration::from_secs(1);
-/// Kept for the log flush after the last traces are flushed.
+/// Kept for the log lines after the last traces are flushed.
 #[cfg(feature = "otlp")]
 const LOG_FLUSH_RESERVE: Duration = Duration::from_millis(250);
 /// How long the log lines get before a forced exit (a second signal, the watchdog).
 const FORCED_EXIT_FLUSH: Duration = Duration::from_millis(100);
-/// Kept between the log flush and the watchdog, for the process to exit.
-const EXIT_MARGIN: Duration = Duration::from_millis(50);
 
 // The README is compiled as doc tests too, so that a stale example in it fails `cargo test --doc`.
 #[cfg(doctest)]

@@ -81,6 +81,8 @@ pub(crate) async fn serve(server: ServerParts, router: Router) -> Result<Shutdow
     };
     let report = shutdown.run(serving).await;
     metrics_server.abort();
+    // The shutdown's lines reach stderr before a `main` that returns next ends the process.
+    crate::logging::writer::flush_before(shutdown.exit_deadline());
     Ok(report?)
 }
 

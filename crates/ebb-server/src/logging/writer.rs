@@ -30,15 +30,27 @@ pub(crate) fn dropped() -> u64 {
     STDERR.get().map_or(0, LogWriter::dropped)
 }
 
-/// The longest the last flush waits: 256 KiB take milliseconds on a drained pipe, and
+/// The longest a flush at exit waits: 256 KiB take milliseconds on a drained pipe, and
 /// waiting longer on a stuck one only delays the exit.
 const FLUSH_AT_MOST: Duration = Duration::from_secs(1);
+/// Kept between such a flush and the exit watchdog, for the process to exit.
+const EXIT_MARGIN: Duration = Duration::from_millis(50);
 
-/// Waits, until `until` or for [`FLUSH_AT_MOST`] at most, for the process' writer to write
-/// what it holds. Never longer: the pipe may be stuck.
+/// Waits for the process' writer to write what it holds, before the process ends: for
+/// [`FLUSH_AT_MOST`] at most, and never closer than [`EXIT_MARGIN`] to `exit_by` (when the
+/// exit watchdog ends the process, if one is armed). Never longer: the pipe may be stuck.
+pub(crate) fn flush_before(exit_by: Option<Instant>) {
+    let mut until = Instant::now() + FLUSH_AT_MOST;
+    if let Some(exit_by) = exit_by {
+        until = until.min(exit_by.checked_sub(EXIT_MARGIN).unwrap_or(exit_by));
+    }
+    flush(until);
+}
+
+/// Waits until `until` at most for the process' writer to write what it holds.
 pub(crate) fn flush(until: Instant) {
     if let Some(writer) = STDERR.get() {
-        writer.flush(until.min(Instant::now() + FLUSH_AT_MOST));
+        writer.flush(until);
     }
 }
 
@@ -100,6 +112,11 @@ struct State {
     idle: bool,
     /// Someone waits in [`LogWriter::flush`].
     flushing: bool,
+    /// Batches written so far.
+    written: u64,
+    /// `written` when a flush last gave up: while it has not moved, the pipe is stuck and
+    /// a flush gives up at once rather than wait again.
+    stuck_at: Option<u64>,
 }
 
 impl LogWriter {
@@ -107,7 +124,13 @@ impl LogWriter {
     /// the rest of the process.
     pub(crate) fn spawn(out: impl Write + Send + 'static, capacity: usize) -> io::Result<Self> {
         let shared = Arc::new(Shared {
-            state: Mutex::new(State { pending: Vec::with_capacity(capacity), idle: false, flushing: false }),
+            state: Mutex::new(State {
+                pending: Vec::with_capacity(capacity),
+                idle: false,
+                flushing: false,
+                written: 0,
+                stuck_at: None,
+            }),
             arrived: Condvar::new(),
             written: Condvar::new(),
             capacity,
@@ -123,11 +146,14 @@ impl LogWriter {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 
-    /// Waits until everything taken so far is written, or `until`.
+    /// Waits until everything taken so far is written, or `until`; at once when an
+    /// earlier flush gave up and nothing was written since.
     pub(crate) fn flush(&self, until: Instant) {
         let mut state = self.shared.lock();
         while !(state.idle && state.pending.is_empty()) {
-            let Some(left) = until.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) else {
+            let left = until.checked_duration_since(Instant::now()).filter(|left| !left.is_zero());
+            let Some(left) = left.filter(|_| state.stuck_at != Some(state.written)) else {
+                state.stuck_at = Some(state.written);
                 break;
             };
             state.flushing = true;
@@ -162,9 +188,11 @@ impl Shared {
     fn write_forever(&self, mut out: impl Write) {
         // Swapped with `pending`: two buffers of `capacity`, allocated once.
         let mut batch = Vec::with_capacity(self.capacity);
+        let mut written = 0;
         loop {
             {
                 let mut state = self.lock();
+                state.written = written;
                 while state.pending.is_empty() {
                     state.idle = true;
                     if state.flushing {
@@ -181,6 +209,7 @@ impl Shared {
                 self.dropped.fetch_add(lines as u64, Ordering::Relaxed);
             }
             batch.clear();
+            written += 1;
         }
     }
 }
@@ -274,6 +303,9 @@ mod tests {
         let started = Instant::now();
         writer.flush(started + Duration::from_millis(200));
         assert!(started.elapsed() < Duration::from_secs(2), "a flush gives up at its bound");
+        let again = Instant::now();
+        writer.flush(again + Duration::from_secs(5));
+        assert!(again.elapsed() < Duration::from_secs(1), "and at once while the pipe stays stuck");
     }
 
     /// Negative control: the same stuck socket behind a plain blocking writer (what
