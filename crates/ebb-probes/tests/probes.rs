@@ -254,6 +254,7 @@ async fn without_details_verbose_tells_nothing_but_the_verdict() {
     assert!(!ask(probes.layer().without_details()).await.contains("9.9.9"));
     // Control: the default layer answers `?verbose` with the facts.
     assert!(ask(probes.layer()).await.contains("9.9.9"));
+}
 
 /// A check that panics is a failed check with a reason in our words; the other checks and
 /// the probe answer as usual. Control: the same check run directly panics, and a task

@@ -152,6 +152,9 @@ impl ConfigErrors {
     /// subscriber is set. With `EBB_LOG_FORMAT=json` it is one JSON line (level `ERROR`,
     /// the message, and each problem in `errors`), as a log pipeline expects.
     pub fn report(&self) -> std::process::ExitCode {
+        // Lines logged before (by `init_tracing`'s writer) come first, and are not lost
+        // when `main` returns next.
+        crate::logging::writer::flush_before(None);
         let json = Env::process().get(crate::ENV_LOG_FORMAT).ok().flatten().and_then(|v| v.parse().ok())
             == Some(crate::LogFormat::Json);
         if json {
@@ -222,6 +225,10 @@ impl ServerConfig {
         if let Some(access_log) = errors.take(env.bool(crate::trace::ENV_ACCESS_LOG)) {
             config.access_log = access_log;
         }
+        // Read by `init_tracing`, which cannot refuse it; refused here.
+        errors.take(env.parse(crate::ENV_RUST_LOG, |value| crate::logging::level::parse_filter(value).map(drop)));
+        #[cfg(feature = "otlp")]
+        errors.extend(crate::logging::otlp::check_endpoints(env));
         if config.http_addr == config.metrics_addr && config.http_addr.port() != 0 {
             errors.push(ConfigError::SameAddress(config.http_addr));
         }
@@ -346,6 +353,40 @@ mod tests {
         let errors = ServerConfig::from_lookup(lookup).expect_err("invalid").to_string();
         for (name, _) in vars {
             assert!(errors.contains(name), "{name} missing: {errors}");
+        }
+    }
+
+    /// `RUST_LOG` is read by `init_tracing`, which falls back to `info` on a bad value: the
+    /// configuration is where it is refused.
+    #[test]
+    fn a_bad_rust_log_is_reported_with_the_others() {
+        let vars = [("RUST_LOG", "info,ebb_server=[{"), ("EBB_HTTP_ADDR", "banana")];
+        let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
+        let errors = ServerConfig::from_lookup(lookup).expect_err("invalid");
+        assert_eq!(errors.0.len(), 2, "{errors}");
+        let text = errors.to_string();
+        assert!(
+            text.contains("RUST_LOG=\"info,ebb_server=[{\" is invalid: expected comma-separated directives"),
+            "{text}"
+        );
+        for good in ["debug", "info,ebb_server=debug,hyper=warn", "", "  ", "off"] {
+            let lookup = |name: &str| (name == "RUST_LOG").then(|| good.to_owned());
+            assert!(ServerConfig::from_lookup(lookup).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn otlp_endpoints_must_be_http_urls_with_a_host() {
+        for bad in ["collector:4318", "grpc://collector:4317", "http://", "not a url", "/v1/traces"] {
+            for variable in ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] {
+                let lookup = |name: &str| (name == variable).then(|| bad.to_owned());
+                let text = ServerConfig::from_lookup(lookup).expect_err(bad).to_string();
+                assert!(text.contains(&format!("{variable}={bad:?} is invalid: expected an http://")), "{text}");
+            }
+        }
+        for good in ["http://collector:4318", "https://otel.example.com/", "http://127.0.0.1:4318/v1/traces", ""] {
+            let lookup = |name: &str| (name == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| good.to_owned());
+            assert!(ServerConfig::from_lookup(lookup).is_ok(), "{good:?}");
         }
     }
 

@@ -67,6 +67,7 @@ mod server;
 pub mod trace;
 
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 pub use build_info::{BUILD_INFO, BuildInfo, ENV_GIT_REVISION};
 pub use builder::ServerBuilder;
@@ -96,7 +97,8 @@ pub use logging::format::{JsonFormat, TextFormat};
 pub use logging::level::LOG_LEVEL_PATH;
 #[cfg(feature = "otlp")]
 pub use logging::otlp::{ENV_OTLP_ENDPOINT, ENV_OTLP_TRACES_ENDPOINT};
-pub use logging::{ENV_LOG_FORMAT, LogFormat, init_tracing};
+pub use logging::writer::LOG_LINES_DROPPED_TOTAL;
+pub use logging::{ENV_LOG_FORMAT, ENV_RUST_LOG, LogFormat, init_tracing};
 pub use server::{ServeError, Server};
 pub use {ebb_metrics, ebb_probes, ebb_shutdown};
 
@@ -118,39 +120,43 @@ pub async fn serve(router: axum::Router) -> ExitCode {
 /// code, as [`serve`] does.
 ///
 /// A process serving through `run` (or [`serve`]) never outlives `EBB_SHUTDOWN_TIMEOUT`
-/// by more than a second: a watchdog thread exits it (code 1) even when every runtime
-/// thread is stuck in blocking code or the runtime waits for a blocking task.
+/// by more than a second: from the signal on, a watchdog thread exits it (code 1) even when
+/// every runtime thread is stuck in blocking code or the runtime waits for a blocking task
+/// ([`Shutdown::arm_exit_watchdog`](ebb_shutdown::Shutdown::arm_exit_watchdog)). The last
+/// traces and log lines are flushed within that budget, never past it.
 pub async fn run(server: Server, router: axum::Router) -> ExitCode {
-    arm_exit_watchdog(server.shutdown().clone());
+    let shutdown = server.shutdown().clone();
+    if let Err(error) = shutdown.arm_exit_watchdog(WATCHDOG_GRACE) {
+        tracing::warn!(%error, "no exit watchdog: a stuck runtime could outlive the shutdown deadline");
+    }
+    // A second signal or the watchdog ends the process at once: the lines still buffered
+    // (the one saying why, say) get a moment to reach stderr.
+    shutdown.before_forced_exit(|| logging::writer::flush(Instant::now() + FORCED_EXIT_FLUSH));
     let served = server.serve(router).await;
     #[cfg(feature = "otlp")]
-    logging::otlp::shutdown();
-    match served {
+    {
+        // Before the watchdog, leaving time for the log lines after.
+        let exit_by = shutdown.exit_deadline().unwrap_or_else(|| Instant::now() + WATCHDOG_GRACE);
+        logging::otlp::shutdown(exit_by.checked_sub(LOG_FLUSH_RESERVE).unwrap_or(exit_by));
+    }
+    let code = match served {
         Ok(report) => report.exit_code(),
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
-    }
+    };
+    logging::writer::flush_before(shutdown.exit_deadline());
+    code
 }
 
 /// How long past the shutdown deadline the watchdog lets a process live.
-const WATCHDOG_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// From the signal on, an OS thread (not a task: the runtime may be stuck) ends the process
-/// at the deadline plus [`WATCHDOG_GRACE`].
-fn arm_exit_watchdog(shutdown: ebb_shutdown::Shutdown) {
-    tokio::spawn(async move {
-        shutdown.signalled().await;
-        let since = shutdown.signalled_at().map_or(std::time::Duration::ZERO, |at| at.elapsed());
-        let left = (shutdown.config().timeout() + WATCHDOG_GRACE).saturating_sub(since);
-        std::thread::spawn(move || {
-            std::thread::sleep(left);
-            eprintln!("error: still running {WATCHDOG_GRACE:?} after the shutdown deadline; exiting");
-            std::process::exit(1);
-        });
-    });
-}
+const WATCHDOG_GRACE: Duration = Duration::from_secs(1);
+/// Kept for the log lines after the last traces are flushed.
+#[cfg(feature = "otlp")]
+const LOG_FLUSH_RESERVE: Duration = Duration::from_millis(250);
+/// How long the log lines get before a forced exit (a second signal, the watchdog).
+const FORCED_EXIT_FLUSH: Duration = Duration::from_millis(100);
 
 // The README is compiled as doc tests too, so that a stale example in it fails `cargo test --doc`.
 #[cfg(doctest)]

@@ -93,6 +93,8 @@ pub(crate) async fn serve(server: ServerParts, router: Router) -> Result<Shutdow
     };
     let report = shutdown.run(serving).await;
     metrics_server.abort();
+    // The shutdown's lines reach stderr before a `main` that returns next ends the process.
+    crate::logging::writer::flush_before(shutdown.exit_deadline());
     Ok(report?)
 }
 
@@ -143,8 +145,9 @@ fn metrics_application(handle: MetricsHandle, probes: &Probes, shutdown: &Shutdo
     let in_flight = shutdown.clone();
     let scrape = MetricsService::new(handle);
     let scrape = tower::service_fn(move |req: http::Request<axum::body::Body>| {
-        // The edge's one in-flight count, read when scraped.
+        // The edge's one in-flight count and the log writer's drops, read when scraped.
         metrics::gauge!(ebb_metrics::names::HTTP_REQUESTS_IN_FLIGHT).set(in_flight.in_flight() as f64);
+        metrics::counter!(crate::LOG_LINES_DROPPED_TOTAL).absolute(crate::logging::writer::dropped());
         tower::Service::call(&mut scrape.clone(), req)
     });
     crate::logging::level::routes().fallback_service(scrape).layer(probes.layer().with_details(true))

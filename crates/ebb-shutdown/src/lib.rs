@@ -45,6 +45,7 @@ mod report;
 mod run;
 mod shutdown;
 mod signal;
+mod watchdog;
 
 pub use config::{DEFAULT_DELAY, DEFAULT_TIMEOUT, ENV_DELAY, ENV_TIMEOUT, MAX_DELAY, MAX_TIMEOUT, ShutdownConfig};
 pub use drain::DrainLayer;

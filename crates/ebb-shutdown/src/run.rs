@@ -51,6 +51,10 @@ impl Shutdown {
                 None
             }
         };
+        #[cfg(unix)]
+        if let Err(error) = self.watch_signals_from_a_thread() {
+            tracing::warn!(%error, "the exit watchdog cannot see signals; it starts only once the runtime does");
+        }
         let server = server.into_future();
         let mut server = std::pin::pin!(server);
         let mut outcome = None;
@@ -76,12 +80,12 @@ impl Shutdown {
         tracing::info!(?cause, delay = ?config.delay(), timeout = ?config.timeout(), "shutdown started: readiness now fails");
 
         // Phase 2: keep serving while the platform takes us out of its endpoints.
-        serve_until(server.as_mut(), &mut outcome, later(config.delay()), &mut signals).await;
+        serve_until(self, server.as_mut(), &mut outcome, later(config.delay()), &mut signals).await;
 
         // Phase 3: stop accepting and drain.
         self.begin_stop_accepting();
         tracing::info!(in_flight = self.in_flight(), "listener closing; draining in-flight requests");
-        serve_until(server.as_mut(), &mut outcome, deadline, &mut signals).await;
+        serve_until(self, server.as_mut(), &mut outcome, deadline, &mut signals).await;
 
         // Phase 4: background tasks.
         self.stop_tasks();
@@ -91,7 +95,7 @@ impl Shutdown {
             tokio::select! {
                 () = tracker.wait() => {}
                 () = sleep_until(deadline) => {}
-                signo = next_signal(&mut signals) => exit_now(signo),
+                signo = next_signal(&mut signals) => second_signal(self, signo),
             }
         }
 
@@ -139,6 +143,7 @@ impl Shutdown {
 }
 
 async fn serve_until<F: Future>(
+    shutdown: &Shutdown,
     server: Pin<&mut F>,
     outcome: &mut Option<F::Output>,
     until: Instant,
@@ -150,7 +155,7 @@ async fn serve_until<F: Future>(
     tokio::select! {
         result = server => *outcome = Some(result),
         () = sleep_until(until) => {}
-        signo = next_signal(signals) => exit_now(signo),
+        signo = next_signal(signals) => second_signal(shutdown, signo),
     }
 }
 
@@ -161,7 +166,7 @@ async fn next_signal(signals: &mut Option<Signals>) -> i32 {
     }
 }
 
-fn exit_now(signo: i32) -> ! {
+fn second_signal(shutdown: &Shutdown, signo: i32) -> ! {
     tracing::error!(signal = signo, "second signal during shutdown: exiting at once");
-    std::process::exit(128 + signo)
+    shutdown.exit_now(128 + signo)
 }

@@ -3,12 +3,13 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
+use crate::watchdog::{BeforeForcedExit, Begun};
 use crate::{DrainLayer, ShutdownConfig};
 
 /// The handle to one process's shutdown: cheap to clone, shared by the server, the drain
@@ -54,7 +55,10 @@ pub(crate) struct Inner {
     // The same moment as `signalled`, readable without the token's lock: it is checked on
     // every response.
     signalled_flag: AtomicBool,
-    signalled_at: OnceLock<Instant>,
+    // The moment, for threads that cannot await the token (the exit watchdog).
+    pub(crate) begun: Begun,
+    pub(crate) watchdog_grace: OnceLock<Duration>,
+    pub(crate) before_forced_exit: BeforeForcedExit,
     stop_accepting: CancellationToken,
     pub(crate) deadline: CancellationToken,
     tasks: TaskTracker,
@@ -74,7 +78,9 @@ impl Shutdown {
                 config,
                 signalled: CancellationToken::new(),
                 signalled_flag: AtomicBool::new(false),
-                signalled_at: OnceLock::new(),
+                begun: Begun::default(),
+                watchdog_grace: OnceLock::new(),
+                before_forced_exit: BeforeForcedExit::default(),
                 stop_accepting: CancellationToken::new(),
                 deadline: CancellationToken::new(),
                 tasks: TaskTracker::new(),
@@ -93,7 +99,7 @@ impl Shutdown {
 
     /// Starts the shutdown as a signal would. Idempotent.
     pub fn trigger(&self) {
-        self.inner.signalled_at.get_or_init(Instant::now);
+        self.inner.begun.mark();
         self.inner.signalled_flag.store(true, Ordering::Release);
         self.inner.signalled.cancel();
     }
@@ -103,9 +109,10 @@ impl Shutdown {
         self.inner.signalled_flag.load(Ordering::Acquire)
     }
 
-    /// When shutdown began, if it has.
+    /// When shutdown began, if it has. With the [exit watchdog](Self::arm_exit_watchdog)
+    /// armed, a signal's own moment, which may be set a moment before the runtime sees it.
     pub fn signalled_at(&self) -> Option<Instant> {
-        self.inner.signalled_at.get().copied()
+        self.inner.begun.at()
     }
 
     /// A token cancelled the moment shutdown begins: hand it to readiness so `/readyz` fails

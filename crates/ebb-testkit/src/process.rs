@@ -3,6 +3,7 @@ use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,7 @@ pub struct ExitInfo {
 pub struct ServiceProcess {
     child: Child,
     log: Arc<Mutex<String>>,
+    stalled: Arc<AtomicBool>,
     since: Instant,
     /// The application listener.
     pub app: SocketAddr,
@@ -37,8 +39,9 @@ impl ServiceProcess {
     /// Starts `binary` with `env` on top of the inherited environment and waits (10 s at
     /// most) until it logs that it listens.
     pub fn start(binary: impl AsRef<Path>, env: &[(&str, String)]) -> Self {
-        let (child, log) = spawn(binary.as_ref(), env);
-        let mut process = Self { child, log, since: Instant::now(), app: unspecified(), metrics: unspecified() };
+        let (child, log, stalled) = spawn(binary.as_ref(), env);
+        let mut process =
+            Self { child, log, stalled, since: Instant::now(), app: unspecified(), metrics: unspecified() };
         let (app, metrics) = poll_until("the service to log its addresses", Duration::from_secs(10), || {
             if let Ok(Some(status)) = process.child.try_wait() {
                 panic!("service exited with {status} before listening; log:\n{}", process.log());
@@ -54,8 +57,9 @@ impl ServiceProcess {
     /// Runs `binary` with `env` until it exits by itself (it must, within `timeout`), and
     /// returns how it ended and what it logged. For start-up failures.
     pub fn run_to_exit(binary: impl AsRef<Path>, env: &[(&str, String)], timeout: Duration) -> (ExitInfo, String) {
-        let (child, log) = spawn(binary.as_ref(), env);
-        let mut process = Self { child, log, since: Instant::now(), app: unspecified(), metrics: unspecified() };
+        let (child, log, stalled) = spawn(binary.as_ref(), env);
+        let mut process =
+            Self { child, log, stalled, since: Instant::now(), app: unspecified(), metrics: unspecified() };
         let exit = process.wait_exit(timeout);
         // The reader thread may still be copying the last lines.
         std::thread::sleep(Duration::from_millis(50));
@@ -100,6 +104,13 @@ impl ServiceProcess {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Stops reading its stderr for good, as a stalled log agent would: once the pipe's
+    /// buffer (64 KiB on Linux) is full, its writes to stderr block. What it logged before
+    /// stays in [`log`](Self::log).
+    pub fn stall_log(&self) {
+        self.stalled.store(true, Ordering::Release);
+    }
+
     /// Everything it wrote to stderr so far.
     pub fn log(&self) -> String {
         self.log.lock().map(|log| log.clone()).unwrap_or_default()
@@ -123,7 +134,7 @@ impl Drop for ServiceProcess {
     }
 }
 
-fn spawn(binary: &Path, env: &[(&str, String)]) -> (Child, Arc<Mutex<String>>) {
+fn spawn(binary: &Path, env: &[(&str, String)]) -> (Child, Arc<Mutex<String>>, Arc<AtomicBool>) {
     let mut command = Command::new(binary);
     command
         .env("EBB_HTTP_ADDR", "127.0.0.1:0")
@@ -135,18 +146,23 @@ fn spawn(binary: &Path, env: &[(&str, String)]) -> (Child, Arc<Mutex<String>>) {
         .stderr(Stdio::piped());
     let mut child = command.spawn().unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
     let log = Arc::new(Mutex::new(String::new()));
+    let stalled = Arc::new(AtomicBool::new(false));
     if let Some(stderr) = child.stderr.take() {
-        let log = log.clone();
+        let (log, stalled) = (log.clone(), stalled.clone());
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Ok(mut log) = log.lock() {
                     log.push_str(&line);
                     log.push('\n');
                 }
+                // Never reads again (the pipe is closed with the process).
+                while stalled.load(Ordering::Acquire) {
+                    std::thread::park();
+                }
             }
         });
     }
-    (child, log)
+    (child, log, stalled)
 }
 
 /// An address logged as `key=addr` (text) or `"key":"addr"` (`EBB_LOG_FORMAT=json`).

@@ -1,6 +1,8 @@
 //! Variables the process reads outside any one part: its log format, its git revision and
 //! where Redis is.
 
+/// The log filter: `tracing-subscriber` directives, default `info`.
+pub const ENV_RUST_LOG: &str = "RUST_LOG";
 /// The log format: `text` (default) or `json`.
 pub const ENV_LOG_FORMAT: &str = "EBB_LOG_FORMAT";
 /// The git revision, when the build or the environment knows it (`cargo xtask image` sets
@@ -22,7 +24,10 @@ mod tests {
 
     #[test]
     fn pinned() {
-        assert_eq!([ENV_LOG_FORMAT, ENV_GIT_REVISION], ["EBB_LOG_FORMAT", "EBB_GIT_REVISION"]);
+        assert_eq!(
+            [ENV_RUST_LOG, ENV_LOG_FORMAT, ENV_GIT_REVISION],
+            ["RUST_LOG", "EBB_LOG_FORMAT", "EBB_GIT_REVISION"]
+        );
         assert_eq!([ENV_REDIS_URL, ENV_REDIS_CLUSTER_URLS], ["REDIS_URL", "REDIS_CLUSTER_URLS"]);
     }
 }

@@ -23,6 +23,24 @@ pub(super) fn install(handle: reload::Handle<EnvFilter, Registry>) {
     let _ = HANDLE.set(handle);
 }
 
+/// The filter `RUST_LOG` sets when it is unset or blank.
+pub(crate) const DEFAULT_FILTER: &str = "info";
+
+/// The filter a `RUST_LOG` value means (blank: [`DEFAULT_FILTER`]); one grammar for the
+/// variable, checked with the configuration, and for `PUT /loglevel`.
+///
+/// # Errors
+/// What was expected, with the parser's reason, for the configuration error or the 400.
+pub(crate) fn parse_filter(directives: &str) -> Result<EnvFilter, String> {
+    let directives = match directives.trim() {
+        "" => DEFAULT_FILTER,
+        directives => directives,
+    };
+    EnvFilter::builder()
+        .parse(directives)
+        .map_err(|error| format!("comma-separated directives such as `info` or `info,ebb_server=debug` ({error})"))
+}
+
 /// `GET|PUT /loglevel`.
 pub(crate) fn routes() -> Router {
     // The limit applies before the body is buffered: a large body is refused unread.
@@ -54,9 +72,9 @@ async fn replace(body: Bytes) -> (StatusCode, String) {
             "send a RUST_LOG directive, e.g. `debug` or `info,ebb_server=debug`\n".to_owned(),
         );
     }
-    let filter = match EnvFilter::builder().parse(text) {
+    let filter = match parse_filter(text) {
         Ok(filter) => filter,
-        Err(error) => return (StatusCode::BAD_REQUEST, format!("not a RUST_LOG directive: {error}\n")),
+        Err(expected) => return (StatusCode::BAD_REQUEST, format!("not a RUST_LOG directive: expected {expected}\n")),
     };
     let shown = filter.to_string();
     let previous = handle.with_current(ToString::to_string).unwrap_or_default();

@@ -1,15 +1,21 @@
 //! Trace export over OTLP/HTTP with protobuf (feature `otlp`), on when
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is) or `OTEL_EXPORTER_OTLP_ENDPOINT` (plus
-//! `/v1/traces`) is set. The `request` span of every request is exported, as a child of the
-//! caller's `traceparent` when it sent one, so the trace id in the logs is the exported one.
-//! Spans leave in batches from a thread of the exporter's; [`shutdown`] flushes them when the
-//! server stops. `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` name the service.
+//! `/v1/traces`) is set; either must be an `http` or `https` URL with a host, checked with
+//! the rest of the configuration. The `request` span of every request is exported, as a
+//! child of the caller's `traceparent` when it sent one, so the trace id in the logs is the
+//! exported one. Whether a span is exported is decided here, never by the caller: a
+//! `traceparent` whose sampled flag is off keeps its trace id and is exported all the same
+//! (a client must not be able to switch our traces off). Spans leave in batches from a
+//! thread of the exporter's; [`shutdown`] flushes them when the server stops, within the
+//! shutdown's budget. `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` name the service.
 
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
+use ebb_core::env::{Env, EnvError};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider};
 use opentelemetry_otlp::{SpanExporter, WithExportConfig};
-use opentelemetry_sdk::trace::{SdkTracerProvider, Tracer};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, Tracer};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::trace::TraceContext;
@@ -18,6 +24,10 @@ use crate::trace::TraceContext;
 pub const ENV_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 /// The traces URL, used as is.
 pub const ENV_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+
+/// The longest the last flush waits for a collector, however much of the shutdown budget
+/// is left (the SDK's own default).
+const FLUSH_AT_MOST: Duration = Duration::from_secs(5);
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
@@ -28,20 +38,49 @@ pub(crate) fn endpoint(lookup: impl Fn(&str) -> Option<String>) -> Option<String
         .or_else(|| set(ENV_OTLP_ENDPOINT).map(|base| format!("{}/v1/traces", base.trim_end_matches('/'))))
 }
 
+/// Checks both endpoint variables, for the configuration's report.
+pub(crate) fn check_endpoints(env: &Env<'_>) -> Vec<EnvError> {
+    [ENV_OTLP_TRACES_ENDPOINT, ENV_OTLP_ENDPOINT]
+        .into_iter()
+        .filter_map(|variable| env.parse(variable, check_endpoint).err())
+        .collect()
+}
+
+fn check_endpoint(value: &str) -> Result<(), String> {
+    const EXPECTED: &str = "an http:// or https:// URL with a host, such as `http://collector:4318`";
+    if value.trim().is_empty() {
+        return Ok(());
+    }
+    let uri: http::Uri = value.trim().parse().map_err(|_| EXPECTED.to_owned())?;
+    let http = matches!(uri.scheme_str(), Some("http" | "https"));
+    let host = uri.host().is_some_and(|host| !host.is_empty());
+    if http && host { Ok(()) } else { Err(EXPECTED.to_owned()) }
+}
+
 /// A tracer exporting to `endpoint`; `None` (said on stderr: no subscriber is set yet) when
 /// the exporter cannot be made.
 pub(crate) fn tracer(endpoint: &str) -> Option<Tracer> {
-    let exporter = match SpanExporter::builder().with_http().with_endpoint(endpoint).build() {
-        Ok(exporter) => exporter,
+    let provider = match provider(endpoint, sampler()) {
+        Ok(provider) => provider,
         Err(error) => {
             eprintln!("error: cannot export traces over OTLP ({error}); running without");
             return None;
         }
     };
-    let provider = SdkTracerProvider::builder().with_batch_exporter(exporter).build();
     let tracer = provider.tracer("ebb-server");
     let _ = PROVIDER.set(provider);
     Some(tracer)
+}
+
+/// Every request span, whatever the caller's sampled flag says: the SDK's default,
+/// `ParentBased`, would obey it. (This also overrides the SDK's sampler variables.)
+fn sampler() -> Sampler {
+    Sampler::AlwaysOn
+}
+
+fn provider(endpoint: &str, sampler: Sampler) -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
+    let exporter = SpanExporter::builder().with_http().with_endpoint(endpoint).build()?;
+    Ok(SdkTracerProvider::builder().with_sampler(sampler).with_batch_exporter(exporter).build())
 }
 
 /// Whether spans are exported: then the edge makes a `request` span per request.
@@ -59,56 +98,23 @@ pub(crate) fn set_parent(span: &tracing::Span, caller: &TraceContext) {
     let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
 }
 
-/// Exports what is left; called when the server stops.
-pub(crate) fn shutdown() {
-    if let Some(provider) = PROVIDER.get() {
-        if let Err(error) = provider.shutdown() {
-            tracing::warn!(%error, "could not flush the last traces");
-        }
+/// Exports what is left; called when the server stops. Gives up at `until` (or after
+/// [`FLUSH_AT_MOST`]): a collector that does not answer must not turn a clean stop into
+/// the watchdog's exit 1. Giving up is logged once.
+pub(crate) fn shutdown(until: Instant) {
+    let Some(provider) = PROVIDER.get() else { return };
+    let bound = until.saturating_duration_since(Instant::now()).min(FLUSH_AT_MOST);
+    if let Err(error) = provider.shutdown_with_timeout(bound) {
+        tracing::warn!(%error, ?bound, "could not flush the last traces; they are lost");
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::sync::{Arc, Mutex};
-
+    use ebb_testkit::{Export, OtlpCollector};
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
-
-    /// Request line and body of each POST a collector got.
-    type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
-
-    /// What an OTLP/HTTP collector is sent.
-    fn receiver() -> (String, Received) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let record = received.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().take(16).flatten() {
-                let mut reader = BufReader::new(stream);
-                let (mut request_line, mut length) = (String::new(), 0);
-                let _ = reader.read_line(&mut request_line);
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = value.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
-                record.lock().expect("lock").push((request_line.trim().to_owned(), body));
-                let _ =
-                    reader.get_mut().write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            }
-        });
-        (url, received)
-    }
 
     #[test]
     fn the_endpoint_follows_the_otel_variables() {
@@ -119,31 +125,62 @@ mod tests {
         assert_eq!(endpoint(|_| None), None, "off without a variable");
     }
 
-    /// Against this test's own receiver: no collector can be installed here.
-    #[test]
-    fn a_request_span_is_exported_as_the_child_of_the_callers_span() {
-        let (url, received) = receiver();
-        let tracer = tracer(&format!("{url}/v1/traces")).expect("an exporter");
-        let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
-        let caller = TraceContext {
+    /// A trace context as a caller's `traceparent` carries it.
+    fn caller(flags: u8) -> TraceContext {
+        TraceContext {
             trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".to_owned(),
             parent_id: "00f067aa0ba902b7".to_owned(),
-            flags: 1,
-        };
+            flags,
+        }
+    }
+
+    /// One request span under `caller`, through a provider with `sampler`; what the
+    /// collector received.
+    fn export_one(caller: &TraceContext, sampler: Sampler) -> Vec<Export> {
+        let collector = OtlpCollector::start();
+        let provider = provider(&format!("{}/v1/traces", collector.url), sampler).expect("an exporter");
+        let tracer = provider.tracer("test");
+        let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("request", request_id = "r-1");
-            set_parent(&span, &caller);
+            set_parent(&span, caller);
             span.in_scope(|| tracing::info!("handled"));
         });
-        let provider = PROVIDER.get().expect("a provider");
         provider.force_flush().expect("flushed");
-        let received = received.lock().expect("lock");
+        collector.exports()
+    }
+
+    fn contains(body: &[u8], bytes: &[u8]) -> bool {
+        body.windows(bytes.len()).any(|window| window == bytes)
+    }
+
+    #[test]
+    fn a_request_span_is_exported_as_the_child_of_the_callers_span() {
+        let caller = caller(1);
+        let received = export_one(&caller, sampler());
         let (request_line, body) = received.first().expect("one export");
         assert_eq!(request_line, "POST /v1/traces HTTP/1.1");
-        let has = |bytes: &[u8]| body.windows(bytes.len()).any(|window| window == bytes);
         let trace_id = TraceId::from_hex(&caller.trace_id).expect("hex").to_bytes();
         let parent_id = SpanId::from_hex(&caller.parent_id).expect("hex").to_bytes();
-        assert!(has(&trace_id) && has(&parent_id), "the span is in the caller's trace, under the caller's span");
-        assert!(has(b"request") && has(b"r-1"), "the span and its request id are exported");
+        assert!(
+            contains(body, &trace_id) && contains(body, &parent_id),
+            "the span is in the caller's trace, under the caller's span"
+        );
+        assert!(contains(body, b"request") && contains(body, b"r-1"), "the span and its request id are exported");
+    }
+
+    /// A caller's `traceparent` with the sampled flag off does not switch export off, and
+    /// keeps its trace id; control: the SDK's default sampler obeys the flag, and exports
+    /// nothing.
+    #[test]
+    fn a_caller_that_says_not_sampled_is_exported_all_the_same() {
+        let unsampled = caller(0);
+        let trace_id = TraceId::from_hex(&unsampled.trace_id).expect("hex").to_bytes();
+        let received = export_one(&unsampled, sampler());
+        let (_, body) = received.first().expect("exported although the caller said not sampled");
+        assert!(contains(body, &trace_id), "the caller's trace id is kept");
+
+        let parent_based = Sampler::ParentBased(Box::new(Sampler::AlwaysOn));
+        assert!(export_one(&unsampled, parent_based).is_empty(), "the default sampler obeys the caller");
     }
 }
