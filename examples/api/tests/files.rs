@@ -94,7 +94,7 @@ async fn s3_down_is_reported_by_readiness_and_answered_with_503() {
     assert_eq!(put.status(), StatusCode::SERVICE_UNAVAILABLE);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let readyz = client.get(service.url("/readyz?verbose")).send().await.expect("readyz");
+        let readyz = client.get(format!("http://{}/readyz?verbose", service.metrics)).send().await.expect("readyz");
         assert_eq!(readyz.status(), StatusCode::OK, "the s3 check is advisory");
         if readyz.text().await.expect("body").contains("[!]s3 degraded") {
             break;

@@ -136,7 +136,7 @@ async fn redis_outage_open_keeps_serving_closed_refuses_and_both_resume() {
     assert_eq!(status(&client, &open.url("/")).await, 200, "fail open serves without Redis");
     assert_eq!(status(&client, &closed.url("/")).await, 503, "fail closed refuses without Redis");
     // Readiness: advisory for the fail-open service, critical for the fail-closed one.
-    let verbose = client.get(open.url("/readyz?verbose")).send().await.expect("readyz");
+    let verbose = client.get(format!("http://{}/readyz?verbose", open.metrics)).send().await.expect("readyz");
     assert_eq!(verbose.status().as_u16(), 200);
     assert!(verbose.text().await.expect("body").contains("[!]redis degraded"));
     eventually(&client, &closed.url("/readyz"), 503).await;
