@@ -202,18 +202,18 @@ fn an_https_registry_never_sends_credentials_to_a_plain_http_realm() {
     // The CA is what makes the registry reachable: without it, TLS fails first.
     let untrusted = push(&target, &host, &[]);
     assert!(!untrusted.status.success());
-    assert!(stderr(&untrusted).contains(&format!("cannot reach 127.0.0.1")), "{}", stderr(&untrusted));
+    assert!(stderr(&untrusted).contains("cannot reach 127.0.0.1"), "{}", stderr(&untrusted));
 
     let cert = ca.cert();
     let output = push(&target, &host, &[("SSL_CERT_FILE", &cert)]);
     let stderr = stderr(&output);
     assert!(!output.status.success(), "the push succeeded:\n{stderr}");
+    assert!(realm.seen().is_empty(), "the plain-HTTP realm was asked: {:?}", realm.seen());
     let last = stderr.lines().last().unwrap_or_default();
     assert!(
         last.starts_with(&format!("error: push to {host} refused: 401 Unauthorized — https://{host} sent a token realm to http://127.0.0.1: refused")),
         "{stderr}"
     );
-    assert!(realm.seen().is_empty(), "the plain-HTTP realm was asked: {:?}", realm.seen());
     assert!(!stderr.contains(PASSWORD), "{stderr}");
 
     // Negative control: a loopback registry over plain HTTP may name a plain-HTTP realm, and
