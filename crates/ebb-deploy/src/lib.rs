@@ -35,8 +35,8 @@
 //!
 //! # Registry
 //!
-//! `image --push` and `deploy` speak the OCI distribution API themselves (HTTP for
-//! loopback registries, HTTPS otherwise). A registry that answers `401` gets what its
+//! `image --push` and `deploy` speak the OCI distribution API themselves (HTTPS, or plain
+//! HTTP for a loopback registry unless the target says `https://`). A registry that answers `401` gets what its
 //! `WWW-Authenticate` challenge asks for: `Basic` credentials, or a `Bearer` token for
 //! `repository:REPO:pull,push` from the challenge's realm (fetched with those credentials,
 //! if any). Credentials are read as `docker login` leaves them, from
@@ -45,7 +45,9 @@
 //! them the push is anonymous. A refusal is one line naming the host, the file and what to
 //! do (`docker login HOST`), never a secret. Basic is tested against `docker-registry` with
 //! htpasswd, Bearer against `docker-registry` with token auth and a test's own token
-//! endpoint.
+//! endpoint. Credentials and tokens go only to the registry's own origin and to the realm
+//! it names, and never over plain HTTP unless the registry itself is a loopback one over
+//! plain HTTP (`SSL_CERT_FILE` adds a private CA).
 
 // A command-line tool's library: each command's result (a digest, the manifests of a dry
 // run) goes to stdout, its progress to stderr.
@@ -53,6 +55,7 @@
 
 mod cli;
 mod deploy;
+mod egress;
 mod image;
 mod manifests;
 mod platform;
@@ -65,6 +68,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use cli::{Command, DeployArgs, ImageArgs, ManifestsArgs};
+pub use egress::Egress;
 pub use image::BuiltImage;
 pub use manifests::render::{READINESS_FAILURE_THRESHOLD, READINESS_PERIOD_SECONDS};
 pub use project::Project;

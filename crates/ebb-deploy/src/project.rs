@@ -219,6 +219,17 @@ fn invalid_names(service: &Service) -> Vec<String> {
         ));
     }
     problems.extend(invalid_scaler(name, &service.scaler));
+    for egress in &service.egress {
+        if egress.port == 0 {
+            problems.push(format!("service `{name}`: the egress to {} has port 0", egress.name));
+        }
+        for cidr in egress.cidrs.iter().filter(|cidr| !crate::egress::is_cidr(cidr)) {
+            problems.push(format!(
+                "service `{name}`: the egress to {} names `{cidr}`, which is no CIDR (`10.0.3.0/24`, `2001:db8::/64`): a NetworkPolicy cannot name hosts",
+                egress.name
+            ));
+        }
+    }
     if service.http_port == service.metrics_port {
         problems.push(format!("service `{name}`: the HTTP and metrics ports are both {}", service.http_port));
     }

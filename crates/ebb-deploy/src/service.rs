@@ -6,20 +6,24 @@ use std::time::Duration;
 
 use ebb_core::names::{
     DEFAULT_HTTP_PORT, DEFAULT_METRICS_PORT, DEFAULT_SHUTDOWN_DELAY as DEFAULT_DELAY,
-    DEFAULT_SHUTDOWN_TIMEOUT as DEFAULT_TIMEOUT, ENV_SHUTDOWN_DELAY, ENV_SHUTDOWN_TIMEOUT, HTTP_REQUESTS_TOTAL,
-    REQUESTS_PER_SECOND,
+    DEFAULT_SHUTDOWN_TIMEOUT as DEFAULT_TIMEOUT, ENV_TRUSTED_PROXIES, ENV_SHUTDOWN_DELAY,
+    ENV_SHUTDOWN_TIMEOUT, HTTP_REQUESTS_TOTAL, REQUESTS_PER_SECOND,
 };
+
+use crate::egress::Egress;
 
 /// CPU and memory for one container, as Kubernetes quantities (`"250m"`, `"64Mi"`).
 ///
 /// The default reserves `250m` CPU and `64Mi`, caps memory at `256Mi`, and sets no CPU
 /// limit on purpose: CFS throttling adds latency at the p99 while the node has idle CPU.
+/// The writable `/tmp` (the root is read-only) holds at most `64Mi`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resources {
     pub(crate) cpu_request: String,
     pub(crate) cpu_limit: Option<String>,
     pub(crate) memory_request: String,
     pub(crate) memory_limit: String,
+    pub(crate) tmp_size_limit: String,
 }
 
 impl Resources {
@@ -30,6 +34,7 @@ impl Resources {
             cpu_limit: None,
             memory_request: memory_request.to_owned(),
             memory_limit: memory_limit.to_owned(),
+            tmp_size_limit: DEFAULT_TMP_SIZE_LIMIT.to_owned(),
         }
     }
 
@@ -39,7 +44,18 @@ impl Resources {
         self.cpu_limit = Some(limit.to_owned());
         self
     }
+
+    /// The `sizeLimit` of the `/tmp` emptyDir (default `64Mi`): past it the kubelet evicts
+    /// the pod, rather than let it fill the node's disk.
+    #[must_use]
+    pub fn with_tmp_size_limit(mut self, limit: &str) -> Self {
+        self.tmp_size_limit = limit.to_owned();
+        self
+    }
 }
+
+/// The default `sizeLimit` of `/tmp`.
+const DEFAULT_TMP_SIZE_LIMIT: &str = "64Mi";
 
 impl Default for Resources {
     fn default() -> Self {
@@ -188,6 +204,7 @@ pub struct Service {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) secret_env: Vec<SecretEnv>,
+    pub(crate) egress: Vec<Egress>,
     pub(crate) request_counter: String,
     pub(crate) custom_metric: String,
 }
@@ -215,6 +232,7 @@ impl Service {
             shutdown_timeout: DEFAULT_TIMEOUT,
             env: Vec::new(),
             secret_env: Vec::new(),
+            egress: Vec::new(),
             request_counter: HTTP_REQUESTS_TOTAL.to_owned(),
             custom_metric: REQUESTS_PER_SECOND.to_owned(),
         }
@@ -311,6 +329,26 @@ impl Service {
         self
     }
 
+    /// A dependency the service connects to: its NetworkPolicy admits DNS and, by port,
+    /// each of these (to the CIDRs the [`Egress`] gives, else to any address); nothing
+    /// else. Default: none, DNS only. `manifests --check` fails when the service reads
+    /// `REDIS_URL` without [`Egress::redis`].
+    #[must_use]
+    pub fn with_egress(mut self, egress: Egress) -> Self {
+        self.egress.push(egress);
+        self
+    }
+
+    /// The CIDRs of the proxies in front of the service (the ingress controller's pods),
+    /// whose `X-Forwarded-For` the rate limit believes: rendered as
+    /// `EBB_RATELIMIT_TRUSTED_PROXIES` (`10.0.0.0/8,fd00::/8`). Default: none, so that behind
+    /// an ingress every client is keyed as the proxy and one client's limit is everyone's;
+    /// `manifests --check` warns when a limit is keyed by IP without it.
+    #[must_use]
+    pub fn with_trusted_proxies(self, cidrs: &str) -> Self {
+        self.with_env(ENV_TRUSTED_PROXIES, cidrs)
+    }
+
     /// The counter the request-rate scaling reads, and the custom metric the HPA scales on.
     /// Default: ebb-metrics' `http_requests_total` and `requests_per_second`.
     #[must_use]
@@ -389,6 +427,18 @@ impl Service {
         ]
     }
 
+    /// The dependencies its NetworkPolicy admits, besides DNS.
+    pub fn egress(&self) -> &[Egress] {
+        &self.egress
+    }
+
+    /// The value of a variable the definition sets, from the ConfigMap or a Secret
+    /// (`None` for a secret one: only that it is set is known).
+    pub(crate) fn variable(&self, name: &str) -> Option<Option<&str>> {
+        let plain = self.env.iter().rev().find(|(variable, _)| variable == name).map(|(_, value)| Some(value.as_str()));
+        plain.or_else(|| self.secret_env.iter().any(|s| s.variable == name).then_some(None))
+    }
+
     /// The Secret the service reads `REDIS_URL` from, if it reads one.
     pub(crate) fn redis_secret(&self) -> Option<&str> {
         self.secret_env.iter().find(|s| s.variable == REDIS_URL).map(|s| s.secret.as_str())
@@ -431,7 +481,13 @@ pub(crate) fn examples() -> Vec<Service> {
             .with_secret_env(REDIS_URL, "example-api", "redis-url")
             .with_secret_env("AWS_ACCESS_KEY_ID", "example-api", "aws-access-key-id")
             .with_secret_env("AWS_SECRET_ACCESS_KEY", "example-api", "aws-secret-access-key")
-            .with_secret_env("EBB_JWT_SECRET", "example-api", "jwt-secret"),
+            .with_secret_env("EBB_JWT_SECRET", "example-api", "jwt-secret")
+            .with_secret_env("EBB_DEMO_USERNAME", "example-api", "demo-username")
+            .with_secret_env("EBB_DEMO_PASSWORD", "example-api", "demo-password")
+            .with_trusted_proxies("10.0.0.0/8")
+            .with_egress(Egress::redis())
+            .with_egress(Egress::object_store())
+            .with_egress(Egress::otlp()),
         Service::new("example-worker")
             .with_image("ebb/example-worker")
             .with_tag("0.1.0")
@@ -440,6 +496,7 @@ pub(crate) fn examples() -> Vec<Service> {
             .with_scaler(Scaler::redis_stream("ebb:{jobs}", "workers", 20))
             .with_env("EBB_WORKER_QUEUE", "ebb:{jobs}")
             .with_env("EBB_WORKER_GROUP", "workers")
-            .with_secret_env(REDIS_URL, "example-worker", "redis-url"),
+            .with_secret_env(REDIS_URL, "example-worker", "redis-url")
+            .with_egress(Egress::redis()),
     ]
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use ebb_deploy::{Command as Deploy, ManifestsArgs, Project, Scaler, Service};
+use ebb_deploy::{Command as Deploy, Egress, ManifestsArgs, Project, Scaler, Service};
 use ebb_testkit::TempDir;
 
 /// A workspace with one package whose binaries are `bins`, and the repository's pinned
@@ -56,7 +56,8 @@ fn keda_only_services_render_overlays_without_the_adapter() {
             .with_package("jobs")
             .with_replicas(0, 5)
             .with_scaler(Scaler::redis_list("jobs:pending", 10))
-            .with_secret_env("REDIS_URL", "jobs", "redis-url"),
+            .with_secret_env("REDIS_URL", "jobs", "redis-url")
+            .with_egress(Egress::redis()),
         Service::new("query-worker")
             .with_package("jobs")
             .with_replicas(0, 3)
@@ -127,8 +128,11 @@ fn stale_files_and_wrong_definitions_are_refused() {
     let project = Project::at(dir.path(), &[a.clone(), b.clone()]).expect("project");
     manifests(&project, false).expect("render");
     // b moves to KEDA: its hpa.yaml is rendered from nothing now.
-    let b =
-        b.with_replicas(0, 4).with_scaler(Scaler::redis_list("q", 5)).with_secret_env("REDIS_URL", "b", "redis-url");
+    let b = b
+        .with_replicas(0, 4)
+        .with_scaler(Scaler::redis_list("q", 5))
+        .with_secret_env("REDIS_URL", "b", "redis-url")
+        .with_egress(Egress::redis());
     let project = Project::at(dir.path(), &[a, b]).expect("project");
     let error = format!("{:#}", manifests(&project, true).expect_err("stale"));
     assert!(error.contains("deploy/base/b/hpa.yaml is rendered from no definition"), "{error}");

@@ -10,7 +10,7 @@ use crate::limiter::DEFAULT_TIMEOUT;
 use crate::{ConfigError, FailureMode, Key, Limiter, Policy, Rate, RateLimitLayer, TrustedProxies};
 
 /// `<count>/<period>` of the default policy, or `off` (the default: no limit).
-pub const ENV_RATE: &str = "EBB_RATELIMIT_RATE";
+pub const ENV_RATE: &str = ebb_core::names::ENV_RATELIMIT_RATE;
 /// Burst of the default policy; default: the rate's count.
 pub const ENV_BURST: &str = "EBB_RATELIMIT_BURST";
 /// `open` (default), `closed` or `local`.
@@ -20,7 +20,7 @@ pub const ENV_TIMEOUT: &str = "EBB_RATELIMIT_TIMEOUT";
 /// `true` to decide and count without rejecting; default `false`.
 pub const ENV_SHADOW: &str = "EBB_RATELIMIT_SHADOW";
 /// `ip` (default) or `header:<name>`.
-pub const ENV_KEY: &str = "EBB_RATELIMIT_KEY";
+pub const ENV_KEY: &str = ebb_core::names::ENV_RATELIMIT_KEY;
 /// Comma-separated CIDRs of proxies whose `X-Forwarded-For` is believed; default none.
 pub const ENV_TRUSTED_PROXIES: &str = ebb_core::names::ENV_TRUSTED_PROXIES;
 /// `true` to add the `X-RateLimit-*` headers; default `false`.

@@ -4,7 +4,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::child::ServerChild;
-use crate::{TempDir, find_tool, free_port, wait_for_port};
+use crate::{TempDir, TestCa, find_tool, free_port, wait_for_port};
 
 /// A throwaway OCI registry (Debian's `docker-registry`, the CNCF distribution registry) on
 /// 127.0.0.1, storing into a temporary directory; killed when dropped.
@@ -12,11 +12,13 @@ use crate::{TempDir, find_tool, free_port, wait_for_port};
 /// Anonymous ([`start`](Self::start)), or refusing every request without credentials:
 /// HTTP Basic against an htpasswd file ([`start_with_htpasswd`](Self::start_with_htpasswd)),
 /// or Bearer tokens from a token server of the caller's
-/// ([`start_with_token_auth`](Self::start_with_token_auth)).
+/// ([`start_with_token_auth`](Self::start_with_token_auth)), over HTTPS with a certificate
+/// of a [`TestCa`] ([`start_tls_with_token_auth`](Self::start_tls_with_token_auth)).
 #[derive(Debug)]
 pub struct RegistryServer {
     _child: ServerChild,
     port: u16,
+    tls: bool,
     dir: TempDir,
 }
 
@@ -43,23 +45,29 @@ pub struct RegistryTokenAuth {
 impl RegistryServer {
     /// Starts an anonymous one and waits until it listens.
     pub fn start() -> Self {
-        Self::start_with(Auth::None)
+        Self::start_with(Auth::None, None)
     }
 
     /// Starts one that answers `401` with a `Basic` challenge to every request without the
     /// password of `user` (an htpasswd file made with `htpasswd -B`, bcrypt as the registry
     /// requires).
     pub fn start_with_htpasswd(user: &str, password: &str) -> Self {
-        Self::start_with(Auth::Htpasswd { user, password })
+        Self::start_with(Auth::Htpasswd { user, password }, None)
     }
 
     /// Starts one that answers `401` with a `Bearer realm=…,service=…,scope=…` challenge to
     /// every request without a token signed by `auth.root_certificate`'s key that grants it.
     pub fn start_with_token_auth(auth: &RegistryTokenAuth) -> Self {
-        Self::start_with(Auth::Token(auth))
+        Self::start_with(Auth::Token(auth), None)
     }
 
-    fn start_with(auth: Auth<'_>) -> Self {
+    /// Like [`start_with_token_auth`](Self::start_with_token_auth), over HTTPS only, with a
+    /// certificate for `127.0.0.1` signed by `ca` (clients must trust `ca.cert()`).
+    pub fn start_tls_with_token_auth(auth: &RegistryTokenAuth, ca: &TestCa) -> Self {
+        Self::start_with(Auth::Token(auth), Some(ca))
+    }
+
+    fn start_with(auth: Auth<'_>, ca: Option<&TestCa>) -> Self {
         let dir = TempDir::new("ebb-registry");
         let port = free_port();
         let config = dir.path().join("config.yml");
@@ -68,6 +76,10 @@ impl RegistryServer {
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
             storage.display()
         );
+        if let Some(ca) = ca {
+            let (certificate, key) = ca.issue(&format!("registry-{port}"), "IP:127.0.0.1");
+            yaml.push_str(&format!("  tls:\n    certificate: {}\n    key: {}\n", certificate.display(), key.display()));
+        }
         match auth {
             Auth::None => {}
             Auth::Htpasswd { user, password } => {
@@ -98,7 +110,7 @@ impl RegistryServer {
             .unwrap_or_else(|error| panic!("cannot start docker-registry: {error}"));
         let mut server = ServerChild::default();
         server.set(child);
-        let registry = Self { _child: server, port, dir };
+        let registry = Self { _child: server, port, tls: ca.is_some(), dir };
         wait_for_port(registry.addr(), Duration::from_secs(10));
         registry
     }
@@ -106,6 +118,11 @@ impl RegistryServer {
     /// Its address (`127.0.0.1:<port>`), the registry part of an image reference.
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// `https://127.0.0.1:<port>` or `http://…`: where its API is.
+    pub fn url(&self) -> String {
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr())
     }
 
     /// Its temporary directory (config, storage, htpasswd), removed when it is dropped.

@@ -1,6 +1,6 @@
 //! Logins against brute force, and what a Redis outage does to requests with a session.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ebb_testkit::{RedisServer, ServiceProcess, TempDir};
 use reqwest::StatusCode;
@@ -110,4 +110,37 @@ async fn with_redis_down_a_session_cookie_only_fails_routes_that_need_the_sessio
     .expect("jwt");
     let put = client.put(service.url("/files/by-token.txt")).bearer_auth(&token).body("x").send().await;
     assert_eq!(put.expect("put").status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_built_in_login_is_a_start_up_error_beyond_loopback() {
+    let objects = TempDir::new("ebb-demo-login");
+    let dir = ("EBB_OFFLOAD_DIR", objects.path().display().to_string());
+    let exposed = ("EBB_HTTP_ADDR", "0.0.0.0:0".to_owned());
+    let (exit, log) = ServiceProcess::run_to_exit(BIN, &[exposed.clone(), dir.clone()], Duration::from_secs(10));
+    assert_eq!(exit.code, Some(78), "{log}");
+    assert!(log.contains("EBB_DEMO_USERNAME: is unset while EBB_HTTP_ADDR (0.0.0.0:0) is not on loopback"), "{log}");
+    assert!(!log.contains("demo-password"), "the built-in password was printed:\n{log}");
+
+    // Negative control: the same binary with both listeners on loopback (the testkit's
+    // default) starts, and the built-in pair logs in.
+    let client = reqwest::Client::new();
+    let local = ServiceProcess::start(BIN, std::slice::from_ref(&dir));
+    assert_eq!(login(&client, &local, "demo", "demo-password", "203.0.113.1").await.status(), StatusCode::OK);
+
+    // Beyond loopback with credentials of its own, or with the built-in pair allowed.
+    let own = [
+        exposed.clone(),
+        dir.clone(),
+        ("EBB_DEMO_USERNAME", "ada".to_owned()),
+        ("EBB_DEMO_PASSWORD", "lovelace".to_owned()),
+    ];
+    let service = ServiceProcess::start(BIN, &own);
+    assert_eq!(
+        login(&client, &service, "demo", "demo-password", "203.0.113.2").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(login(&client, &service, "ada", "lovelace", "203.0.113.3").await.status(), StatusCode::OK);
+    let allowed = ServiceProcess::start(BIN, &[exposed, dir, ("EBB_DEMO_ALLOW_BUILTIN", "true".to_owned())]);
+    assert_eq!(login(&client, &allowed, "demo", "demo-password", "203.0.113.4").await.status(), StatusCode::OK);
 }

@@ -37,6 +37,9 @@ use runtime::Runtime;
 use traffic::Wrk;
 
 const SERVICE: &str = "example-api";
+/// The one login the replicas accept, set explicitly: containers listen beyond loopback,
+/// where example-api refuses its built-in pair.
+const LOGIN: (&str, &str) = ("e2e", "e2e-only-password");
 const REPLICAS: usize = 3;
 /// The rate limit every replica shares, per client address, for the checker.
 const CHECK_RATE: u32 = 5;
@@ -234,6 +237,8 @@ fn scenarios(runtime: &mut dyn Runtime, haproxy: &std::path::Path, timings: &Tim
     // the replicas trust from the balancer's address only.
     env.push(("EBB_RATELIMIT_TRUSTED_PROXIES", host_cidr(runtime.balancer_source())));
     env.extend(timings.shutdown_env.iter().cloned());
+    env.push(("EBB_DEMO_USERNAME", LOGIN.0.to_owned()));
+    env.push(("EBB_DEMO_PASSWORD", LOGIN.1.to_owned()));
     runtime.set_env(env);
     for slot in 0..REPLICAS {
         runtime.start(slot, &[])?;

@@ -66,9 +66,10 @@ impl Drop for Wrk {
     }
 }
 
-/// Logs in as the demo user once; the session cookie then works on every replica.
+/// Logs in once (as [`LOGIN`](super::LOGIN)); the session cookie then works on every replica.
 pub(super) fn login(balancer: SocketAddr) -> anyhow::Result<String> {
-    let credentials = serde_json::json!({"username": "demo", "password": "demo-password"});
+    let (username, password) = super::LOGIN;
+    let credentials = serde_json::json!({"username": username, "password": password});
     let response = reqwest::blocking::Client::new()
         .post(format!("http://{balancer}/login"))
         .header("content-type", "application/json")

@@ -14,10 +14,12 @@ mod listen;
 mod metrics;
 mod probes;
 mod process;
+mod ratelimit;
 mod shutdown;
 
 pub use self::listen::*;
 pub use self::metrics::*;
 pub use self::probes::*;
 pub use self::process::*;
+pub use self::ratelimit::*;
 pub use self::shutdown::*;

@@ -12,7 +12,26 @@
 //!   `realm` (with the credentials as Basic, when there are any; anonymously otherwise), and
 //!   the request is sent again with `Authorization: Bearer <token>`.
 //!
-//! The header is kept for the rest of the push. Credentials come from the Docker config
+//! The header is kept for the rest of the push, and sent only to the registry itself.
+//!
+//! # Where credentials go
+//!
+//! As Docker's client does, credentials and tokens go only to the registry's own origin
+//! (scheme, host and port) and, as Basic, to the `realm` its challenge named:
+//!
+//! - an upload `Location` on another origin (a storage backend) gets the upload without an
+//!   `Authorization` header, and a `401` from there is a refusal, not a challenge;
+//! - a `Location`, a `realm` or a redirect over plain `http://` is refused unless the
+//!   registry itself is a loopback registry over plain HTTP; so nothing ever downgrades
+//!   from `https://`.
+//!
+//! The registry is spoken to over HTTPS, except a loopback one (`127.*`, `localhost`,
+//! `[::1]`), which gets plain HTTP unless the target says `https://`
+//! (`--push https://127.0.0.1:5000/ebb/api`). Server certificates are checked against
+//! Mozilla's roots and the system's store; `SSL_CERT_FILE` names a PEM bundle that replaces
+//! the system's store (as in OpenSSL), for a registry with a private CA.
+//!
+//! Credentials come from the Docker config
 //! (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`): `credHelpers[host]`, then
 //! `credsStore` (running `docker-credential-<name> get`), then `auths[host]`; see
 //! `credentials.rs`. It is read only when a registry asks for credentials.
@@ -33,17 +52,33 @@
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::{StatusCode, Url, redirect};
 
 use super::credentials::{Credentials, DockerConfig};
 use super::oci::{Image, MANIFEST};
 
-/// `host[:port]/repo/path[:tag]` split into (registry, repository, tag).
-pub(crate) fn parse_target(target: &str) -> anyhow::Result<(String, String, String)> {
-    let (registry, rest) =
-        target.split_once('/').context("expected REGISTRY/REPO[:TAG], e.g. 127.0.0.1:5000/ebb/api")?;
+/// A push target: `[https://|http://]host[:port]/repo/path[:tag]`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// `host[:port]`, as image references name it.
+    pub(crate) registry: String,
+    pub(crate) repository: String,
+    pub(crate) tag: String,
+    /// `https`, or `http` for a loopback registry.
+    pub(crate) scheme: &'static str,
+}
+
+/// Parses a push target. No scheme: HTTPS, or plain HTTP for a loopback registry.
+pub(crate) fn parse_target(target: &str) -> anyhow::Result<Target> {
+    let (scheme, rest) = match target.split_once("://") {
+        Some(("https", rest)) => (Some("https"), rest),
+        Some(("http", rest)) => (Some("http"), rest),
+        Some((other, _)) => bail!("`{other}://`: a registry is reached over https:// (or http:// on loopback)"),
+        None => (None, target),
+    };
+    let (registry, rest) = rest.split_once('/').context("expected REGISTRY/REPO[:TAG], e.g. 127.0.0.1:5000/ebb/api")?;
     let (repository, tag) = match rest.rsplit_once(':') {
         Some((repository, tag)) if !tag.contains('/') => (repository, tag),
         _ => (rest, "latest"),
@@ -53,7 +88,20 @@ pub(crate) fn parse_target(target: &str) -> anyhow::Result<(String, String, Stri
     {
         bail!("`{repository}` is not a repository name (lowercase letters, digits, `._-/`)");
     }
-    Ok((registry.to_owned(), repository.to_owned(), tag.to_owned()))
+    let host = registry
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(registry, |(host, _)| host);
+    let loopback = host.starts_with("127.") || host == "localhost" || host == "[::1]";
+    let scheme = match scheme {
+        Some("http") if !loopback => {
+            bail!("`{registry}` over plain http://: only a loopback registry is spoken to without TLS")
+        }
+        Some(scheme) => scheme,
+        None if loopback => "http",
+        None => "https",
+    };
+    Ok(Target { registry: registry.to_owned(), repository: repository.to_owned(), tag: tag.to_owned(), scheme })
 }
 
 /// `target` with `tag` when it has none (never an implicit `latest`).
@@ -64,15 +112,28 @@ pub(crate) fn with_default_tag(target: &str, tag: &str) -> String {
 
 /// Pushes `image` and returns `registry/repo@sha256:...`.
 pub(crate) fn push(image: &Image, target: &str) -> anyhow::Result<String> {
-    let (registry, repository, tag) = parse_target(target)?;
-    let host = registry
-        .rsplit_once(':')
-        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(registry.as_str(), |(host, _)| host);
-    let scheme = if host.starts_with("127.") || host == "localhost" || host == "[::1]" { "http" } else { "https" };
+    let Target { registry, repository, tag, scheme } = parse_target(target)?;
+    let origin = Url::parse(&format!("{scheme}://{registry}/"))
+        .with_context(|| format!("`{registry}` is not a registry host[:port]"))?;
     let base = format!("{scheme}://{registry}/v2/{repository}");
-    let client = Client::builder().timeout(std::time::Duration::from_secs(300)).build()?;
-    let mut session = Session::new(client, &registry, &repository);
+    let trust = Trust { origin, plain_http: scheme == "http" };
+    let redirects = trust.clone();
+    let client = Client::builder()
+        .timeout(std::time::Duration::from_secs(300))
+        // reqwest drops `Authorization` on a redirect to another host; this refuses one that
+        // would leave TLS.
+        .redirect(redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 10 {
+                attempt.error("more than 10 redirects")
+            } else if redirects.scheme_allowed(attempt.url()) {
+                attempt.follow()
+            } else {
+                let refusal = redirects.plain_http_refusal("redirect", attempt.url());
+                attempt.error(refusal)
+            }
+        }))
+        .build()?;
+    let mut session = Session::new(client, trust, &registry, &repository);
     let [config, layer, _manifest] = image.blobs();
     for (digest, bytes) in [config, layer] {
         let exists = session.send(|client| client.head(format!("{base}/blobs/{digest}")))?;
@@ -85,15 +146,11 @@ pub(crate) fn push(image: &Image, target: &str) -> anyhow::Result<String> {
             bail!("{registry} refused to start an upload: {} {}", started.status(), started.text().unwrap_or_default());
         }
         let location = started.headers().get("location").and_then(|v| v.to_str().ok()).context("no upload location")?;
-        let location =
-            if location.starts_with("http") { location.to_owned() } else { format!("{scheme}://{registry}{location}") };
-        let separator = if location.contains('?') { '&' } else { '?' };
+        let mut location = session.trust.resolve("upload location", location)?;
+        location.query_pairs_mut().append_pair("digest", &digest);
         eprintln!("ebb-deploy: pushing {digest} ({} KiB)", bytes.len() / 1024);
         let put = session.send(|client| {
-            client
-                .put(format!("{location}{separator}digest={digest}"))
-                .header("content-type", "application/octet-stream")
-                .body(bytes.to_vec())
+            client.put(location.clone()).header("content-type", "application/octet-stream").body(bytes.to_vec())
         })?;
         if put.status() != StatusCode::CREATED {
             bail!("{registry} refused blob {digest}: {} {}", put.status(), put.text().unwrap_or_default());
@@ -108,10 +165,51 @@ pub(crate) fn push(image: &Image, target: &str) -> anyhow::Result<String> {
     Ok(format!("{registry}/{repository}@{}", image.digest))
 }
 
+/// What a push trusts: the registry's origin with the credentials, and plain HTTP only
+/// when the registry itself is a loopback registry over plain HTTP.
+#[derive(Clone, Debug)]
+struct Trust {
+    /// `scheme://host:port/` of the registry.
+    origin: Url,
+    plain_http: bool,
+}
+
+impl Trust {
+    /// Whether `url` is the registry itself: the only place `Authorization` goes.
+    fn is_registry(&self, url: &Url) -> bool {
+        url.origin() == self.origin.origin()
+    }
+
+    /// `https:`, or `http:` beside a loopback registry over plain HTTP; never a downgrade.
+    fn scheme_allowed(&self, url: &Url) -> bool {
+        url.scheme() == "https" || (self.plain_http && url.scheme() == "http")
+    }
+
+    fn plain_http_refusal(&self, what: &str, url: &Url) -> String {
+        let origin = self.origin.as_str().trim_end_matches('/');
+        format!(
+            "{origin} sent a {what} to {}://{}: refused, a push over HTTPS never continues over plain HTTP",
+            url.scheme(),
+            url.host_str().unwrap_or_default()
+        )
+    }
+
+    /// A URL the registry named (`Location`, `realm`), resolved against the registry and
+    /// refused when it would leave TLS.
+    fn resolve(&self, what: &str, named: &str) -> anyhow::Result<Url> {
+        let url = self.origin.join(named).with_context(|| format!("the {what} `{named}` is no URL"))?;
+        if !self.scheme_allowed(&url) {
+            bail!(self.plain_http_refusal(what, &url));
+        }
+        Ok(url)
+    }
+}
+
 /// The requests of one push: anonymous until the registry challenges, then with the
 /// `Authorization` that answered the challenge.
 struct Session<'a> {
     client: Client,
+    trust: Trust,
     registry: &'a str,
     repository: &'a str,
     config: DockerConfig,
@@ -121,31 +219,51 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    fn new(client: Client, registry: &'a str, repository: &'a str) -> Self {
+    fn new(client: Client, trust: Trust, registry: &'a str, repository: &'a str) -> Self {
         let config = DockerConfig::from_env();
-        Self { client, registry, repository, config, credentials: None, authorization: None }
+        Self { client, trust, registry, repository, config, credentials: None, authorization: None }
     }
 
-    /// Sends the request `build` makes; on a challenge, answers it and sends it again.
-    /// Any status but 401 and 403 is the caller's to judge.
+    /// Sends the request `build` makes; on the registry's challenge, answers it and sends
+    /// it again. Any status but 401 and 403 is the caller's to judge.
     fn send(&mut self, build: impl Fn(&Client) -> RequestBuilder) -> anyhow::Result<Response> {
-        let response = self.attempt(&build)?;
+        let (response, to_registry) = self.attempt(&build)?;
+        if !to_registry && response.status() == StatusCode::UNAUTHORIZED {
+            let url = response.url();
+            let why = format!(
+                "{}://{} (not the registry) asked for credentials; none are sent there",
+                url.scheme(),
+                url.host_str().unwrap_or_default()
+            );
+            return Err(self.refused(StatusCode::UNAUTHORIZED, Some(&why)));
+        }
         if response.status() != StatusCode::UNAUTHORIZED || self.authorization.is_some() {
             return self.judge(response);
         }
         let challenge = response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or_default();
         let authorization = self.answer(challenge)?;
         self.authorization = Some(authorization);
-        let response = self.attempt(&build)?;
+        let (response, _) = self.attempt(&build)?;
         self.judge(response)
     }
 
-    fn attempt(&self, build: &impl Fn(&Client) -> RequestBuilder) -> anyhow::Result<Response> {
-        let mut request = build(&self.client);
-        if let Some(authorization) = &self.authorization {
-            request = request.header(AUTHORIZATION, authorization.clone());
+    /// Sends the request, with the `Authorization` header only when it goes to the
+    /// registry itself; says whether it did.
+    fn attempt(&self, build: &impl Fn(&Client) -> RequestBuilder) -> anyhow::Result<(Response, bool)> {
+        let mut request = build(&self.client).build().context("cannot build the request")?;
+        let to_registry = self.trust.is_registry(request.url());
+        if let (true, Some(authorization)) = (to_registry, &self.authorization) {
+            request.headers_mut().insert(AUTHORIZATION, authorization.clone());
         }
-        request.send().with_context(|| format!("cannot reach {}", self.registry))
+        let host = request.url().host_str().unwrap_or_default().to_owned();
+        let response = self.client.execute(request).map_err(|error| {
+            // A refused redirect carries our own message; any other failure is the host's.
+            match std::error::Error::source(&error) {
+                Some(source) if error.is_redirect() => anyhow::anyhow!("push to {} refused: {source}", self.registry),
+                _ => anyhow::Error::new(error).context(format!("cannot reach {host}")),
+            }
+        })?;
+        Ok((response, to_registry))
     }
 
     /// 401 or 403 with an answered challenge: refused, and why.
@@ -170,6 +288,9 @@ impl<'a> Session<'a> {
             let realm = param("realm").with_context(|| {
                 self.refused_message(StatusCode::UNAUTHORIZED, Some("a Bearer challenge without a realm"))
             })?;
+            let realm = self.trust.resolve("token realm", &realm).map_err(|refusal| {
+                anyhow::anyhow!(self.refused_message(StatusCode::UNAUTHORIZED, Some(&refusal.to_string())))
+            })?;
             let token = self.token(&realm, param("service").as_deref())?;
             return sensitive(&format!("Bearer {token}"));
         }
@@ -186,7 +307,7 @@ impl<'a> Session<'a> {
     }
 
     /// A token for pushing to the repository from the Bearer challenge's `realm`.
-    fn token(&self, realm: &str, service: Option<&str>) -> anyhow::Result<String> {
+    fn token(&self, realm: &Url, service: Option<&str>) -> anyhow::Result<String> {
         #[derive(serde::Deserialize)]
         struct Answer {
             token: Option<String>,
@@ -197,7 +318,7 @@ impl<'a> Session<'a> {
         if let Some(service) = service {
             query.push(("service", service));
         }
-        let mut request = self.client.get(realm).query(&query);
+        let mut request = self.client.get(realm.clone()).query(&query);
         if let Some(credentials) = &self.credentials {
             request = request.basic_auth(&credentials.username, Some(&credentials.secret));
         }
@@ -245,14 +366,64 @@ fn sensitive(value: &str) -> anyhow::Result<HeaderValue> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_target;
+    use super::*;
 
     #[test]
     fn targets() {
-        let parse = |t| parse_target(t).expect("valid");
-        assert_eq!(parse("127.0.0.1:5000/ebb/api:1.0"), ("127.0.0.1:5000".into(), "ebb/api".into(), "1.0".into()));
-        assert_eq!(parse("registry.example/ebb/api"), ("registry.example".into(), "ebb/api".into(), "latest".into()));
+        let parse = |t| {
+            let Target { registry, repository, tag, scheme } = parse_target(t).expect("valid");
+            (registry, repository, tag, scheme)
+        };
+        assert_eq!(
+            parse("127.0.0.1:5000/ebb/api:1.0"),
+            ("127.0.0.1:5000".into(), "ebb/api".into(), "1.0".into(), "http")
+        );
+        assert_eq!(
+            parse("registry.example/ebb/api"),
+            ("registry.example".into(), "ebb/api".into(), "latest".into(), "https")
+        );
+        assert_eq!(parse("https://127.0.0.1:5000/ebb/api").3, "https", "TLS on loopback when asked");
+        assert_eq!(parse("https://registry.example/ebb/api").0, "registry.example");
+        assert!(parse_target("http://registry.example/ebb/api").is_err(), "plain HTTP only on loopback");
+        assert!(parse_target("ftp://127.0.0.1/ebb/api").is_err());
         assert!(parse_target("no-slash").is_err());
         assert!(parse_target("host/Upper").is_err());
+    }
+
+    fn trust(origin: &str) -> Trust {
+        let origin = Url::parse(origin).expect("url");
+        Trust { plain_http: origin.scheme() == "http", origin }
+    }
+
+    #[test]
+    fn only_the_registrys_own_origin_is_the_registry() {
+        let trust = trust("https://registry.example:5000/");
+        let is = |url: &str| trust.is_registry(&Url::parse(url).expect("url"));
+        assert!(is("https://registry.example:5000/v2/ebb/api/blobs/uploads/1"));
+        assert!(!is("https://storage.example:5000/upload"), "another host");
+        assert!(!is("https://registry.example:5001/upload"), "another port");
+        assert!(!is("http://registry.example:5000/upload"), "another scheme");
+        // Negative control: the default ports are one origin.
+        let default = super::tests::trust("https://registry.example/");
+        assert!(default.is_registry(&Url::parse("https://registry.example:443/v2/").expect("url")));
+    }
+
+    #[test]
+    fn named_urls_never_leave_tls_unless_the_registry_is_loopback_http() {
+        let tls = trust("https://127.0.0.1:5000/");
+        let refused = tls.resolve("token realm", "http://127.0.0.1:5001/token").expect_err("downgrade").to_string();
+        assert!(
+            refused.contains("https://127.0.0.1:5000 sent a token realm to http://127.0.0.1: refused"),
+            "{refused}"
+        );
+        assert!(tls.resolve("upload location", "//other.example/upload").is_ok_and(|u| u.scheme() == "https"));
+        assert_eq!(
+            tls.resolve("upload location", "/v2/ebb/api/blobs/uploads/1?state=x").expect("relative").as_str(),
+            "https://127.0.0.1:5000/v2/ebb/api/blobs/uploads/1?state=x"
+        );
+        // Negative control: a loopback registry over plain HTTP may name plain HTTP.
+        let plain = trust("http://127.0.0.1:5000/");
+        assert!(plain.resolve("token realm", "http://127.0.0.1:5001/token").is_ok());
+        assert!(plain.resolve("upload location", "file:///etc/passwd").is_err(), "no other scheme");
     }
 }

@@ -2,12 +2,14 @@
 //! names the object, the field and the fix.
 
 use ebb_core::names::{
-    ENV_SHUTDOWN_DELAY as ENV_DELAY, ENV_SHUTDOWN_TIMEOUT as ENV_TIMEOUT, LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH,
+    ENV_RATELIMIT_KEY, ENV_RATELIMIT_RATE, ENV_TRUSTED_PROXIES, ENV_SHUTDOWN_DELAY as ENV_DELAY,
+    ENV_SHUTDOWN_TIMEOUT as ENV_TIMEOUT, LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH,
 };
 use serde_json::Value;
 
 use super::render::{File, METRICS_PORT, env_duration, grace_seconds};
-use crate::service::{GRACE_MARGIN, Service};
+use crate::egress::DNS_PORT;
+use crate::service::{GRACE_MARGIN, REDIS_URL, Service};
 
 pub(crate) fn check(service: &Service, files: &[File]) -> Vec<String> {
     let mut problems = Vec::new();
@@ -44,7 +46,12 @@ pub(crate) fn check(service: &Service, files: &[File]) -> Vec<String> {
         problems.extend(shutdown_variable(service, container, &config_maps, variable, &env_duration(duration)));
     }
     problems.extend(grace_period(service, pod));
+    problems.extend(unbounded_empty_dirs(service, pod));
     problems.extend(image_tag(service, container));
+    match object("NetworkPolicy") {
+        Some(policy) => problems.extend(egress(service, policy)),
+        None => problems.push(format!("{}: no NetworkPolicy rendered", service.name)),
+    }
     if let Some(kube_service) = object("Service") {
         for port in kube_service["spec"]["ports"].as_array().into_iter().flatten() {
             if let Some(target) = port["targetPort"].as_str().filter(|target| !ports.contains(target)) {
@@ -210,6 +217,80 @@ fn grace_period(service: &Service, pod: &Value) -> Option<String> {
     })
 }
 
+/// An emptyDir without `sizeLimit` may fill the node's disk (the root is read-only, so
+/// everything written lands there); with it, the kubelet evicts the pod instead.
+fn unbounded_empty_dirs(service: &Service, pod: &Value) -> Vec<String> {
+    let volumes = pod["volumes"].as_array().into_iter().flatten();
+    volumes
+        .filter(|volume| volume["emptyDir"].is_object() && volume["emptyDir"]["sizeLimit"].is_null())
+        .map(|volume| {
+            format!(
+                "Deployment/{}: emptyDir volume `{}` has no sizeLimit: a pod that fills it fills the node's disk (`Resources::with_tmp_size_limit`)",
+                service.name,
+                volume["name"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+/// The pod may connect only where its definition says: the policy governs egress, admits
+/// DNS and every declared dependency's port, and has no rule that admits everything. A
+/// service that reads `REDIS_URL` must declare Redis.
+fn egress(service: &Service, policy: &Value) -> Vec<String> {
+    let name = format!("NetworkPolicy/{}", service.name);
+    let spec = &policy["spec"];
+    if !spec["policyTypes"].as_array().into_iter().flatten().any(|t| t == "Egress") {
+        return vec![format!(
+            "{name}: policyTypes has no `Egress`: the pod may connect anywhere; render egress rules (DNS and the definition's `with_egress`)"
+        )];
+    }
+    let rules: Vec<&Value> = spec["egress"].as_array().into_iter().flatten().collect();
+    let admits = |port: u16, protocol: &str| {
+        rules.iter().any(|rule| {
+            rule["ports"].as_array().into_iter().flatten().any(|p| {
+                p["port"].as_u64() == Some(u64::from(port)) && p["protocol"].as_str().unwrap_or("TCP") == protocol
+            })
+        })
+    };
+    let mut problems = Vec::new();
+    if rules.iter().any(|rule| rule["ports"].as_array().is_none_or(Vec::is_empty) && rule["to"].is_null()) {
+        problems.push(format!("{name}: an egress rule without ports or peers admits every connection"));
+    }
+    if !admits(DNS_PORT, "UDP") {
+        problems.push(format!("{name}: no egress rule admits DNS ({DNS_PORT}/UDP): the pod cannot resolve a name"));
+    }
+    for egress in &service.egress {
+        if !admits(egress.port, "TCP") {
+            problems.push(format!("{name}: no egress rule admits {} ({}/TCP)", egress.name, egress.port));
+        }
+    }
+    if service.variable(REDIS_URL).is_some() && !service.egress.iter().any(|e| e.name == crate::egress::REDIS) {
+        problems.push(format!(
+            "service `{}` reads {REDIS_URL} but declares no egress to Redis: add `with_egress(Egress::redis())`",
+            service.name
+        ));
+    }
+    problems
+}
+
+/// What is not wrong for certain, but usually is: a limit keyed by client IP without
+/// trusted proxies keys every client behind an ingress as the ingress (one client's
+/// failed logins lock everyone out). `manifests` prints these and goes on.
+pub(crate) fn warnings(service: &Service) -> Vec<String> {
+    let rate = service.variable(ENV_RATELIMIT_RATE);
+    let limited = rate.is_some_and(|rate| rate.is_none_or(|rate| !rate.trim().eq_ignore_ascii_case("off")));
+    let by_ip = service.variable(ENV_RATELIMIT_KEY).is_none_or(|key| key.is_some_and(|key| key.trim() == "ip"));
+    let proxies =
+        service.variable(ENV_TRUSTED_PROXIES).is_some_and(|p| p.is_none_or(|p| !p.trim().is_empty()));
+    if limited && by_ip && !proxies {
+        return vec![format!(
+            "service `{}`: {ENV_RATELIMIT_RATE} keys clients by IP but {ENV_TRUSTED_PROXIES} is not set: behind an ingress every client is the ingress and shares one limit; set `with_trusted_proxies` to the ingress controller's pod CIDR",
+            service.name
+        )];
+    }
+    Vec::new()
+}
+
 /// What Kubernetes uses when `terminationGracePeriodSeconds` is not set.
 const KUBERNETES_DEFAULT_GRACE: i64 = 30;
 
@@ -362,6 +443,98 @@ mod tests {
                 |files| container(files)[field]["httpGet"]["port"] = 8080.into(),
                 &format!("Deployment/example-api: {field}.httpGet.port is 8080"),
             );
+        }
+    }
+
+    #[test]
+    fn an_unbounded_tmp_is_refused() {
+        // The old rendering: an emptyDir without sizeLimit.
+        assert_named(
+            |files| {
+                let volume = &mut deployment(files)["spec"]["template"]["spec"]["volumes"][0];
+                volume["emptyDir"] = json!({});
+            },
+            "Deployment/example-api: emptyDir volume `tmp` has no sizeLimit",
+        );
+    }
+
+    #[test]
+    fn a_policy_without_egress_or_with_a_missing_port_is_refused() {
+        // The old rendering: ingress rules only.
+        assert_named(
+            |files| {
+                let spec = &mut object(files, "NetworkPolicy")["spec"];
+                spec["policyTypes"] = json!(["Ingress"]);
+                spec.as_object_mut().expect("spec").remove("egress");
+            },
+            "NetworkPolicy/example-api: policyTypes has no `Egress`",
+        );
+        let remove_port = |port: u64| {
+            move |files: &mut [File]| {
+                let rules = object(files, "NetworkPolicy")["spec"]["egress"].as_array_mut().expect("egress");
+                rules.retain(|rule| rule["ports"][0]["port"] != port);
+            }
+        };
+        assert_named(remove_port(53), "NetworkPolicy/example-api: no egress rule admits DNS (53/UDP)");
+        assert_named(remove_port(6379), "NetworkPolicy/example-api: no egress rule admits redis (6379/TCP)");
+        assert_named(remove_port(443), "NetworkPolicy/example-api: no egress rule admits object store (443/TCP)");
+        assert_named(remove_port(4318), "NetworkPolicy/example-api: no egress rule admits otlp (4318/TCP)");
+        assert_named(
+            |files| object(files, "NetworkPolicy")["spec"]["egress"].as_array_mut().expect("egress").push(json!({})),
+            "an egress rule without ports or peers admits every connection",
+        );
+    }
+
+    #[test]
+    fn redis_without_its_egress_is_refused() {
+        let mut service = definition::examples().remove(1);
+        service.egress.clear();
+        let files = render::render(&service, &Default::default()).expect("render");
+        let problems = check(&service, &files).join("\n");
+        assert!(
+            problems.contains("service `example-worker` reads REDIS_URL but declares no egress to Redis"),
+            "{problems}"
+        );
+    }
+
+    #[test]
+    fn egress_cidrs_are_rendered_as_ip_blocks() {
+        let service = crate::Service::new("api")
+            .with_tag("1.0.0")
+            .with_egress(crate::Egress::redis().with_cidrs(&["10.0.3.0/24", "2001:db8::/64"]))
+            .with_egress(crate::Egress::object_store());
+        let files = render::render(&service, &Default::default()).expect("render");
+        let policy = &files.iter().find(|f| f.object["kind"] == "NetworkPolicy").expect("policy").object;
+        let rules = &policy["spec"]["egress"];
+        assert_eq!(rules[0]["ports"], json!([{ "port": 53, "protocol": "UDP" }, { "port": 53, "protocol": "TCP" }]));
+        assert_eq!(
+            rules[1]["to"],
+            json!([{ "ipBlock": { "cidr": "10.0.3.0/24" } }, { "ipBlock": { "cidr": "2001:db8::/64" } }])
+        );
+        assert!(rules[2]["to"].is_null(), "no CIDRs: the port to any address");
+        assert_eq!(rules[2]["ports"][0]["port"], 443);
+        assert_eq!(check(&service, &files), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_ip_keyed_limit_without_trusted_proxies_warns() {
+        // The old definition: a rate, keyed by IP (the default), no trusted proxies.
+        let old = crate::Service::new("api").with_env("EBB_RATELIMIT_RATE", "100/1s");
+        let warnings = super::warnings(&old).join("\n");
+        assert!(
+            warnings.contains(
+                "service `api`: EBB_RATELIMIT_RATE keys clients by IP but EBB_RATELIMIT_TRUSTED_PROXIES is not set"
+            ),
+            "{warnings}"
+        );
+        assert_eq!(super::warnings(&old.clone().with_env("EBB_RATELIMIT_KEY", "ip")).len(), 1);
+        // With trusted proxies, keyed by a header, or no limit: nothing to say.
+        assert!(super::warnings(&old.clone().with_trusted_proxies("10.0.0.0/8")).is_empty());
+        assert!(super::warnings(&old.clone().with_env("EBB_RATELIMIT_KEY", "header:x-api-key")).is_empty());
+        assert!(super::warnings(&crate::Service::new("api").with_env("EBB_RATELIMIT_RATE", "off")).is_empty());
+        assert!(super::warnings(&crate::Service::new("api")).is_empty());
+        for service in definition::examples() {
+            assert!(super::warnings(&service).is_empty(), "{}", service.name);
         }
     }
 

@@ -65,6 +65,9 @@ pub(crate) fn run(project: &Project, check: bool) -> anyhow::Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     for service in services {
         let files = render::render(service, &project.platform)?;
+        for warning in checks::warnings(service) {
+            eprintln!("ebb-deploy: warning: {warning}");
+        }
         problems.extend(checks::check(service, &files));
         problems.extend(scaling_checks::check(files.iter().map(|f| &f.object), &documented_secrets));
         let base = PathBuf::from("deploy/base").join(&service.name);

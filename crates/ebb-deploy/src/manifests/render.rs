@@ -21,7 +21,8 @@ use k8s_openapi::api::core::v1::{
     TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -30,6 +31,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
 use super::crds::{Endpoint, Metadata, ServiceMonitor, ServiceMonitorSpec};
+use crate::egress::DNS_PORT;
 use crate::image::NONROOT;
 use crate::platform::Platform;
 use crate::service::{GRACE_MARGIN, Scaler, Service};
@@ -253,7 +255,11 @@ fn deployment(service: &Service) -> Deployment {
         }]),
         volumes: Some(vec![Volume {
             name: "tmp".to_owned(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
+            // Bounded: the kubelet evicts a pod past it instead of letting it fill the node.
+            empty_dir: Some(EmptyDirVolumeSource {
+                size_limit: Some(quantity(&service.resources.tmp_size_limit)),
+                ..EmptyDirVolumeSource::default()
+            }),
             ..Volume::default()
         }]),
         automount_service_account_token: Some(false),
@@ -318,6 +324,10 @@ fn pdb(service: &Service) -> PodDisruptionBudget {
 /// controller); the metrics port, which also serves `/loglevel` and the other operator
 /// endpoints, only from Prometheus in the monitoring namespace. The kubelet's probes come
 /// from the node, which NetworkPolicies do not govern.
+///
+/// Where the pod may connect: DNS, and each dependency of the definition by port (to its
+/// CIDRs when it gives them); nothing else, so a compromised pod cannot reach the rest of
+/// the cluster or the internet.
 fn network_policy(service: &Service, platform: &Platform) -> NetworkPolicy {
     let port = |name: &str| NetworkPolicyPort {
         port: Some(IntOrString::String(name.to_owned())),
@@ -333,16 +343,32 @@ fn network_policy(service: &Service, platform: &Platform) -> NetworkPolicy {
         pod_selector: Some(by_name("app.kubernetes.io/name", "prometheus")),
         ..NetworkPolicyPeer::default()
     };
+    let number = |port: u16, protocol: &str| NetworkPolicyPort {
+        port: Some(IntOrString::Int(i32::from(port))),
+        protocol: Some(protocol.to_owned()),
+        ..NetworkPolicyPort::default()
+    };
+    let dns = NetworkPolicyEgressRule { ports: Some(vec![number(DNS_PORT, "UDP"), number(DNS_PORT, "TCP")]), to: None };
+    let dependencies = service.egress.iter().map(|egress| NetworkPolicyEgressRule {
+        ports: Some(vec![number(egress.port, "TCP")]),
+        to: (!egress.cidrs.is_empty()).then(|| {
+            let block = |cidr: &String| NetworkPolicyPeer {
+                ip_block: Some(IPBlock { cidr: cidr.clone(), except: None }),
+                ..NetworkPolicyPeer::default()
+            };
+            egress.cidrs.iter().map(block).collect()
+        }),
+    });
     NetworkPolicy {
         metadata: meta(service, service.name.to_owned()),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(selector(service)),
-            policy_types: Some(vec!["Ingress".to_owned()]),
+            policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
             ingress: Some(vec![
                 NetworkPolicyIngressRule { ports: Some(vec![port(HTTP_PORT)]), from: None },
                 NetworkPolicyIngressRule { ports: Some(vec![port(METRICS_PORT)]), from: Some(vec![prometheus]) },
             ]),
-            ..NetworkPolicySpec::default()
+            egress: Some(std::iter::once(dns).chain(dependencies).collect()),
         }),
     }
 }
