@@ -94,11 +94,11 @@ pub(crate) fn check(service: &Service, files: &[File]) -> Vec<String> {
 /// a healthy pod, which only makes the overload worse.
 fn probes_off_the_app_port(service: &Service, container: &Value) -> Vec<String> {
     let mut problems = Vec::new();
-    for field in ["startupProbe", "livenessProbe"] {
+    for field in ["startupProbe", "livenessProbe", "readinessProbe"] {
         let port = &container[field]["httpGet"]["port"];
         if container_port(container, port) != Some(u64::from(service.metrics_port)) {
             problems.push(format!(
-                "Deployment/{}: {field}.httpGet.port is {port}, must be `{METRICS_PORT}` ({}): on the application port a full connection or in-flight cap restarts a healthy pod",
+                "Deployment/{}: {field}.httpGet.port is {port}, must be `{METRICS_PORT}` ({}): on the application port a full connection or in-flight cap, or the per-client share of probes, fails a healthy pod",
                 service.name, service.metrics_port
             ));
         }

@@ -214,12 +214,13 @@ fn deployment(service: &Service) -> Deployment {
             limits: Some(limits),
             ..ResourceRequirements::default()
         }),
-        // Startup and liveness on the metrics listener: a full connection or in-flight cap
-        // on the application port (under attack, say) must never make the kubelet restart a
-        // healthy pod. Readiness stays on the application port, where the traffic goes.
+        // Every probe on the metrics listener: the application port's caps and per-client
+        // shares (the kubelet probes every pod of a node from one address) must never
+        // restart a healthy pod or take it out of the Service. Readiness there fails from
+        // the signal on, as on the application port.
         startup_probe: Some(probe(STARTUPZ_PATH, METRICS_PORT, 1, 30)),
         liveness_probe: Some(probe(LIVEZ_PATH, METRICS_PORT, 10, 3)),
-        readiness_probe: Some(probe(READYZ_PATH, HTTP_PORT, READINESS_PERIOD_SECONDS, READINESS_FAILURE_THRESHOLD)),
+        readiness_probe: Some(probe(READYZ_PATH, METRICS_PORT, READINESS_PERIOD_SECONDS, READINESS_FAILURE_THRESHOLD)),
         // No preStop hook: a sleep there would hide SIGTERM from the service, which then
         // could not send `Connection: close` during the delay (EBB_SHUTDOWN_DELAY does it).
         security_context: Some(SecurityContext {
