@@ -2,8 +2,8 @@
 //! names the object, the field and the fix.
 
 use ebb_core::names::{
-    ENV_RATELIMIT_KEY, ENV_RATELIMIT_RATE, ENV_TRUSTED_PROXIES, ENV_SHUTDOWN_DELAY as ENV_DELAY,
-    ENV_SHUTDOWN_TIMEOUT as ENV_TIMEOUT, LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH,
+    ENV_RATELIMIT_KEY, ENV_RATELIMIT_RATE, ENV_SHUTDOWN_DELAY as ENV_DELAY, ENV_SHUTDOWN_TIMEOUT as ENV_TIMEOUT,
+    ENV_TRUSTED_PROXIES, LIVEZ_PATH, READYZ_PATH, STARTUPZ_PATH,
 };
 use serde_json::Value;
 
@@ -280,8 +280,7 @@ pub(crate) fn warnings(service: &Service) -> Vec<String> {
     let rate = service.variable(ENV_RATELIMIT_RATE);
     let limited = rate.is_some_and(|rate| rate.is_none_or(|rate| !rate.trim().eq_ignore_ascii_case("off")));
     let by_ip = service.variable(ENV_RATELIMIT_KEY).is_none_or(|key| key.is_some_and(|key| key.trim() == "ip"));
-    let proxies =
-        service.variable(ENV_TRUSTED_PROXIES).is_some_and(|p| p.is_none_or(|p| !p.trim().is_empty()));
+    let proxies = service.variable(ENV_TRUSTED_PROXIES).is_some_and(|p| p.is_none_or(|p| !p.trim().is_empty()));
     if limited && by_ip && !proxies {
         return vec![format!(
             "service `{}`: {ENV_RATELIMIT_RATE} keys clients by IP but {ENV_TRUSTED_PROXIES} is not set: behind an ingress every client is the ingress and shares one limit; set `with_trusted_proxies` to the ingress controller's pod CIDR",
