@@ -20,10 +20,12 @@ use crate::{Probe, Probes};
 #[non_exhaustive]
 pub enum Details {
     /// Never, whatever the request asks (`?verbose` is ignored): for a port the public
-    /// reaches. The default.
+    /// reaches ([`ProbesLayer::without_details`](crate::ProbesLayer::without_details)).
+    /// `Details::default()`.
     #[default]
     Never,
-    /// When the request asks with `?verbose`.
+    /// When the request asks with `?verbose`: what [`ProbesLayer`](crate::ProbesLayer)
+    /// does unless told otherwise.
     OnRequest,
     /// Always: for a listener only operators reach, such as the metrics port.
     Always,

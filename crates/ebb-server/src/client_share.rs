@@ -103,7 +103,7 @@ impl ClientShares {
 
     /// One more for `client`, or `None` when it holds its cap already.
     pub(crate) fn take(self: &Arc<Self>, client: ClientId) -> Option<ClientHold> {
-        // The low bits of a keyed SipHash: evenly spread.
+        // The low bits of the keyed mix: evenly spread.
         #[allow(clippy::cast_possible_truncation)]
         let slot = (client.0 as usize) & (SLOTS - 1);
         let count = &self.slots[slot];

@@ -33,7 +33,8 @@ pub const ENV_BODY_MIN_RATE: &str = "EBB_BODY_MIN_RATE";
 /// `EBB_BODY_DEADLINE`: the longest a non-streaming route's request body may take in all.
 pub const ENV_BODY_DEADLINE: &str = "EBB_BODY_DEADLINE";
 /// The window over which [`Limits::body_min_rate`] is judged: a body must bring the rate
-/// times this many bytes in every such window (a pause shorter than it costs nothing).
+/// times this many bytes in every such window of waiting (time the handler spends between
+/// reads is not counted).
 pub const BODY_RATE_WINDOW: Duration = Duration::from_secs(10);
 /// Probe requests one client may have in flight at once on the application port (the
 /// kubelet probes the metrics port, which has no such bound).
@@ -94,9 +95,12 @@ pub struct Limits {
     /// window is abandoned and answered 408: a client cannot hold a slot by trickling.
     /// Streaming routes keep only the progress timeout (`body_timeout`).
     pub body_min_rate: u64,
-    /// Default 20 s (100 ms to 1 h). A request body of a non-streaming route that has not
-    /// ended this long after its head is abandoned and answered 408. Streaming routes
-    /// (`Server::with_streaming_routes`) have none.
+    /// Default 20 s (100 ms to 1 h). A request body of a non-streaming route that has kept
+    /// its handler waiting this long in all (from reads that found nothing to the next
+    /// read) is abandoned and answered 408. Streaming routes
+    /// (`Server::with_streaming_routes`) have none: large or slow uploads belong there.
+    /// With the request timeout (`request_timeout`, 30 s) it bounds the slowest upload a
+    /// non-streaming route takes: a 2 MiB body needs about 105 KiB/s.
     pub body_deadline: Duration,
 }
 

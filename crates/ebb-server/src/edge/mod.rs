@@ -3,19 +3,26 @@
 //! written once**; every other doc links here.
 //!
 //! ```text
-//! listener (crate::listener: connection cap, header-read and idle timeouts, HTTP/2
-//!           keep-alive, GOAWAY once the signal came)
+//! listener (crate::listener: connection cap and each client's share of it (trusted
+//!           proxies exempt), header-read and idle timeouts (an HTTP/2 header block that
+//!           does not end is a slow head; pings are no activity), HTTP/2 keep-alive,
+//!           GOAWAY once the signal came)
 //!  -> the edge (this module), in order:
 //!       1. request id and trace context: one pass over the headers (`x-request-id` kept
 //!          when usable, else made; `traceparent`; sensitive headers marked), and the
-//!          request's log context, in which the application is polled
+//!          request's log context, in which the application is polled; and who the
+//!          client is: the peer, or behind trusted proxies the forwarded address
+//!          (crate::client_share), for the per-client shares below
 //!       2. probes (/livez /readyz /startupz /healthz): answered here, never counted as
-//!          traffic, never limited (without details on this port)
+//!          traffic, without details on this port; at most 4 in flight per client (429)
 //!       3. metrics start: the route template from axum's `MatchedPath`
-//!       4. admission: ONE in-flight count (ebb-shutdown's drain count), read by shedding
-//!          (EBB_MAX_IN_FLIGHT: 503 + Retry-After at once), the drain and the
-//!          `http_requests_in_flight` gauge
-//!       5. the request body's progress timeout (EBB_BODY_TIMEOUT: 408)
+//!       4. admission: first the client's share (EBB_MAX_IN_FLIGHT_PER_CLIENT: 429 +
+//!          Retry-After at once), then ONE in-flight count (ebb-shutdown's drain count),
+//!          read by shedding (EBB_MAX_IN_FLIGHT: 503 + Retry-After at once), the drain
+//!          and the `http_requests_in_flight` gauge
+//!       5. the request body's pace (`slow_body`, 408): the progress timeout
+//!          (EBB_BODY_TIMEOUT) and, on non-streaming routes, the minimum rate
+//!          (EBB_BODY_MIN_RATE) and the body deadline (EBB_BODY_DEADLINE)
 //!       6. the application, polled with panics caught (500)
 //!       7. ONE deadline while pending: the request timeout (EBB_REQUEST_TIMEOUT: 503; not
 //!          on streaming routes) or the shutdown deadline (503), whichever comes first

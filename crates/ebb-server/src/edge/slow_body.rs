@@ -8,8 +8,9 @@
 //! routes given to `Server::with_streaming_routes`: uploads of any size) keep the progress
 //! timeout only, so that a large upload that keeps moving is never cut.
 //!
-//! The clock starts at the body's first poll, not at the request head: time the handler
-//! spends before it reads the body is not the client's.
+//! Only the time the handler waits for the body counts (from a read that found nothing to
+//! the next read): time the handler spends before it reads the body, or between reads on
+//! work of its own, is not the client's.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -58,15 +59,7 @@ pub(crate) fn watch_body(req: Request<axum::body::Body>, pace: BodyPace) -> (Req
     let stalled = Arc::new(AtomicBool::new(false));
     let flag = stalled.clone();
     let req = req.map(|inner| {
-        axum::body::Body::new(SlowBody {
-            inner,
-            timer: None,
-            pace,
-            started: None,
-            last_piece: None,
-            window: (None, 0),
-            stalled: flag,
-        })
+        axum::body::Body::new(SlowBody { inner, timer: None, pace, clock: WaitClock::default(), stalled: flag })
     });
     (req, Some(stalled))
 }
@@ -98,11 +91,62 @@ pin_project! {
         #[pin]
         timer: Option<Sleep>,
         pace: BodyPace,
-        started: Option<Instant>,
-        last_piece: Option<Instant>,
-        // Since when, and how many bytes came in the current rate window.
-        window: (Option<Instant>, u64),
+        clock: WaitClock,
         stalled: Arc<AtomicBool>,
+    }
+}
+
+/// The time a body has kept its reader waiting: only from a poll that found nothing to
+/// the next poll, never the time the handler spends between reads (hyper reads one piece
+/// ahead, so a handler that works on each piece is never charged for its own work).
+#[derive(Debug, Default)]
+struct WaitClock {
+    /// When the last poll found nothing, if it did.
+    pending_since: Option<Instant>,
+    /// Waited in all, since the last piece, and in the current rate window.
+    total: Duration,
+    since_piece: Duration,
+    in_window: Duration,
+    /// Bytes that came in the current rate window.
+    window_bytes: u64,
+}
+
+impl WaitClock {
+    /// Charges the wait that ended now.
+    fn resume(&mut self, now: Instant) {
+        if let Some(since) = self.pending_since.take() {
+            let waited = now.saturating_duration_since(since);
+            self.total += waited;
+            self.since_piece += waited;
+            self.in_window += waited;
+        }
+    }
+
+    fn piece(&mut self, bytes: u64) {
+        self.since_piece = Duration::ZERO;
+        self.window_bytes += bytes;
+    }
+
+    /// Whether the body is too slow by `pace`; if not, how much more waiting the next
+    /// judgement is due after. Closes a rate window that is over.
+    fn judge(&mut self, pace: BodyPace) -> Result<Duration, TooSlow> {
+        if self.since_piece >= pace.progress || pace.deadline.is_some_and(|deadline| self.total >= deadline) {
+            return Err(TooSlow);
+        }
+        let mut next = pace.progress - self.since_piece;
+        if let Some(deadline) = pace.deadline {
+            next = next.min(deadline - self.total);
+        }
+        if pace.min_rate > 0 {
+            if self.in_window >= BODY_RATE_WINDOW {
+                if self.window_bytes < pace.min_rate.saturating_mul(BODY_RATE_WINDOW.as_secs()) {
+                    return Err(TooSlow);
+                }
+                (self.in_window, self.window_bytes) = (Duration::ZERO, 0);
+            }
+            next = next.min(BODY_RATE_WINDOW - self.in_window);
+        }
+        Ok(next)
     }
 }
 
@@ -116,41 +160,24 @@ where
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
+        this.clock.resume(Instant::now());
         if let Poll::Ready(frame) = this.inner.poll_frame(cx) {
             if let Some(Ok(frame)) = &frame {
-                let now = Instant::now();
-                *this.last_piece = Some(now);
-                this.started.get_or_insert(now);
-                this.window.0.get_or_insert(now);
-                this.window.1 += frame.data_ref().map_or(0, |data| data.remaining() as u64);
+                this.clock.piece(frame.data_ref().map_or(0, |data| data.remaining() as u64));
             }
             return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
         }
         loop {
             let now = Instant::now();
-            let started = *this.started.get_or_insert(now);
-            let last_piece = *this.last_piece.get_or_insert(now);
-            let window_start = *this.window.0.get_or_insert(now);
-            let pace = *this.pace;
-            let mut too_slow = now.duration_since(last_piece) >= pace.progress;
-            let mut next = last_piece + pace.progress;
-            if let Some(deadline) = pace.deadline {
-                too_slow |= now.duration_since(started) >= deadline;
-                next = next.min(started + deadline);
-            }
-            if pace.min_rate > 0 {
-                if now.duration_since(window_start) >= BODY_RATE_WINDOW {
-                    too_slow |= this.window.1 < pace.min_rate.saturating_mul(BODY_RATE_WINDOW.as_secs());
-                    *this.window = (Some(now), 0);
-                    next = next.min(now + BODY_RATE_WINDOW);
-                } else {
-                    next = next.min(window_start + BODY_RATE_WINDOW);
+            this.clock.resume(now);
+            let next = match this.clock.judge(*this.pace) {
+                Ok(next) => now + next,
+                Err(too_slow) => {
+                    this.stalled.store(true, Ordering::Release);
+                    return Poll::Ready(Some(Err(too_slow.into())));
                 }
-            }
-            if too_slow {
-                this.stalled.store(true, Ordering::Release);
-                return Poll::Ready(Some(Err(TooSlow.into())));
-            }
+            };
+            this.clock.pending_since = Some(now);
             match this.timer.as_mut().as_pin_mut() {
                 Some(timer) if timer.deadline() == next => {}
                 Some(timer) => timer.reset(next),
@@ -247,6 +274,28 @@ mod tests {
         assert!(!abandoned, "15 s at twice the minimum rate is fine ({lasted:?})");
         let (lasted, abandoned) = trickle(PACE, 2048, Duration::from_secs(1), 1000).await;
         assert!(abandoned && lasted >= Duration::from_secs(20) && lasted < Duration::from_secs(21), "{lasted:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn time_the_handler_spends_between_reads_is_not_the_clients() {
+        // A piece every 8 s; the handler works 7.5 s on each, so it waits 0.5 s per read:
+        // 48 s in all, past the 20 s deadline, but only 3 s of it the client's.
+        let (tx, mut body, _) = fed(PACE);
+        let began = Instant::now();
+        tokio::spawn(async move {
+            for piece in 0..6 {
+                tokio::time::sleep_until(began + Duration::from_secs(1 + 8 * piece)).await;
+                tx.send(Bytes::from(vec![b'x'; 1000])).await.expect("send");
+            }
+        });
+        let mut pieces = 0;
+        while let Some(frame) = body.frame().await {
+            assert!(frame.is_ok(), "the handler's own work was charged to the client ({:?})", began.elapsed());
+            pieces += 1;
+            tokio::time::sleep(Duration::from_millis(7500)).await;
+        }
+        assert_eq!(pieces, 6);
+        assert!(began.elapsed() > Duration::from_secs(40));
     }
 
     #[tokio::test(start_paused = true)]

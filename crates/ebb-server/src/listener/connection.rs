@@ -134,8 +134,11 @@ pub(crate) async fn serve_connection(listener: Arc<Listener>, stream: TcpStream,
                 // A head still arriving is no request the service accepted: cut it now
                 // (hyper would wait for it on a connection's first request) and count it.
                 // (After a served request, such bytes may be a body hyper drains: not counted.)
-                // HTTP/2 knows its heads exactly: an open header block is always one.
-                if state.has_partial_head() && (state.is_h2() || !state.has_served()) {
+                // HTTP/2 knows its heads exactly, but cutting the connection would cut its
+                // streams too: with streams in flight, the header timer (still running
+                // while it closes) cuts a block that stays open.
+                let cut_now = if state.is_h2() { !state.is_busy() } else { !state.has_served() };
+                if state.has_partial_head() && cut_now {
                     if let Some(shutdown) = shutdown {
                         shutdown.record_cut_connection();
                     }

@@ -121,6 +121,11 @@ impl ConnState {
         self.events.load(Ordering::Relaxed) > 0
     }
 
+    /// Whether a request is being handled (its response not yet sent).
+    pub(crate) fn is_busy(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) > 0
+    }
+
     pub(crate) fn mark_h2(&self) {
         self.h2.store(true, Ordering::Relaxed);
     }
@@ -167,7 +172,7 @@ impl ConnState {
         let period = timeouts.period();
         let events = self.events.load(Ordering::Relaxed);
         let head_bytes = self.has_partial_head();
-        let busy = self.in_flight.load(Ordering::Acquire) > 0;
+        let busy = self.is_busy();
         // Writes matter only while a response is being written: the server's own HTTP/2
         // pings (and their acks) are no activity, so they never keep an idle connection.
         let blocked = busy && self.write_blocked.load(Ordering::Relaxed);
