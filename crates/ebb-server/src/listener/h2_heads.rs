@@ -141,6 +141,33 @@ mod tests {
     }
 
     #[test]
+    fn a_preface_split_across_reads_with_frames_after_it_is_followed() {
+        let mut stream = PREFACE.to_vec();
+        stream.extend(frame(SETTINGS, 0, &[0; 6]));
+        stream.extend(frame(HEADERS, 0, b"abc"));
+        // Inside the preface, inside the settings' frame header, inside the headers'.
+        for split in [1, 10, 23, 28, 40] {
+            let mut heads = H2Heads::new();
+            assert!(!heads.feed(&stream[..split]));
+            assert!(heads.feed(&stream[split..]), "split after {split} bytes");
+        }
+    }
+
+    #[test]
+    fn a_payload_length_uses_all_three_bytes() {
+        // 0x01_02_03 bytes of DATA, whose payload holds what would be a HEADERS frame
+        // header if the length were misread; then a real HEADERS frame.
+        const DATA: u8 = 0x0;
+        let mut payload = vec![0u8; 0x01_02_03];
+        payload[..9].copy_from_slice(&frame(HEADERS, 0, b"")[..9]);
+        payload[255..264].copy_from_slice(&frame(HEADERS, 0, b"")[..9]);
+        let mut heads = H2Heads::new();
+        assert!(!heads.feed(PREFACE));
+        assert!(!heads.feed(&frame(DATA, 0, &payload)), "a DATA payload is no head");
+        assert!(heads.feed(&frame(HEADERS, 0, b"abc")));
+    }
+
+    #[test]
     fn http1_is_not_followed() {
         for request in [&b"GET / HTTP/1.1\r\n"[..], b"POST / HTTP/1.1\r\n", b"PRI * HTTP/1.1\r\n"] {
             let mut heads = H2Heads::new();
