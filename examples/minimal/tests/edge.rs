@@ -10,18 +10,8 @@ use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const BIN: &str = env!("CARGO_BIN_EXE_example-minimal");
-
-async fn start(env: &[(&str, &str)]) -> ServiceProcess {
-    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
-    let service = ServiceProcess::start(BIN, &env);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while reqwest::get(service.url("/readyz")).await.map(|r| r.status()).ok() != Some(StatusCode::OK) {
-        assert!(Instant::now() < deadline, "/readyz never passed");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    service
-}
+mod support;
+use support::start;
 
 async fn metric(service: &ServiceProcess, name_and_labels: &str) -> f64 {
     let text = reqwest::get(service.metrics_url()).await.expect("scrape").text().await.expect("text");

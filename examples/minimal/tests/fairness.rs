@@ -12,19 +12,10 @@ use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-const BIN: &str = env!("CARGO_BIN_EXE_example-minimal");
-const OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+mod support;
+use support::start;
 
-async fn start(env: &[(&str, &str)]) -> ServiceProcess {
-    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
-    let service = ServiceProcess::start(BIN, &env);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while reqwest::get(service.url("/readyz")).await.map(|r| r.status()).ok() != Some(StatusCode::OK) {
-        assert!(Instant::now() < deadline, "/readyz never passed");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    service
-}
+const OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 
 /// A connection to `addr` from `from`.
 async fn connect_from(from: IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {

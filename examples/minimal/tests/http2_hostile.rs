@@ -6,11 +6,12 @@
 use std::time::{Duration, Instant};
 
 use ebb_testkit::ServiceProcess;
-use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const BIN: &str = env!("CARGO_BIN_EXE_example-minimal");
+mod support;
+use support::start;
+
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const HEADERS: u8 = 0x1;
 const SETTINGS: u8 = 0x4;
@@ -21,17 +22,6 @@ const END_HEADERS: u8 = 0x4;
 const ACK: u8 = 0x1;
 /// `GET /` over http, `:authority: x`, in HPACK (three static-table entries, one literal).
 const GET_ROOT: &[u8] = &[0x82, 0x84, 0x86, 0x41, 0x01, b'x'];
-
-async fn start(env: &[(&str, &str)]) -> ServiceProcess {
-    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
-    let service = ServiceProcess::start(BIN, &env);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while reqwest::get(service.url("/readyz")).await.map(|r| r.status()).ok() != Some(StatusCode::OK) {
-        assert!(Instant::now() < deadline, "/readyz never passed");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    service
-}
 
 fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     let len = payload.len();
