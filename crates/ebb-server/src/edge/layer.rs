@@ -19,7 +19,7 @@ use super::answers::{Answer, HTTP_CLIENT_SHARE_EXCEEDED_TOTAL, HTTP_REQUESTS_SHE
 use super::context::RequestContext;
 use super::future::EdgeFuture;
 use super::slow_body::{BodyPace, watch_body};
-use crate::client_share::{ClientShares, Clients};
+use crate::client_share::{ClientId, ClientShares, Clients};
 
 /// What every request of one listener shares: built once, at start.
 #[derive(Debug)]
@@ -109,13 +109,11 @@ where
     fn call(&mut self, mut req: Request<axum::body::Body>) -> Self::Future {
         let shared = &*self.layer.shared;
         let mut context = RequestContext::read(&mut req, shared.id_in_request);
-        let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| *peer);
-        let client = shared.clients.of_request(peer, req.headers());
         let version = req.version();
         if let Some(probe) = Probe::from_path(req.uri().path()) {
             // Without details on this port: check names and reasons, versions and revisions
             // are for the metrics port.
-            let Some(hold) = shared.probe_shares.take(client) else {
+            let Some(hold) = shared.probe_shares.take(client_of(shared, &req)) else {
                 metrics::counter!(HTTP_CLIENT_SHARE_EXCEEDED_TOTAL, "resource" => "probes").increment(1);
                 return EdgeFuture::refused(Answer::ProbesBusy, context, &shared.shutdown, version);
             };
@@ -126,7 +124,7 @@ where
         let access = shared.access_log.then(|| AccessLine::new(&req));
         // The client's share first: a client at its share must not take a slot of the cap.
         let hold = match &shared.in_flight_shares {
-            Some(shares) => match shares.take(client) {
+            Some(shares) => match shares.take(client_of(shared, &req)) {
                 Some(hold) => Some(hold),
                 None => {
                     metrics::counter!(HTTP_CLIENT_SHARE_EXCEEDED_TOTAL, "resource" => "requests").increment(1);
@@ -160,4 +158,10 @@ where
             &self.layer,
         )
     }
+}
+
+/// Who sent `req`, for the per-client shares; resolved only where a share is checked.
+fn client_of(shared: &EdgeShared, req: &Request<axum::body::Body>) -> ClientId {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| *peer);
+    shared.clients.of_request(peer, req.headers())
 }
