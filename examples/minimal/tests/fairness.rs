@@ -1,7 +1,7 @@
 //! One client against the rest, with real sockets against the built example: a client
 //! that opens stalled-body requests (each under any rate limit) must not take the replica
-//! from the others, nor hold every connection. The attacker connects from 127.0.0.1, the
-//! other client from 127.0.0.2 (both loopback). Each protection has a negative control: the
+//! from the others, nor hold every connection. The body staller connects from 127.0.0.1, the
+//! connection holder from 127.0.0.3, the other client from 127.0.0.2 (all loopback). Each protection has a negative control: the
 //! same attack with the share set to the whole cap succeeds.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -16,6 +16,9 @@ mod support;
 use support::start;
 
 const OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+/// The connection holder: an address of its own, so that the harness' readiness polls
+/// (from 127.0.0.1, closing as the test begins) never count against its share.
+const HOLDER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
 
 /// A connection to `addr` from `from`.
 async fn connect_from(from: IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
@@ -104,19 +107,19 @@ async fn answered_within(addr: SocketAddr, within: Duration) -> bool {
     tokio::time::timeout(within, attempt).await.ok().flatten().unwrap_or(false)
 }
 
-/// 20 keep-alive connections from 127.0.0.1, each asking `/livez` once; returns how many
+/// 20 keep-alive connections from 127.0.0.3, each asking `/livez` once; returns how many
 /// the server kept open.
 async fn hold_connections(addr: SocketAddr) -> (Vec<TcpStream>, usize) {
     let mut held = Vec::new();
     for _ in 0..20 {
-        let Ok(mut stream) = TcpStream::connect(addr).await else { continue };
+        let Ok(mut stream) = connect_from(HOLDER, addr).await else { continue };
         let _ = stream.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n").await;
         held.push(stream);
     }
     let mut open = 0;
     for stream in &mut held {
         let mut buf = [0u8; 256];
-        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await {
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut buf)).await {
             open += usize::from(n > 0);
         }
     }
@@ -142,7 +145,7 @@ async fn a_client_cannot_hold_every_connection_but_a_trusted_proxy_may() {
     drop(held);
 
     // A trusted proxy (every connection of an ingress) is exempt from the share.
-    let behind = start(&[("EBB_MAX_CONNECTIONS", "20"), ("EBB_RATELIMIT_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    let behind = start(&[("EBB_MAX_CONNECTIONS", "20"), ("EBB_RATELIMIT_TRUSTED_PROXIES", "127.0.0.3/32")]).await;
     let (_held, open) = hold_connections(behind.app).await;
     assert_eq!(open, 20, "the trusted proxy was held to a client's share");
 }
