@@ -175,11 +175,11 @@ impl OffloadConfig {
         let mut aws: Vec<(String, String)> = Vec::new();
         for name in AWS_VARIABLES {
             if let Some(value) = errors.take(env.get(name)).filter(non_empty) {
-                if ENDPOINT_VARIABLES.contains(&name) {
-                    if let Err(expected) = check_endpoint(&value) {
-                        errors.push(EnvError::new(name, value, expected));
-                        continue;
-                    }
+                if ENDPOINT_VARIABLES.contains(&name)
+                    && let Err(expected) = check_endpoint(&value)
+                {
+                    errors.push(EnvError::new(name, value, expected));
+                    continue;
                 }
                 aws.push((name.to_owned(), value));
             }

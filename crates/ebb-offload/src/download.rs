@@ -88,10 +88,10 @@ impl Offload {
     ) -> Result<Fetched, OffloadError> {
         for _ in 0..ATTEMPTS {
             let Some(Located { path, head, meta }) = self.locate(key).await? else { continue };
-            if let (Some(wanted), Some(etag)) = (if_none_match, meta.etag.as_deref()) {
-                if etag_matches(wanted, etag) {
-                    return Ok(Fetched::NotModified(meta));
-                }
+            if let (Some(wanted), Some(etag)) = (if_none_match, meta.etag.as_deref())
+                && etag_matches(wanted, etag)
+            {
+                return Ok(Fetched::NotModified(meta));
             }
             let range = range::parse(range_header, meta.size)
                 .map_err(|()| OffloadError::RangeNotSatisfiable { size: meta.size })?;

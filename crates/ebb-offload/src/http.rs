@@ -253,10 +253,10 @@ fn metadata_headers(offload: &Offload, headers: &mut HeaderMap, meta: &Metadata)
 /// The error as text with its status; 416 also says the object's size.
 pub fn error_response(error: &OffloadError) -> Response {
     let mut response = (error.status(), format!("{error}\n")).into_response();
-    if let OffloadError::RangeNotSatisfiable { size } = error {
-        if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
-            response.headers_mut().insert(header::CONTENT_RANGE, value);
-        }
+    if let OffloadError::RangeNotSatisfiable { size } = error
+        && let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}"))
+    {
+        response.headers_mut().insert(header::CONTENT_RANGE, value);
     }
     if error.status() == StatusCode::SERVICE_UNAVAILABLE {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -179,12 +179,12 @@ impl Reservation {
 
 /// Aborts the multipart upload (if one started) and hands back `error`.
 async fn abort(writer: Option<AbortOnDrop>, error: OffloadError) -> OffloadError {
-    if let Some(mut writer) = writer {
-        if let Err(abort_error) = writer.take().abort().await {
-            tracing::warn!(
-                "could not abort a multipart upload ({abort_error}); the store's lifecycle rules must clean it up"
-            );
-        }
+    if let Some(mut writer) = writer
+        && let Err(abort_error) = writer.take().abort().await
+    {
+        tracing::warn!(
+            "could not abort a multipart upload ({abort_error}); the store's lifecycle rules must clean it up"
+        );
     }
     error
 }

@@ -53,10 +53,10 @@ async fn checked_get(client: &reqwest::Client, url: &str) -> Result<Option<Vec<u
     if length != Some(bytes.len()) {
         return Err(format!("content-length {length:?} but {} bytes arrived cleanly", bytes.len()));
     }
-    if let Some(announced) = announced_sha {
-        if announced != sha(&bytes) {
-            return Err(format!("x-content-sha256 {announced} but the bytes hash to {}", sha(&bytes)));
-        }
+    if let Some(announced) = announced_sha
+        && announced != sha(&bytes)
+    {
+        return Err(format!("x-content-sha256 {announced} but the bytes hash to {}", sha(&bytes)));
     }
     Ok(Some(bytes.to_vec()))
 }

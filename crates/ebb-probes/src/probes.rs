@@ -81,10 +81,10 @@ impl Registered {
 
     async fn run(&self, ttl: Duration) -> CheckResult {
         let mut last = self.last.lock().await;
-        if let Some((at, outcome, took)) = last.as_ref() {
-            if at.elapsed() < ttl {
-                return CheckResult::new(&self.name, outcome.clone(), *took, true).critical(self.critical);
-            }
+        if let Some((at, outcome, took)) = last.as_ref()
+            && at.elapsed() < ttl
+        {
+            return CheckResult::new(&self.name, outcome.clone(), *took, true).critical(self.critical);
         }
         let start = Instant::now();
         // A check that panics (making its future or polling it) is a failed check: unwinding

@@ -63,6 +63,8 @@ struct Slot {
     connection: Connection,
 }
 
+// One per handle, inside its `Arc`: the size of a variant costs nothing per command.
+#[allow(clippy::large_enum_variant)]
 enum Target {
     Single(redis::Client),
     #[cfg(feature = "cluster")]
@@ -435,11 +437,12 @@ fn certificates(config: &RedisConfig) -> redis::TlsCertificates {
     }
 }
 
-/// rustls needs one process-wide crypto provider; with several compiled in (ring here,
-/// aws-lc-rs from other crates) none is chosen by itself. Keep one a caller installed.
+/// rustls needs one process-wide crypto provider; with several compiled in none is chosen by
+/// itself. Keep one a caller installed, else aws-lc-rs: rustls' default, with post-quantum key
+/// exchange (its *ring* provider is deprecated for lacking it, from rustls 0.23.48).
 fn install_crypto_provider() {
     #[cfg(feature = "tls")]
     {
-        let _already_installed = rustls::crypto::ring::default_provider().install_default();
+        let _already_installed = rustls::crypto::aws_lc_rs::default_provider().install_default();
     }
 }

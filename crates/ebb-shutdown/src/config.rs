@@ -142,10 +142,10 @@ impl ShutdownConfig {
         if let Some(timeout) = errors.take(timeout) {
             config.timeout = timeout;
         }
-        if errors.is_empty() {
-            if let Err(error) = config.validate() {
-                errors.push(error);
-            }
+        if errors.is_empty()
+            && let Err(error) = config.validate()
+        {
+            errors.push(error);
         }
         errors.finish(config)
     }

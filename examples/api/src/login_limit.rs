@@ -66,10 +66,10 @@ impl LoginLimit {
         if let Verdict::Limited(decision) = self.limiter.decide(&Self::account(username), &self.policy, 1).await {
             wait = wait.max(decision.retry_after.max(Duration::from_secs(1)));
         }
-        if let Ok(decision) = self.limiter.peek(&self.client(peer, headers), &self.policy).await {
-            if !decision.allowed {
-                wait = wait.max(decision.retry_after.max(Duration::from_secs(1)));
-            }
+        if let Ok(decision) = self.limiter.peek(&self.client(peer, headers), &self.policy).await
+            && !decision.allowed
+        {
+            wait = wait.max(decision.retry_after.max(Duration::from_secs(1)));
         }
         (wait > Duration::ZERO).then(|| too_many(wait))
     }

@@ -173,10 +173,10 @@ impl Connection {
                 }
                 if status.is_none() {
                     status = header.split_whitespace().nth(1).map(str::to_owned);
-                } else if let Some((name, value)) = header.split_once(':') {
-                    if name.eq_ignore_ascii_case("content-length") {
-                        length = value.trim().parse()?;
-                    }
+                } else if let Some((name, value)) = header.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse()?;
                 }
             }
             if status.as_deref() != Some("200") {

@@ -116,7 +116,7 @@ fn in_turn(
     mut direct: impl FnMut() -> anyhow::Result<f64>,
     mut through: impl FnMut() -> anyhow::Result<f64>,
 ) -> anyhow::Result<(f64, f64)> {
-    if round % 2 == 0 {
+    if round.is_multiple_of(2) {
         let d = direct()?;
         Ok((d, through()?))
     } else {

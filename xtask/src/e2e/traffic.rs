@@ -178,7 +178,7 @@ pub(super) fn mixed(balancer: SocketAddr, cookie: String, tag: String) -> Loopin
         n += 1;
         let ip = client_ip("192.0", n);
         let (what, ok) = match n % 4 {
-            0 | 1 if seen.stored.is_empty() || n % 4 == 0 => {
+            0 | 1 if seen.stored.is_empty() || n.is_multiple_of(4) => {
                 let (key, body) = (format!("{n}"), upload_body(&tag, n));
                 let digest = sha256(&body);
                 let response = client

@@ -87,7 +87,7 @@ fn format_duration(duration: Duration) -> String {
     if nanos == 0 {
         return "0s".to_owned();
     }
-    let (size, unit) = UNITS.iter().find(|(size, _)| nanos % size == 0).copied().unwrap_or((1, "ns"));
+    let (size, unit) = UNITS.iter().find(|(size, _)| nanos.is_multiple_of(*size)).copied().unwrap_or((1, "ns"));
     format!("{}{unit}", nanos / size)
 }
 

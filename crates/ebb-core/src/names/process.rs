@@ -17,6 +17,18 @@ pub const ENV_TRUSTED_PROXIES: &str = "EBB_RATELIMIT_TRUSTED_PROXIES";
 pub const ENV_REDIS_URL: &str = "REDIS_URL";
 /// Redis Cluster: comma-separated seed node URLs. Exclusive with [`ENV_REDIS_URL`].
 pub const ENV_REDIS_CLUSTER_URLS: &str = "REDIS_CLUSTER_URLS";
+/// Redis Sentinel: comma-separated sentinel URLs, `redis[s]://[user:password@]host:port[/db]`.
+/// The scheme, the credentials and the database are the master's (the same for all); the
+/// scheme also decides TLS towards the sentinels. Exclusive with [`ENV_REDIS_URL`] and
+/// [`ENV_REDIS_CLUSTER_URLS`]; needs [`ENV_REDIS_SENTINEL_MASTER`].
+pub const ENV_REDIS_SENTINEL_URLS: &str = "REDIS_SENTINEL_URLS";
+/// The name of the master set the sentinels watch (`mymaster` in most charts).
+pub const ENV_REDIS_SENTINEL_MASTER: &str = "REDIS_SENTINEL_MASTER";
+/// The sentinels' own ACL user, when they require one (their `requirepass`/ACL differ from
+/// the master's).
+pub const ENV_REDIS_SENTINEL_USERNAME: &str = "REDIS_SENTINEL_USERNAME";
+/// The sentinels' own password, when they require one. A secret.
+pub const ENV_REDIS_SENTINEL_PASSWORD: &str = "REDIS_SENTINEL_PASSWORD";
 
 #[cfg(test)]
 mod tests {
@@ -29,5 +41,14 @@ mod tests {
             ["RUST_LOG", "EBB_LOG_FORMAT", "EBB_GIT_REVISION"]
         );
         assert_eq!([ENV_REDIS_URL, ENV_REDIS_CLUSTER_URLS], ["REDIS_URL", "REDIS_CLUSTER_URLS"]);
+        assert_eq!(
+            [
+                ENV_REDIS_SENTINEL_URLS,
+                ENV_REDIS_SENTINEL_MASTER,
+                ENV_REDIS_SENTINEL_USERNAME,
+                ENV_REDIS_SENTINEL_PASSWORD
+            ],
+            ["REDIS_SENTINEL_URLS", "REDIS_SENTINEL_MASTER", "REDIS_SENTINEL_USERNAME", "REDIS_SENTINEL_PASSWORD"]
+        );
     }
 }

@@ -109,10 +109,10 @@ impl DockerConfig {
             .map_err(|error| anyhow::anyhow!("{} is not a valid Docker config: {error}", self.display()))?;
         let keys = lookup_keys(host);
         let helper = keys.iter().find_map(|key| file.cred_helpers.get(key.as_str())).or(file.creds_store.as_ref());
-        if let Some(helper) = helper {
-            if let Some(credentials) = run_helper(helper, host, &self.display())? {
-                return Ok(Some(credentials));
-            }
+        if let Some(helper) = helper
+            && let Some(credentials) = run_helper(helper, host, &self.display())?
+        {
+            return Ok(Some(credentials));
         }
         let Some((key, entry)) = file.auths.iter().find(|(key, _)| keys.contains(&normalize(key))) else {
             return Ok(None);

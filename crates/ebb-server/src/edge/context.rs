@@ -43,10 +43,10 @@ impl RequestContext {
         }
         let sent = id_in_request.then(|| sent_id.clone());
         let id = RequestId::from_sent(sent_id);
-        if let Some(sent) = sent {
-            if sent.as_ref() != Some(id.header_value()) {
-                req.headers_mut().insert(X_REQUEST_ID, id.header_value().clone());
-            }
+        if let Some(sent) = sent
+            && sent.as_ref() != Some(id.header_value())
+        {
+            req.headers_mut().insert(X_REQUEST_ID, id.header_value().clone());
         }
         #[cfg(feature = "otlp")]
         let span = crate::logging::otlp::is_exporting().then(|| {

@@ -205,13 +205,13 @@ where
             Outcome::Answer(answer) => answer.response(Reply::Canned),
             Outcome::Probe(response) => response.map(Reply::Probe),
             Outcome::Error(error) => {
-                if let Some(mut request) = request {
-                    if let Some(record) = request.record.take() {
-                        if let Some(access) = request.access.take() {
-                            log(access, record.route(), None);
-                        }
-                        record.fail();
+                if let Some(mut request) = request
+                    && let Some(record) = request.record.take()
+                {
+                    if let Some(access) = request.access.take() {
+                        log(access, record.route(), None);
                     }
+                    record.fail();
                 }
                 return Poll::Ready(Err(error));
             }
