@@ -41,7 +41,7 @@ pub struct Redis {
 }
 
 struct Inner {
-    target: Target,
+    target: Arc<Target>,
     timeout: Duration,
     describe: String,
     custom_ca: bool,
@@ -55,6 +55,44 @@ struct Inner {
     probing: AtomicU64,
     /// The pause before the next automatic dial, in ms (grows while dials fail).
     retry_ms: AtomicU64,
+    #[cfg(feature = "exclusive")]
+    exclusive: crate::exclusive::Pool,
+}
+
+/// Dials connections of the same target for the exclusive pool.
+#[cfg_attr(not(feature = "exclusive"), allow(dead_code))]
+pub(crate) struct Dialer {
+    target: Arc<Target>,
+    timeout: Duration,
+}
+
+#[cfg_attr(not(feature = "exclusive"), allow(dead_code))]
+impl Dialer {
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub(crate) fn alive_cmd(&self) -> Cmd {
+        self.target.alive_cmd()
+    }
+
+    /// A connection for one holder: as the shared one, but a Cluster connection without
+    /// redis-rs' response timeout (the holder's own bound applies).
+    pub(crate) async fn dial_exclusive(&self) -> Result<Connection, Error> {
+        let dial = self.target.connect(self.timeout, Use::Exclusive);
+        match tokio::time::timeout(self.timeout, dial).await {
+            Ok(outcome) => outcome.map_err(Error::Redis),
+            Err(_elapsed) => Err(Error::Unavailable(format!("connect did not finish within {:?}", self.timeout))),
+        }
+    }
+}
+
+/// Whom a connection is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Use {
+    Shared,
+    #[cfg_attr(not(feature = "exclusive"), allow(dead_code))]
+    Exclusive,
 }
 
 #[derive(Clone)]
@@ -67,8 +105,16 @@ struct Slot {
 #[allow(clippy::large_enum_variant)]
 enum Target {
     Single(redis::Client),
+    /// The shared connection's client (with redis-rs' response timeout) and the exclusive
+    /// connections' one (without: their reads block).
     #[cfg(feature = "cluster")]
-    Cluster(redis::cluster::ClusterClient),
+    Cluster {
+        shared: redis::cluster::ClusterClient,
+        exclusive: redis::cluster::ClusterClient,
+    },
+    /// Asks the sentinels for the master at every connect (one dial at a time).
+    #[cfg(feature = "sentinel")]
+    Sentinel(tokio::sync::Mutex<redis::sentinel::SentinelClient>),
 }
 
 impl std::fmt::Debug for Redis {
@@ -90,11 +136,29 @@ impl Redis {
         let target = match &config.nodes {
             Nodes::Single(info) => Target::Single(single_client((**info).clone(), config)?),
             #[cfg(feature = "cluster")]
-            Nodes::Cluster(infos) => Target::Cluster(cluster_client(infos.clone(), config)?),
+            Nodes::Cluster(infos) => Target::Cluster {
+                shared: cluster_client(infos.clone(), config, config.timeout)?,
+                exclusive: cluster_client(infos.clone(), config, UNBOUNDED_RESPONSE)?,
+            },
             #[cfg(not(feature = "cluster"))]
             Nodes::Cluster(_) => return Err(Error::Unavailable("Cluster support is not built in".to_owned())),
+            #[cfg(feature = "sentinel")]
+            Nodes::Sentinel(sentinels) => Target::Sentinel(tokio::sync::Mutex::new(sentinels.client(&config.tls)?)),
+            #[cfg(not(feature = "sentinel"))]
+            Nodes::Sentinel(_) => return Err(Error::Unavailable("Sentinel support is not built in".to_owned())),
+        };
+        let target = Arc::new(target);
+        #[cfg(feature = "exclusive")]
+        let exclusive = {
+            let dialer = Dialer { target: Arc::clone(&target), timeout: config.timeout };
+            crate::exclusive::Pool::builder(dialer)
+                .max_size(config.exclusive)
+                .build()
+                .map_err(|error| Error::Unavailable(format!("cannot make the exclusive pool: {error}")))?
         };
         let inner = Inner {
+            #[cfg(feature = "exclusive")]
+            exclusive,
             target,
             timeout: config.timeout,
             describe: config.describe(),
@@ -125,6 +189,13 @@ impl Redis {
         self.inner.target.is_cluster()
     }
 
+    /// A connection of one's own from the bounded pool, for blocking reads and `WATCH`
+    /// (see [`Exclusive`](crate::Exclusive)). It connects at its first command.
+    #[cfg(feature = "exclusive")]
+    pub fn exclusive(&self) -> crate::Exclusive {
+        crate::Exclusive::new(self.inner.exclusive.clone(), self.inner.timeout)
+    }
+
     /// Runs `op` on the shared connection within `timeout`, and learns from the outcome:
     /// an I/O error drops the connection, a timeout has it probed.
     ///
@@ -153,6 +224,9 @@ impl Redis {
                 Err(Error::Redis(error)) if error.is_io_error() || error.is_connection_dropped() => {
                     self.broken(generation, error);
                 }
+                // The server we hold was demoted (a failover): redial, through the
+                // sentinels where there are some.
+                Err(Error::Redis(error)) if is_read_only(error) => self.broken(generation, error),
                 // Answered (an error reply, or a reply of another type, is still an answer).
                 _ => {}
             }
@@ -290,7 +364,7 @@ impl Redis {
             // Whatever happens to this task (a panic, a runtime shutting down), the next
             // caller may dial again and waiters wake up.
             let _done = DialDone(Arc::clone(&inner));
-            let outcome = tokio::time::timeout(inner.timeout, inner.target.connect(inner.timeout)).await;
+            let outcome = tokio::time::timeout(inner.timeout, inner.target.connect(inner.timeout, Use::Shared)).await;
             let outcome = match outcome {
                 Ok(Ok(connection)) => Ok(connection),
                 Ok(Err(error)) => Err(inner.explain(&error)),
@@ -363,9 +437,9 @@ impl Inner {
 impl Target {
     fn is_cluster(&self) -> bool {
         match self {
-            Self::Single(_) => false,
             #[cfg(feature = "cluster")]
-            Self::Cluster(_) => true,
+            Self::Cluster { .. } => true,
+            _ => false,
         }
     }
 
@@ -381,32 +455,51 @@ impl Target {
         }
     }
 
-    async fn connect(&self, timeout: Duration) -> RedisResult<Connection> {
+    async fn connect(&self, timeout: Duration, usage: Use) -> RedisResult<Connection> {
+        let _ = usage; // only a Cluster dials differently for an exclusive holder
         match self {
-            Self::Single(client) => {
-                // Our own timeouts bound each command; redis-rs' would fail the driver.
-                let config = redis::AsyncConnectionConfig::new()
-                    .set_connection_timeout(Some(timeout))
-                    .set_response_timeout(None);
-                let mut connection = client.get_multiplexed_async_connection_with_config(&config).await?;
-                // The connect handshake does not prove the server answers commands.
-                redis::cmd("PING").query_async::<String>(&mut connection).await?;
-                Ok(Connection::Single(connection))
-            }
+            Self::Single(client) => connect_single(client, timeout).await,
             #[cfg(feature = "cluster")]
-            Self::Cluster(client) => {
+            Self::Cluster { shared, exclusive } => {
+                let client = if usage == Use::Shared { shared } else { exclusive };
                 let mut connection = client.get_async_connection().await?;
                 self.alive_cmd().query_async::<String>(&mut connection).await?;
                 Ok(Connection::Cluster(connection))
+            }
+            // The sentinels name the master, and redis-rs checks that it says so itself.
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(sentinel) => {
+                let client = sentinel.lock().await.async_get_client().await?;
+                connect_single(&client, timeout).await
             }
         }
     }
 }
 
+async fn connect_single(client: &redis::Client, timeout: Duration) -> RedisResult<Connection> {
+    // Our own timeouts bound each command; redis-rs' would fail the driver (and every
+    // blocking read of an exclusive connection).
+    let config = redis::AsyncConnectionConfig::new().set_connection_timeout(Some(timeout)).set_response_timeout(None);
+    let mut connection = client.get_multiplexed_async_connection_with_config(&config).await?;
+    // The connect handshake does not prove the server answers commands.
+    redis::cmd("PING").query_async::<String>(&mut connection).await?;
+    Ok(Connection::Single(connection))
+}
+
+/// Whether Redis refused a write as a replica: `READONLY`.
+fn is_read_only(error: &redis::RedisError) -> bool {
+    error.code() == Some("READONLY")
+}
+
+/// The response timeout of an exclusive Cluster connection: in effect none (its holder's own
+/// bound applies), since a blocking read must outlast any fixed one.
+#[cfg(feature = "cluster")]
+const UNBOUNDED_RESPONSE: Duration = Duration::from_secs(24 * 3600);
+
 fn single_client(info: redis::ConnectionInfo, config: &RedisConfig) -> Result<redis::Client, Error> {
     #[cfg(feature = "tls")]
     if config.is_tls() && (config.tls.ca.is_some() || config.tls.client.is_some()) {
-        return Ok(redis::Client::build_with_tls(info, certificates(config))?);
+        return Ok(redis::Client::build_with_tls(info, certificates(&config.tls))?);
     }
     let _ = config;
     Ok(redis::Client::open(info)?)
@@ -416,24 +509,24 @@ fn single_client(info: redis::ConnectionInfo, config: &RedisConfig) -> Result<re
 fn cluster_client(
     infos: Vec<redis::ConnectionInfo>,
     config: &RedisConfig,
+    response_timeout: Duration,
 ) -> Result<redis::cluster::ClusterClient, Error> {
     let builder = redis::cluster::ClusterClientBuilder::new(infos)
         .connection_timeout(config.timeout)
-        .response_timeout(config.timeout);
+        .response_timeout(response_timeout);
     #[cfg(feature = "tls")]
-    let builder = if config.is_tls() { builder.certs(certificates(config)) } else { builder };
+    let builder = if config.is_tls() { builder.certs(certificates(&config.tls)) } else { builder };
     Ok(builder.build()?)
 }
 
 #[cfg(feature = "tls")]
-fn certificates(config: &RedisConfig) -> redis::TlsCertificates {
+pub(crate) fn certificates(tls: &crate::config::TlsFiles) -> redis::TlsCertificates {
     redis::TlsCertificates {
-        client_tls: config
-            .tls
+        client_tls: tls
             .client
             .as_ref()
             .map(|(cert, key)| redis::ClientTlsConfig { client_cert: cert.clone(), client_key: key.clone() }),
-        root_cert: config.tls.ca.clone(),
+        root_cert: tls.ca.clone(),
     }
 }
 

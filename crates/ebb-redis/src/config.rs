@@ -7,6 +7,11 @@ use std::time::Duration;
 use ebb_core::env::{DurationBounds, Env, EnvError};
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 
+use crate::sentinel::{
+    ENV_REDIS_SENTINEL_MASTER, ENV_REDIS_SENTINEL_PASSWORD, ENV_REDIS_SENTINEL_URLS, ENV_REDIS_SENTINEL_USERNAME,
+    Sentinels,
+};
+
 /// One Redis (or a Sentinel-less primary): `redis://[user:password@]host[:port][/db]`,
 /// `rediss://` for TLS, `unix:///path`.
 pub const ENV_REDIS_URL: &str = ebb_core::names::ENV_REDIS_URL;
@@ -22,6 +27,12 @@ pub const ENV_REDIS_CLIENT_CERT_FILE: &str = "EBB_REDIS_CLIENT_CERT_FILE";
 pub const ENV_REDIS_CLIENT_KEY_FILE: &str = "EBB_REDIS_CLIENT_KEY_FILE";
 /// How long a command (and a connect) may take unless the caller sets its own bound.
 pub const ENV_REDIS_TIMEOUT: &str = "EBB_REDIS_TIMEOUT";
+
+/// The most connections held by one caller each, for blocking reads ([`crate::Exclusive`]).
+pub const ENV_REDIS_EXCLUSIVE_CONNECTIONS: &str = "EBB_REDIS_EXCLUSIVE_CONNECTIONS";
+/// Default of `EBB_REDIS_EXCLUSIVE_CONNECTIONS`: a bound, not a number opened (they open on
+/// demand).
+pub const DEFAULT_EXCLUSIVE_CONNECTIONS: usize = 64;
 
 /// Default bound on a command and on a connect.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -41,7 +52,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(variable: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(variable: &'static str, reason: impl Into<String>) -> Self {
         Self { variable, reason: reason.into() }
     }
 }
@@ -65,6 +76,7 @@ pub struct RedisConfig {
     pub(crate) nodes: Nodes,
     pub(crate) tls: TlsFiles,
     pub(crate) timeout: Duration,
+    pub(crate) exclusive: usize,
 }
 
 #[derive(Clone)]
@@ -72,6 +84,8 @@ pub(crate) enum Nodes {
     Single(Box<ConnectionInfo>),
     #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     Cluster(Vec<ConnectionInfo>),
+    #[cfg_attr(not(feature = "sentinel"), allow(dead_code))]
+    Sentinel(Box<Sentinels>),
 }
 
 /// PEM bytes read at start-up, checked before any connection is made.
@@ -88,13 +102,14 @@ impl fmt::Debug for RedisConfig {
             .field("custom_ca", &self.tls.ca.is_some())
             .field("client_certificate", &self.tls.client.is_some())
             .field("timeout", &self.timeout)
+            .field("exclusive", &self.exclusive)
             .finish()
     }
 }
 
 impl RedisConfig {
-    /// Reads `REDIS_URL` or `REDIS_CLUSTER_URLS` and the `EBB_REDIS_*` variables.
-    /// `Ok(None)` when neither URL is set (the caller runs its in-process fallback).
+    /// Reads `REDIS_URL`, `REDIS_CLUSTER_URLS` or `REDIS_SENTINEL_*`, and the `EBB_REDIS_*`
+    /// variables. `Ok(None)` when no URL is set (the caller runs its in-process fallback).
     ///
     /// # Errors
     /// Every unusable variable at once, each named, with no secret in the text.
@@ -124,6 +139,11 @@ impl RedisConfig {
             ENV_REDIS_CA_FILE,
             ENV_REDIS_CLIENT_CERT_FILE,
             ENV_REDIS_CLIENT_KEY_FILE,
+            ENV_REDIS_EXCLUSIVE_CONNECTIONS,
+            ENV_REDIS_SENTINEL_URLS,
+            ENV_REDIS_SENTINEL_MASTER,
+            ENV_REDIS_SENTINEL_USERNAME,
+            ENV_REDIS_SENTINEL_PASSWORD,
         ];
         let mut values = Vec::new();
         for name in names {
@@ -136,20 +156,30 @@ impl RedisConfig {
         let get = |name: &str| {
             values.iter().find(|(n, _)| *n == name).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty())
         };
-        let nodes = match (get(ENV_REDIS_URL), get(ENV_REDIS_CLUSTER_URLS)) {
-            (None, None) => None,
-            (Some(_), Some(_)) => {
-                errors.push(ConfigError::new(
-                    ENV_REDIS_CLUSTER_URLS,
-                    format!("set together with {ENV_REDIS_URL}: set one of them"),
-                ));
+        let topologies = [ENV_REDIS_URL, ENV_REDIS_CLUSTER_URLS, ENV_REDIS_SENTINEL_URLS];
+        let set = topologies.iter().filter_map(|name| get(name).map(|value| (*name, value))).collect::<Vec<_>>();
+        let nodes = match set.as_slice() {
+            [] => {
+                if get(ENV_REDIS_SENTINEL_MASTER).is_some() {
+                    errors.push(ConfigError::new(
+                        ENV_REDIS_SENTINEL_MASTER,
+                        format!("is set without {ENV_REDIS_SENTINEL_URLS}: set both, or neither"),
+                    ));
+                }
                 None
             }
-            (Some(url), None) => parse_url(ENV_REDIS_URL, &url)
-                .map(|info| Nodes::Single(Box::new(info)))
+            [(ENV_REDIS_URL, url)] => {
+                parse_url(ENV_REDIS_URL, url).map(|info| Nodes::Single(Box::new(info))).map_err(|e| errors.push(e)).ok()
+            }
+            [(ENV_REDIS_CLUSTER_URLS, urls)] => parse_cluster(urls).map_err(|e| errors.push(e)).ok(),
+            [(_, urls)] => Sentinels::parse(urls, &get)
+                .map(|sentinels| Nodes::Sentinel(Box::new(sentinels)))
                 .map_err(|e| errors.push(e))
                 .ok(),
-            (None, Some(urls)) => parse_cluster(&urls).map_err(|e| errors.push(e)).ok(),
+            [(first, _), (second, _), ..] => {
+                errors.push(ConfigError::new(second, format!("set together with {first}: set one of them")));
+                None
+            }
         };
         let timeout = match get(ENV_REDIS_TIMEOUT) {
             None => DEFAULT_TIMEOUT,
@@ -158,11 +188,20 @@ impl RedisConfig {
                 DEFAULT_TIMEOUT
             }),
         };
+        let exclusive = match get(ENV_REDIS_EXCLUSIVE_CONNECTIONS) {
+            None => DEFAULT_EXCLUSIVE_CONNECTIONS,
+            Some(value) => value.parse::<usize>().ok().filter(|n| (1..=1024).contains(n)).unwrap_or_else(|| {
+                errors.push(
+                    EnvError::new(ENV_REDIS_EXCLUSIVE_CONNECTIONS, value, "a whole number from 1 to 1024").into(),
+                );
+                DEFAULT_EXCLUSIVE_CONNECTIONS
+            }),
+        };
         let tls = read_tls_files(&get, nodes.as_ref(), &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(nodes.map(|nodes| Self { nodes, tls, timeout }))
+        Ok(nodes.map(|nodes| Self { nodes, tls, timeout, exclusive }))
     }
 
     /// One Redis at `url` (`redis://`, `rediss://` with the system's trust store, `unix://`).
@@ -171,7 +210,7 @@ impl RedisConfig {
     /// When the URL cannot be used; the error names `REDIS_URL` and repeats no secret.
     pub fn from_url(url: &str) -> Result<Self, ConfigError> {
         let nodes = Nodes::Single(Box::new(parse_url(ENV_REDIS_URL, url)?));
-        Ok(Self { nodes, tls: TlsFiles::default(), timeout: DEFAULT_TIMEOUT })
+        Ok(Self::of(nodes))
     }
 
     /// A Redis Cluster reached through any of `urls`.
@@ -181,7 +220,40 @@ impl RedisConfig {
     pub fn cluster<S: AsRef<str>>(urls: &[S]) -> Result<Self, ConfigError> {
         let joined = urls.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(",");
         let nodes = parse_cluster(&joined)?;
-        Ok(Self { nodes, tls: TlsFiles::default(), timeout: DEFAULT_TIMEOUT })
+        Ok(Self::of(nodes))
+    }
+
+    /// The master `master` that the sentinels at `urls` watch; the URLs carry the master's
+    /// scheme, credentials and database (`redis://:secret@127.0.0.1:26379/2`).
+    ///
+    /// # Errors
+    /// As [`from_url`](Self::from_url), naming `REDIS_SENTINEL_URLS`.
+    pub fn sentinel<S: AsRef<str>>(urls: &[S], master: &str) -> Result<Self, ConfigError> {
+        let joined = urls.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(",");
+        let get = |name: &str| (name == ENV_REDIS_SENTINEL_MASTER).then(|| master.to_owned());
+        let sentinels = Sentinels::parse(&joined, &get)?;
+        Ok(Self::of(Nodes::Sentinel(Box::new(sentinels))))
+    }
+
+    /// The sentinels' own user and password, when they require them (not the master's).
+    #[must_use]
+    pub fn with_sentinel_auth(mut self, username: Option<&str>, password: &str) -> Self {
+        if let Nodes::Sentinel(sentinels) = &mut self.nodes {
+            sentinels.username = username.map(str::to_owned);
+            sentinels.password = Some(password.to_owned());
+        }
+        self
+    }
+
+    fn of(nodes: Nodes) -> Self {
+        Self { nodes, tls: TlsFiles::default(), timeout: DEFAULT_TIMEOUT, exclusive: DEFAULT_EXCLUSIVE_CONNECTIONS }
+    }
+
+    /// The most exclusive connections ([`crate::Exclusive`]) open at once. Default 64.
+    #[must_use]
+    pub fn with_exclusive_connections(mut self, max: usize) -> Self {
+        self.exclusive = max.max(1);
+        self
     }
 
     /// Trust these PEM CA certificates instead of the system's (`rediss://`).
@@ -228,6 +300,11 @@ impl RedisConfig {
         matches!(self.nodes, Nodes::Cluster(_))
     }
 
+    /// Whether the master is found through Redis Sentinel.
+    pub fn is_sentinel(&self) -> bool {
+        matches!(self.nodes, Nodes::Sentinel(_))
+    }
+
     /// Whether connections use TLS.
     pub fn is_tls(&self) -> bool {
         self.infos().iter().any(|info| matches!(info.addr(), ConnectionAddr::TcpTls { .. }))
@@ -239,6 +316,7 @@ impl RedisConfig {
         match &self.nodes {
             Nodes::Single(_) => addrs.join(","),
             Nodes::Cluster(_) => format!("cluster {}", addrs.join(",")),
+            Nodes::Sentinel(sentinels) => format!("sentinel {} master {}", addrs.join(","), sentinels.master),
         }
     }
 
@@ -246,11 +324,12 @@ impl RedisConfig {
         match &self.nodes {
             Nodes::Single(info) => std::slice::from_ref(info),
             Nodes::Cluster(infos) => infos,
+            Nodes::Sentinel(sentinels) => &sentinels.nodes,
         }
     }
 }
 
-fn parse_url(variable: &'static str, url: &str) -> Result<ConnectionInfo, ConfigError> {
+pub(crate) fn parse_url(variable: &'static str, url: &str) -> Result<ConnectionInfo, ConfigError> {
     let expected = "expected redis://[user:password@]host[:port][/db], rediss://... or unix:///path (value not shown)";
     let scheme = url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
     match scheme.as_deref() {
@@ -345,6 +424,7 @@ fn read_tls_files(
     let tls = match nodes {
         Some(Nodes::Single(info)) => matches!(info.addr(), ConnectionAddr::TcpTls { .. }),
         Some(Nodes::Cluster(infos)) => infos.iter().all(|info| matches!(info.addr(), ConnectionAddr::TcpTls { .. })),
+        Some(Nodes::Sentinel(sentinels)) => sentinels.is_tls(),
         None => true, // nothing to connect to; a URL error was reported already if any
     };
     if any && !tls {
@@ -459,6 +539,56 @@ mod tests {
         let names: Vec<_> = errors.iter().map(|e| e.variable).collect();
         assert_eq!(names, [ENV_REDIS_CLUSTER_URLS, ENV_REDIS_TIMEOUT, ENV_REDIS_CA_FILE], "{errors:?}");
         assert!(!errors[2].reason.contains("nonexistent"), "no paths: {}", errors[2]);
+    }
+
+    #[test]
+    fn sentinel_urls_need_a_master_and_agree_and_never_repeat_a_secret() {
+        let vars = [
+            (ENV_REDIS_SENTINEL_URLS, "redis://:hunter2@127.0.0.1:26379/2, redis://:hunter2@127.0.0.1:26380/2"),
+            (ENV_REDIS_SENTINEL_MASTER, "mymaster"),
+        ];
+        let config = RedisConfig::from_lookup(lookup(&vars)).expect("valid").expect("set");
+        assert!(config.is_sentinel() && !config.is_cluster() && !config.is_tls());
+        assert_eq!(config.describe(), "sentinel 127.0.0.1:26379,127.0.0.1:26380 master mymaster");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let cases: [&[(&str, &str)]; 6] = [
+            &[(ENV_REDIS_SENTINEL_URLS, "redis://127.0.0.1:26379")],
+            &[(ENV_REDIS_SENTINEL_MASTER, "mymaster")],
+            &[
+                (ENV_REDIS_SENTINEL_URLS, "redis://127.0.0.1:26379,rediss://127.0.0.1:26380"),
+                (ENV_REDIS_SENTINEL_MASTER, "m"),
+            ],
+            &[
+                (ENV_REDIS_SENTINEL_URLS, "redis://:hunter2@127.0.0.1:26379/1,redis://127.0.0.1:26380"),
+                (ENV_REDIS_SENTINEL_MASTER, "m"),
+            ],
+            &[
+                (ENV_REDIS_SENTINEL_URLS, "redis://127.0.0.1:26379"),
+                (ENV_REDIS_SENTINEL_MASTER, "m"),
+                (ENV_REDIS_URL, "redis://127.0.0.1"),
+            ],
+            &[
+                (ENV_REDIS_SENTINEL_URLS, "redis://127.0.0.1:26379"),
+                (ENV_REDIS_SENTINEL_MASTER, "m"),
+                (ENV_REDIS_SENTINEL_USERNAME, "u"),
+            ],
+        ];
+        for vars in cases {
+            let errors = RedisConfig::from_lookup(lookup(vars)).expect_err(&format!("{vars:?}"));
+            let text = format!("{errors:?}");
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(text.contains("REDIS_SENTINEL"), "the error names the variable: {text}");
+        }
+    }
+
+    #[test]
+    fn exclusive_connections_are_bounded() {
+        let vars = [(ENV_REDIS_URL, "redis://127.0.0.1"), (ENV_REDIS_EXCLUSIVE_CONNECTIONS, "0")];
+        let errors = RedisConfig::from_lookup(lookup(&vars)).expect_err("0 connections");
+        assert!(format!("{errors:?}").contains(ENV_REDIS_EXCLUSIVE_CONNECTIONS));
+        let vars = [(ENV_REDIS_URL, "redis://127.0.0.1"), (ENV_REDIS_EXCLUSIVE_CONNECTIONS, "8")];
+        let config = RedisConfig::from_lookup(lookup(&vars)).expect("valid").expect("set");
+        assert_eq!(config.exclusive, 8);
     }
 
     #[test]
