@@ -8,6 +8,7 @@ mod callgrind;
 mod coldbuild;
 mod http;
 mod offload;
+mod pickup;
 pub(crate) mod process;
 mod ratelimit;
 mod readme;
@@ -38,7 +39,7 @@ use crate::tools::{self, REDIS, VALGRIND, WRK};
 #[derive(clap::Args)]
 pub(crate) struct Args {
     /// One benchmark (all but coldbuild when absent), or `readme` to regenerate xtask/README.md's table
-    #[arg(value_parser = ["http", "callgrind", "ratelimit", "offload", "startup", "coldbuild", "readme"])]
+    #[arg(value_parser = ["http", "callgrind", "ratelimit", "offload", "startup", "worker", "coldbuild", "readme"])]
     name: Option<String>,
     /// Exit non-zero when a target is missed
     #[arg(long)]
@@ -88,6 +89,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if wanted("startup") {
         let bare_start = startup::run(&bench, &root, &mut report)?;
         worker::run(&bench, &root, bare_start, &mut report)?;
+    }
+    if wanted("worker") {
+        pickup::run(&bench, &root, &mut report)?;
     }
     // Minutes of compiling from empty target directories: only when asked for by name.
     if only == Some("coldbuild") {

@@ -62,6 +62,12 @@ const ROWS: &[(&str, &str)] = &[
     ),
     ("worker_start_to_first_ack_p90", "same, p90"),
     ("worker_start_vs_bare_start", "that median / bare axum exec → first 200 (same run)"),
+    ("worker_pickup_median", "example-worker `XADD` → job delivered to an idle worker (median of 200, `bench worker`)"),
+    ("worker_pickup_p99", "same, p99"),
+    ("worker_idle_reads_per_s", "an idle worker's `XREADGROUP` calls per second (`INFO commandstats`, 5 s)"),
+    ("worker_pickup_median_polling", "the pickup median of the polling worker this replaced (same bench, before)"),
+    ("worker_pickup_p99_polling", "same, p99"),
+    ("worker_idle_reads_per_s_polling", "the polling worker's reads per second while idle"),
     (
         "cold_build_probes_shutdown",
         "a user's first release build on `ebb-probes` + `ebb-shutdown`, empty target dir (`bench coldbuild`)",
