@@ -26,6 +26,9 @@ pub(crate) const DNS_PORT: u16 = 53;
 /// The name of [`Egress::redis`], which a service that reads `REDIS_URL` must declare.
 pub(crate) const REDIS: &str = "redis";
 
+/// The name of [`Egress::redis_sentinel`], which a service on Sentinel must declare too.
+pub(crate) const REDIS_SENTINEL: &str = "redis sentinel";
+
 impl Egress {
     /// A dependency called `name` (for messages) on TCP `port`, at any address.
     pub fn tcp(name: &str, port: u16) -> Self {
@@ -36,6 +39,12 @@ impl Egress {
     /// must declare it.
     pub fn redis() -> Self {
         Self::tcp(REDIS, 6379)
+    }
+
+    /// Redis Sentinel's port, 26379: a service on `REDIS_SENTINEL_URLS` asks the sentinels
+    /// for the master, then connects to it ([`Egress::redis`]); it must declare both.
+    pub fn redis_sentinel() -> Self {
+        Self::tcp(REDIS_SENTINEL, 26379)
     }
 
     /// An S3 object store over HTTPS, 443 (`with_port(9000)` for a MinIO in the cluster).

@@ -62,7 +62,8 @@ fn keda_only_services_render_overlays_without_the_adapter() {
             .with_secret_env("REDIS_SENTINEL_PASSWORD", "jobs", "redis-sentinel-password")
             .with_env("EBB_REDIS_CA_FILE", "/etc/redis/ca.pem")
             .with_redis_database(2)
-            .with_egress(Egress::redis()),
+            .with_egress(Egress::redis())
+            .with_egress(Egress::redis_sentinel()),
         Service::new("list-worker")
             .with_package("jobs")
             .with_replicas(0, 5)

@@ -273,6 +273,14 @@ fn egress(service: &Service, policy: &Value) -> Vec<String> {
             topology.variable()
         ));
     }
+    if service.redis_topology() == Some(crate::RedisTopology::Sentinel)
+        && !service.egress.iter().any(|e| e.name == crate::egress::REDIS_SENTINEL)
+    {
+        problems.push(format!(
+            "service `{}` finds Redis through Sentinel but declares no egress to the sentinels: add `with_egress(Egress::redis_sentinel())`",
+            service.name
+        ));
+    }
     problems
 }
 
@@ -328,6 +336,27 @@ mod tests {
         edit(&mut files);
         let problems = check(&service, &files).join("\n");
         assert!(problems.contains(needle), "{needle} missing in:\n{problems}");
+    }
+
+    /// A Sentinel service must reach the sentinels as well as the master; the control with
+    /// both declared passes.
+    #[test]
+    fn a_sentinel_service_declares_the_sentinels_port() {
+        use crate::Egress;
+        let sentinel = |egress: &[Egress]| {
+            let mut service = Service::new("jobs")
+                .with_secret_env(ebb_core::names::ENV_REDIS_SENTINEL_URLS, "jobs", "redis-sentinel-urls")
+                .with_env(ebb_core::names::ENV_REDIS_SENTINEL_MASTER, "mymaster");
+            for e in egress {
+                service = service.with_egress(e.clone());
+            }
+            let files = render::render(&service, &Default::default()).expect("render");
+            check(&service, &files).join("\n")
+        };
+        let missing = sentinel(&[Egress::redis()]);
+        assert!(missing.contains("Egress::redis_sentinel()"), "{missing}");
+        let declared = sentinel(&[Egress::redis(), Egress::redis_sentinel()]);
+        assert!(!declared.contains("sentinel"), "{declared}");
     }
 
     #[test]
