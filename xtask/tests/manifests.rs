@@ -11,6 +11,14 @@ fn committed_manifests_are_current() {
     let output = check();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}\n(run `cargo xtask manifests` and commit deploy/)");
+    // The versions the rendered objects need are stated, since no check can know the cluster's.
+    for floor in [
+        "ebb-deploy: note: ScaledObject/example-worker needs KEDA >= 2.17: activationLagCount",
+        "ebb-deploy: note: ScaledObject/example-worker needs KEDA >= 2.19",
+        "ebb-deploy: note: ScaledObject/example-worker needs Redis >= 7: lagCount",
+    ] {
+        assert!(stderr.contains(floor), "{floor} missing in:\n{stderr}");
+    }
     // A check that could not run says so (SKIPPED); nextest repeats this at the end.
     for line in stderr.lines().filter(|line| line.starts_with("SKIPPED")) {
         eprintln!("{line}");

@@ -60,6 +60,7 @@ mod image;
 mod manifests;
 mod platform;
 mod project;
+mod redis;
 mod service;
 pub mod tools;
 
@@ -72,6 +73,7 @@ pub use egress::Egress;
 pub use image::BuiltImage;
 pub use manifests::render::{READINESS_FAILURE_THRESHOLD, READINESS_PERIOD_SECONDS};
 pub use project::Project;
+pub use redis::RedisTopology;
 pub use service::{Resources, Scaler, Service};
 
 /// `cargo xtask image|manifests|deploy` for `services` in the workspace around the current

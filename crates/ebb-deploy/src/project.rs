@@ -219,6 +219,7 @@ fn invalid_names(service: &Service) -> Vec<String> {
         ));
     }
     problems.extend(invalid_scaler(name, &service.scaler));
+    problems.extend(crate::redis::invalid_redis(service));
     for egress in &service.egress {
         if egress.port == 0 {
             problems.push(format!("service `{name}`: the egress to {} has port 0", egress.name));

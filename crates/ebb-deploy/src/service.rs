@@ -96,8 +96,11 @@ pub enum Scaler {
         activation: String,
     },
     /// KEDA on the lag of a Redis stream's consumer group (jobs not yet delivered to any
-    /// consumer). KEDA reaches Redis through a TriggerAuthentication on the Secret of
-    /// `REDIS_URL`, never a host written into the trigger.
+    /// consumer). KEDA reaches Redis through a TriggerAuthentication on the Secret of the
+    /// service's Redis variable, never a host written into the trigger; the trigger's type
+    /// follows the service's [`RedisTopology`](crate::RedisTopology) (`redis-streams`,
+    /// `redis-cluster-streams`, `redis-sentinel-streams`). Needs Redis >= 7 (the lag is
+    /// read from `XINFO GROUPS`) and KEDA >= 2.17 (`activationLagCount: "0"`).
     RedisStream {
         /// The stream's key.
         stream: String,
@@ -107,7 +110,8 @@ pub enum Scaler {
         lag_per_replica: String,
     },
     /// KEDA on the length of a Redis list (a queue popped with `BLMOVE`/`BRPOP`), through
-    /// the same TriggerAuthentication as [`Scaler::RedisStream`].
+    /// the same TriggerAuthentication as [`Scaler::RedisStream`] (`redis`, `redis-cluster`
+    /// or `redis-sentinel`, by topology).
     RedisList {
         /// The list's key.
         list: String,
@@ -207,6 +211,8 @@ pub struct Service {
     pub(crate) egress: Vec<Egress>,
     pub(crate) request_counter: String,
     pub(crate) custom_metric: String,
+    /// The Redis database (the `/db` of a secret URL, which the manifests cannot read).
+    pub(crate) redis_database: u32,
 }
 
 impl Service {
@@ -235,6 +241,7 @@ impl Service {
             egress: Vec::new(),
             request_counter: HTTP_REQUESTS_TOTAL.to_owned(),
             custom_metric: REQUESTS_PER_SECOND.to_owned(),
+            redis_database: 0,
         }
     }
 
@@ -318,7 +325,16 @@ impl Service {
     }
 
     /// A setting read from key `key` of Secret `secret`; the value never appears in a
-    /// manifest. A Redis trigger's TriggerAuthentication reads the Secret of `REDIS_URL`.
+    /// manifest.
+    ///
+    /// The Redis variable decides the [`RedisTopology`](crate::RedisTopology) and so the
+    /// KEDA trigger: `REDIS_URL` one server, `REDIS_CLUSTER_URLS` a Cluster,
+    /// `REDIS_SENTINEL_URLS` (with `REDIS_SENTINEL_MASTER`) Sentinel. Its Secret also holds
+    /// what KEDA cannot parse out of a URL (`address` or `addresses`, `username`,
+    /// `password`, `tls`, and `ca`, `cert`, `key` when `EBB_REDIS_CA_FILE` or
+    /// `EBB_REDIS_CLIENT_CERT_FILE` is set), which the TriggerAuthentication reads; the
+    /// example Secret of the `dev` overlay lists them. The database is
+    /// [`with_redis_database`](Service::with_redis_database).
     #[must_use]
     pub fn with_secret_env(mut self, variable: &str, secret: &str, key: &str) -> Self {
         self.secret_env.push(SecretEnv {
@@ -326,6 +342,16 @@ impl Service {
             secret: secret.to_owned(),
             key: key.to_owned(),
         });
+        self
+    }
+
+    /// The Redis database the service's Redis URL selects (`redis://…/2`: 2). The URL is
+    /// secret, so the manifests cannot read it; KEDA's Redis triggers get it as
+    /// `databaseIndex` (without it they read database 0, another queue than the service's).
+    /// Default 0; a Redis Cluster has no other.
+    #[must_use]
+    pub fn with_redis_database(mut self, database: u32) -> Self {
+        self.redis_database = database;
         self
     }
 
@@ -439,11 +465,6 @@ impl Service {
         plain.or_else(|| self.secret_env.iter().any(|s| s.variable == name).then_some(None))
     }
 
-    /// The Secret the service reads `REDIS_URL` from, if it reads one.
-    pub(crate) fn redis_secret(&self) -> Option<&str> {
-        self.secret_env.iter().find(|s| s.variable == REDIS_URL).map(|s| s.secret.as_str())
-    }
-
     /// `name:tag`, as the base renders it (`name` alone while no tag is known, which
     /// `--check` refuses).
     pub(crate) fn image_reference(&self) -> String {
@@ -454,15 +475,8 @@ impl Service {
     }
 }
 
-/// The variable the services read Redis from; its Secret also carries [`REDIS_TRIGGER_KEYS`].
+/// The variable the services read one Redis from.
 pub(crate) const REDIS_URL: &str = ebb_core::names::ENV_REDIS_URL;
-
-/// What KEDA's Redis scalers read from the Secret of `REDIS_URL`, beside its `redis-url`:
-/// KEDA cannot parse a URL. Each is a TriggerAuthentication parameter and the Secret key of
-/// the same name, with the placeholder of the example Secret. (A private CA goes in a `ca`
-/// key with one more `secretTargetRef`.)
-pub(crate) const REDIS_TRIGGER_KEYS: [(&str, &str); 4] =
-    [("address", "redis:6379"), ("username", "default"), ("password", "change-me"), ("tls", "disable")];
 
 /// Added to the shutdown delay and timeout for `terminationGracePeriodSeconds`, so that the
 /// kubelet's SIGKILL never comes before the service's own deadline (and its report).

@@ -50,8 +50,19 @@ fn has_kubectl() -> bool {
 
 #[test]
 fn keda_only_services_render_overlays_without_the_adapter() {
-    let dir = workspace(&["list-worker", "query-worker"]);
+    let dir = workspace(&["list-worker", "query-worker", "sentinel-worker"]);
     let services = [
+        // Behind Sentinel, on TLS with a private CA and database 2: KEDA is told all of it.
+        Service::new("sentinel-worker")
+            .with_package("jobs")
+            .with_replicas(0, 5)
+            .with_scaler(Scaler::redis_stream("jobs:stream", "workers", 10))
+            .with_secret_env("REDIS_SENTINEL_URLS", "jobs", "redis-sentinel-urls")
+            .with_env("REDIS_SENTINEL_MASTER", "mymaster")
+            .with_secret_env("REDIS_SENTINEL_PASSWORD", "jobs", "redis-sentinel-password")
+            .with_env("EBB_REDIS_CA_FILE", "/etc/redis/ca.pem")
+            .with_redis_database(2)
+            .with_egress(Egress::redis()),
         Service::new("list-worker")
             .with_package("jobs")
             .with_replicas(0, 5)
@@ -74,6 +85,11 @@ fn keda_only_services_render_overlays_without_the_adapter() {
     assert!(prod.contains("type: redis\n") && prod.contains("listName: jobs:pending"), "{prod}");
     assert!(prod.contains("authenticationRef:") && !prod.contains("address: "), "{prod}");
     assert!(prod.contains("ignoreNullValues: \"false\""), "{prod}");
+    for needle in
+        ["type: redis-sentinel-streams", "sentinelMaster: mymaster", "databaseIndex: \"2\"", "parameter: ca\n"]
+    {
+        assert!(prod.contains(needle), "{needle} missing in:\n{prod}");
+    }
     assert!(prod.contains("image: list-worker:1.2.3"), "tagged with the package's version:\n{prod}");
     assert!(!prod.contains("HorizontalPodAutoscaler"));
 }

@@ -20,11 +20,11 @@ pub const ENV_REDIS_URL: &str = ebb_core::names::ENV_REDIS_URL;
 pub const ENV_REDIS_CLUSTER_URLS: &str = ebb_core::names::ENV_REDIS_CLUSTER_URLS;
 /// A PEM file of the CA certificates that sign the server's certificate (`rediss://` only).
 /// Without it the system's trust store is used.
-pub const ENV_REDIS_CA_FILE: &str = "EBB_REDIS_CA_FILE";
+pub const ENV_REDIS_CA_FILE: &str = ebb_core::names::ENV_REDIS_CA_FILE;
 /// A PEM client certificate chain for mutual TLS (with `EBB_REDIS_CLIENT_KEY_FILE`).
-pub const ENV_REDIS_CLIENT_CERT_FILE: &str = "EBB_REDIS_CLIENT_CERT_FILE";
+pub const ENV_REDIS_CLIENT_CERT_FILE: &str = ebb_core::names::ENV_REDIS_CLIENT_CERT_FILE;
 /// The PEM private key of the client certificate.
-pub const ENV_REDIS_CLIENT_KEY_FILE: &str = "EBB_REDIS_CLIENT_KEY_FILE";
+pub const ENV_REDIS_CLIENT_KEY_FILE: &str = ebb_core::names::ENV_REDIS_CLIENT_KEY_FILE;
 /// How long a command (and a connect) may take unless the caller sets its own bound.
 pub const ENV_REDIS_TIMEOUT: &str = "EBB_REDIS_TIMEOUT";
 

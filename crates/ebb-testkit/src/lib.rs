@@ -3,6 +3,8 @@
 //! - [`RedisServer`]: a throwaway `redis-server` on a free loopback port, no persistence;
 //!   plain, or TLS-only with an ACL user and a CA of its own ([`TestCa`]).
 //! - [`RedisCluster`]: a throwaway 6-node Redis Cluster (3 masters, 3 replicas).
+//! - [`RedisSentinel`]: a throwaway Sentinel set (a master, a replica, 3 sentinels), plain,
+//!   with passwords, or TLS; its master can be killed or failed over.
 //! - [`FreezingProxy`]: a TCP proxy whose open connections can be frozen while new ones
 //!   work (a hung connection).
 //! - [`RegistryServer`]: a throwaway OCI registry (`docker-registry`), anonymous or behind
@@ -31,6 +33,7 @@ mod process;
 mod prometheus;
 mod redis;
 mod redis_cluster;
+mod redis_sentinel;
 mod registry;
 mod s3;
 mod tempdir;
@@ -47,6 +50,7 @@ pub use process::{ExitInfo, ServiceProcess};
 pub use prometheus::PrometheusServer;
 pub use redis::{REDIS_TLS_PASSWORD, REDIS_TLS_USER, RedisServer};
 pub use redis_cluster::RedisCluster;
+pub use redis_sentinel::{RedisSentinel, SENTINEL_DATA_PASSWORD, SENTINEL_MASTER_NAME, SENTINEL_OWN_PASSWORD};
 pub use registry::{RegistryServer, RegistryTokenAuth};
 pub use s3::S3Server;
 pub use tempdir::TempDir;

@@ -29,6 +29,13 @@ pub const ENV_REDIS_SENTINEL_MASTER: &str = "REDIS_SENTINEL_MASTER";
 pub const ENV_REDIS_SENTINEL_USERNAME: &str = "REDIS_SENTINEL_USERNAME";
 /// The sentinels' own password, when they require one. A secret.
 pub const ENV_REDIS_SENTINEL_PASSWORD: &str = "REDIS_SENTINEL_PASSWORD";
+/// A PEM file of the CA certificates that sign the server's certificate (`rediss://` only).
+/// Without it the system's trust store is used.
+pub const ENV_REDIS_CA_FILE: &str = "EBB_REDIS_CA_FILE";
+/// A PEM client certificate chain for mutual TLS (with [`ENV_REDIS_CLIENT_KEY_FILE`]).
+pub const ENV_REDIS_CLIENT_CERT_FILE: &str = "EBB_REDIS_CLIENT_CERT_FILE";
+/// The PEM private key of the client certificate.
+pub const ENV_REDIS_CLIENT_KEY_FILE: &str = "EBB_REDIS_CLIENT_KEY_FILE";
 
 #[cfg(test)]
 mod tests {
@@ -49,6 +56,10 @@ mod tests {
                 ENV_REDIS_SENTINEL_PASSWORD
             ],
             ["REDIS_SENTINEL_URLS", "REDIS_SENTINEL_MASTER", "REDIS_SENTINEL_USERNAME", "REDIS_SENTINEL_PASSWORD"]
+        );
+        assert_eq!(
+            [ENV_REDIS_CA_FILE, ENV_REDIS_CLIENT_CERT_FILE, ENV_REDIS_CLIENT_KEY_FILE],
+            ["EBB_REDIS_CA_FILE", "EBB_REDIS_CLIENT_CERT_FILE", "EBB_REDIS_CLIENT_KEY_FILE"]
         );
     }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::render::{File, METRICS_PORT, env_duration, grace_seconds};
 use crate::egress::DNS_PORT;
-use crate::service::{GRACE_MARGIN, REDIS_URL, Service};
+use crate::service::{GRACE_MARGIN, Service};
 
 pub(crate) fn check(service: &Service, files: &[File]) -> Vec<String> {
     let mut problems = Vec::new();
@@ -235,7 +235,7 @@ fn unbounded_empty_dirs(service: &Service, pod: &Value) -> Vec<String> {
 
 /// The pod may connect only where its definition says: the policy governs egress, admits
 /// DNS and every declared dependency's port, and has no rule that admits everything. A
-/// service that reads `REDIS_URL` must declare Redis.
+/// service that reads Redis (`REDIS_URL`, `REDIS_CLUSTER_URLS`, `REDIS_SENTINEL_URLS`) must declare it.
 fn egress(service: &Service, policy: &Value) -> Vec<String> {
     let name = format!("NetworkPolicy/{}", service.name);
     let spec = &policy["spec"];
@@ -264,10 +264,13 @@ fn egress(service: &Service, policy: &Value) -> Vec<String> {
             problems.push(format!("{name}: no egress rule admits {} ({}/TCP)", egress.name, egress.port));
         }
     }
-    if service.variable(REDIS_URL).is_some() && !service.egress.iter().any(|e| e.name == crate::egress::REDIS) {
+    if let (Some(topology), false) =
+        (service.redis_topology(), service.egress.iter().any(|e| e.name == crate::egress::REDIS))
+    {
         problems.push(format!(
-            "service `{}` reads {REDIS_URL} but declares no egress to Redis: add `with_egress(Egress::redis())`",
-            service.name
+            "service `{}` reads {} but declares no egress to Redis: add `with_egress(Egress::redis())`",
+            service.name,
+            topology.variable()
         ));
     }
     problems

@@ -61,6 +61,10 @@ pub(crate) struct ScaleTarget {
 pub(crate) struct Fallback {
     pub(crate) failure_threshold: i32,
     pub(crate) replicas: i32,
+    /// `static` (KEDA's default: exactly `replicas`) or `currentReplicasIfHigher` (never
+    /// fewer than are running), ...; KEDA >= 2.17.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) behavior: Option<String>,
 }
 
 /// The behavior of the HPA that KEDA makes.
@@ -94,8 +98,30 @@ pub(crate) enum Trigger {
         #[serde(rename = "authenticationRef", default, skip_serializing_if = "Option::is_none")]
         authentication_ref: Option<AuthenticationRef>,
     },
+    /// The streams scaler on a Redis Cluster (`addresses`: the seed nodes).
+    RedisClusterStreams {
+        metadata: RedisStreamsTrigger,
+        #[serde(rename = "authenticationRef", default, skip_serializing_if = "Option::is_none")]
+        authentication_ref: Option<AuthenticationRef>,
+    },
+    /// The streams scaler behind Sentinel (`addresses`: the sentinels; `sentinelMaster`).
+    RedisSentinelStreams {
+        metadata: RedisStreamsTrigger,
+        #[serde(rename = "authenticationRef", default, skip_serializing_if = "Option::is_none")]
+        authentication_ref: Option<AuthenticationRef>,
+    },
     /// KEDA's Redis list scaler (`type: redis`).
     Redis {
+        metadata: RedisListTrigger,
+        #[serde(rename = "authenticationRef", default, skip_serializing_if = "Option::is_none")]
+        authentication_ref: Option<AuthenticationRef>,
+    },
+    RedisCluster {
+        metadata: RedisListTrigger,
+        #[serde(rename = "authenticationRef", default, skip_serializing_if = "Option::is_none")]
+        authentication_ref: Option<AuthenticationRef>,
+    },
+    RedisSentinel {
         metadata: RedisListTrigger,
         #[serde(rename = "authenticationRef", default, skip_serializing_if = "Option::is_none")]
         authentication_ref: Option<AuthenticationRef>,
@@ -128,6 +154,15 @@ pub(crate) struct RedisStreamsTrigger {
     pub(crate) lag_count: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) activation_lag_count: Option<String>,
+    /// The database (KEDA reads 0 without it); never on a Cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) database_index: Option<String>,
+    /// Sentinel: the master set, when the definition sets it plainly (else from the
+    /// TriggerAuthentication).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) sentinel_master: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) sentinel_username: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -143,6 +178,15 @@ pub(crate) struct RedisListTrigger {
     pub(crate) list_length: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) activation_list_length: Option<String>,
+    /// The database (KEDA reads 0 without it); never on a Cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) database_index: Option<String>,
+    /// Sentinel: the master set, when the definition sets it plainly (else from the
+    /// TriggerAuthentication).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) sentinel_master: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) sentinel_username: Option<String>,
 }
 
 /// Where a KEDA trigger gets its connection settings and credentials: Secret keys.
@@ -255,24 +299,36 @@ fn scaled_object(name: &str, scaled: &ScaledObject) -> Vec<String> {
                     ));
                 }
             }
-            Trigger::RedisStreams { metadata, .. } => {
+            Trigger::RedisStreams { metadata, .. }
+            | Trigger::RedisClusterStreams { metadata, .. }
+            | Trigger::RedisSentinelStreams { metadata, .. } => {
                 if metadata.lag_count.parse::<u64>().is_err() {
                     problems.push(format!("{field}.lagCount must be a whole number"));
                 }
+                problems.extend(database_index(&field, metadata.database_index.as_deref()));
             }
             Trigger::Cpu { metric_type, metadata } => {
                 if metric_type != "Utilization" || metadata.value.parse::<u32>().map_or(true, |v| v == 0) {
                     problems.push(format!("{field}: a cpu trigger needs metricType Utilization and a value > 0"));
                 }
             }
-            Trigger::Redis { metadata, .. } => {
+            Trigger::Redis { metadata, .. }
+            | Trigger::RedisCluster { metadata, .. }
+            | Trigger::RedisSentinel { metadata, .. } => {
                 if metadata.list_length.parse::<u64>().is_err() {
                     problems.push(format!("{field}.listLength must be a whole number"));
                 }
+                problems.extend(database_index(&field, metadata.database_index.as_deref()));
             }
         }
     }
     problems
+}
+
+/// KEDA parses `databaseIndex` as a whole number; anything else fails the trigger.
+fn database_index(field: &str, index: Option<&str>) -> Option<String> {
+    let index = index?;
+    index.parse::<u32>().is_err().then(|| format!("{field}.databaseIndex must be a whole number, not {index:?}"))
 }
 
 fn service_monitor(name: &str, monitor: &ServiceMonitor) -> Vec<String> {

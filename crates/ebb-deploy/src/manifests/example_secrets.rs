@@ -8,24 +8,33 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::service::{REDIS_TRIGGER_KEYS, REDIS_URL, Service};
+use super::redis_trigger;
+use crate::redis::RedisTopology;
+use crate::service::Service;
 
 /// Placeholder of every key but the Redis ones; never a real secret.
 const PLACEHOLDER: &str = "change-me";
-/// `REDIS_URL`'s placeholder, the same server and user as the trigger keys'.
-const REDIS_URL_PLACEHOLDER: &str = "redis://default:change-me@redis:6379";
 
-/// One example Secret per Secret name the services read, by name.
+/// One example Secret per Secret name the services read, by name: every key a Deployment
+/// reads, and every key a TriggerAuthentication reads (`redis_trigger.rs`), nothing else.
 pub(crate) fn example_secrets(services: &[Service]) -> BTreeMap<String, Secret> {
     let mut secrets: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for service in services {
+        let redis = service.redis_settings();
         for env in &service.secret_env {
-            let value = if env.variable == REDIS_URL { REDIS_URL_PLACEHOLDER } else { PLACEHOLDER };
-            secrets.entry(env.secret.clone()).or_default().insert(env.key.clone(), value.to_owned());
+            // The Redis URL names the same server, user, TLS and database as KEDA's keys.
+            let value = match (&redis, RedisTopology::of_variable(&env.variable)) {
+                (Some(redis), Some(topology)) if topology == redis.topology => redis_trigger::url_placeholder(redis),
+                _ => PLACEHOLDER.to_owned(),
+            };
+            secrets.entry(env.secret.clone()).or_default().insert(env.key.clone(), value);
         }
-        if let (true, Some(secret)) = (service.scaler.reads_redis(), service.redis_secret()) {
-            let keys = secrets.entry(secret.to_owned()).or_default();
-            keys.extend(REDIS_TRIGGER_KEYS.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())));
+        if let (true, Some(redis)) = (service.scaler.reads_redis(), &redis) {
+            for parameter in redis_trigger::secret_parameters(redis) {
+                let keys = secrets.entry(parameter.secret.to_owned()).or_default();
+                let value = parameter.placeholder.unwrap_or_else(|| PLACEHOLDER.to_owned());
+                keys.entry(parameter.key.to_owned()).or_insert(value);
+            }
         }
     }
     secrets

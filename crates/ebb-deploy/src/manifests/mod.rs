@@ -17,6 +17,7 @@ mod compose;
 mod crds;
 mod example_secrets;
 mod overlays;
+mod redis_trigger;
 pub(crate) mod render;
 mod scaling;
 mod scaling_checks;
@@ -58,6 +59,8 @@ pub(crate) fn run(project: &Project, check: bool) -> anyhow::Result<()> {
     let root = &project.root;
     let mut outputs = Vec::new();
     let mut problems = Vec::new();
+    // The versions of KEDA and Redis the objects need: notes, the cluster is not known here.
+    let mut floors = std::collections::BTreeSet::new();
     let services = &project.services;
     let documented_secrets = example_secrets::example_secrets(services)
         .into_values()
@@ -70,6 +73,7 @@ pub(crate) fn run(project: &Project, check: bool) -> anyhow::Result<()> {
         }
         problems.extend(checks::check(service, &files));
         problems.extend(scaling_checks::check(files.iter().map(|f| &f.object), &documented_secrets));
+        floors.extend(scaling_checks::floors(files.iter().map(|f| &f.object)));
         let base = PathBuf::from("deploy/base").join(&service.name);
         for file in &files {
             outputs.push(Output { path: base.join(file.name), text: yaml(&file.object)? });
@@ -80,6 +84,11 @@ pub(crate) fn run(project: &Project, check: bool) -> anyhow::Result<()> {
     for overlay in overlays::overlays(services, &project.namespace, &project.platform)? {
         let dir = PathBuf::from("deploy/overlays").join(overlay.name);
         outputs.push(Output { path: dir.join("kustomization.yaml"), text: yaml(&overlay.kustomization)? });
+        floors.extend(
+            scaling_checks::floors(overlay.files.iter().map(|(_, object)| object))
+                .into_iter()
+                .map(|note| format!("{note} (overlay {})", overlay.name)),
+        );
         for (name, object) in overlay.files {
             outputs.push(Output { path: dir.join(name), text: yaml(&object)? });
         }
@@ -125,6 +134,9 @@ pub(crate) fn run(project: &Project, check: bool) -> anyhow::Result<()> {
             let object = Value::deserialize(document)?;
             problems.extend(crds::check(&object).unwrap_or_default());
         }
+    }
+    for floor in &floors {
+        eprintln!("ebb-deploy: note: {floor}");
     }
     if check {
         problems.extend(check_overlays(project, &documented_secrets)?);

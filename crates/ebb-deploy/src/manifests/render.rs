@@ -67,7 +67,10 @@ pub(crate) fn render(service: &Service, platform: &Platform) -> anyhow::Result<V
         scaler => {
             if scaler.reads_redis() {
                 let authentication = super::scaling::redis_authentication(service).with_context(|| {
-                    format!("{}: a Redis trigger needs REDIS_URL from a Secret (`with_secret_env`)", service.name)
+                    format!(
+                        "{}: a Redis trigger needs REDIS_URL, REDIS_CLUSTER_URLS or REDIS_SENTINEL_URLS from a Secret (`with_secret_env`)",
+                        service.name
+                    )
                 })?;
                 files.push(File { name: "triggerauthentication.yaml", object: serde_json::to_value(authentication)? });
             }

@@ -13,8 +13,10 @@ use super::crds::{
     RedisStreamsTrigger, ScaleTarget, ScaledObject, ScaledObjectSpec, SecretTargetRef, Trigger, TriggerAuthentication,
     TriggerAuthenticationSpec,
 };
+use super::redis_trigger;
 use crate::platform::Platform;
-use crate::service::{REDIS_TRIGGER_KEYS, Scaler, Service};
+use crate::redis::RedisTopology;
+use crate::service::{Scaler, Service};
 
 /// The name of the adapter rules' ConfigMap (and file).
 pub(crate) const ADAPTER_RULES: &str = "prometheus-adapter-rules";
@@ -77,6 +79,8 @@ pub(crate) fn scaled_object(
     platform: &Platform,
 ) -> ScaledObject {
     let scaling = &service.scaling;
+    let settings = service.redis_settings();
+    let topology = settings.as_ref().map_or(RedisTopology::Single, |settings| settings.topology);
     let mut triggers = Vec::new();
     // An HPA's CPU target goes along as KEDA's cpu trigger (KEDA scales on the larger).
     if let Scaler::Hpa { cpu_percent: Some(percent), .. } = &service.scaler {
@@ -113,23 +117,41 @@ pub(crate) fn scaled_object(
         },
         // The group's lag: jobs not yet delivered. Pending (in-flight) jobs stay with their
         // consumers; lag also works from zero replicas, where pending entries stay 0.
-        Scaler::RedisStream { stream, group, lag_per_replica } => Trigger::RedisStreams {
-            metadata: RedisStreamsTrigger {
+        Scaler::RedisStream { stream, group, lag_per_replica } => {
+            let redis = redis_trigger::metadata(settings.as_ref());
+            let metadata = RedisStreamsTrigger {
                 stream: stream.clone(),
                 consumer_group: group.clone(),
                 lag_count: lag_per_replica.clone(),
                 activation_lag_count: Some("0".to_owned()),
-            },
-            authentication_ref: Some(AuthenticationRef { name: redis_authentication_name(service) }),
-        },
-        Scaler::RedisList { list, length_per_replica } => Trigger::Redis {
-            metadata: RedisListTrigger {
+                database_index: redis.database_index,
+                sentinel_master: redis.sentinel_master,
+                sentinel_username: redis.sentinel_username,
+            };
+            let authentication_ref = Some(AuthenticationRef { name: redis_authentication_name(service) });
+            match topology {
+                RedisTopology::Single => Trigger::RedisStreams { metadata, authentication_ref },
+                RedisTopology::Cluster => Trigger::RedisClusterStreams { metadata, authentication_ref },
+                RedisTopology::Sentinel => Trigger::RedisSentinelStreams { metadata, authentication_ref },
+            }
+        }
+        Scaler::RedisList { list, length_per_replica } => {
+            let redis = redis_trigger::metadata(settings.as_ref());
+            let metadata = RedisListTrigger {
                 list_name: list.clone(),
                 list_length: length_per_replica.clone(),
                 activation_list_length: Some("0".to_owned()),
-            },
-            authentication_ref: Some(AuthenticationRef { name: redis_authentication_name(service) }),
-        },
+                database_index: redis.database_index,
+                sentinel_master: redis.sentinel_master,
+                sentinel_username: redis.sentinel_username,
+            };
+            let authentication_ref = Some(AuthenticationRef { name: redis_authentication_name(service) });
+            match topology {
+                RedisTopology::Single => Trigger::Redis { metadata, authentication_ref },
+                RedisTopology::Cluster => Trigger::RedisCluster { metadata, authentication_ref },
+                RedisTopology::Sentinel => Trigger::RedisSentinel { metadata, authentication_ref },
+            }
+        }
     };
     let metadata = Metadata {
         name: service.name.to_owned(),
@@ -145,8 +167,15 @@ pub(crate) fn scaled_object(
             },
             min_replica_count: scaling.min_replicas,
             max_replica_count: scaling.max_replicas,
-            // Never zero: while the metric fails, keep a replica working.
-            fallback: Fallback { failure_threshold: 3, replicas: scaling.min_replicas.max(1) },
+            // Never zero: while the metric fails, keep a replica working; and never fewer
+            // than are running: a static fallback would scale a loaded service down to
+            // `replicas` (a CPU trigger beside it does not stop that: fallback skips it, and
+            // the CPU of a service busy waiting on I/O may be low).
+            fallback: Fallback {
+                failure_threshold: 3,
+                replicas: scaling.min_replicas.max(1),
+                behavior: Some(FALLBACK_BEHAVIOR.to_owned()),
+            },
             advanced: behavior.map(|behavior| Advanced { horizontal_pod_autoscaler_config: HpaConfig { behavior } }),
             triggers: {
                 triggers.push(trigger);
@@ -160,17 +189,21 @@ fn redis_authentication_name(service: &Service) -> String {
     format!("{}-redis", service.name)
 }
 
-/// How KEDA reaches the Redis the service uses: the address, user, password and TLS switch
-/// from the same Secret as the service's `REDIS_URL` (KEDA cannot parse the URL itself).
-/// `None` when the service reads no `REDIS_URL` from a Secret.
+/// The fallback's `behavior`: the larger of `fallback.replicas` and the running replicas.
+pub(crate) const FALLBACK_BEHAVIOR: &str = "currentReplicasIfHigher";
+
+/// How KEDA reaches the Redis the service uses: the parameters of `redis_trigger.rs`, read
+/// from the Secret of the service's Redis variable (and from the keys of the Sentinel
+/// settings it reads from Secrets). `None` when the service reads no Redis variable from a
+/// Secret.
 pub(crate) fn redis_authentication(service: &Service) -> Option<TriggerAuthentication> {
-    let secret = service.redis_secret()?;
-    let refs = REDIS_TRIGGER_KEYS
-        .iter()
-        .map(|(parameter, _)| SecretTargetRef {
-            parameter: (*parameter).to_owned(),
-            name: secret.to_owned(),
-            key: (*parameter).to_owned(),
+    let settings = service.redis_settings()?;
+    let refs = redis_trigger::secret_parameters(&settings)
+        .into_iter()
+        .map(|parameter| SecretTargetRef {
+            parameter: parameter.parameter.to_owned(),
+            name: parameter.secret.to_owned(),
+            key: parameter.key.to_owned(),
         })
         .collect();
     let metadata = Metadata {
