@@ -9,6 +9,8 @@ mod chaos;
 mod exactly_once;
 #[path = "queue/lifecycle.rs"]
 mod lifecycle;
+#[path = "queue/sentinel.rs"]
+mod sentinel;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
