@@ -1,13 +1,16 @@
 //! Run with: `REDIS_URL=redis://127.0.0.1:6379/ cargo run -p example-worker`
 //!
 //! A queue consumer of a Redis stream and consumer group — the event-driven case KEDA
-//! scales on the group's lag (`redis-streams` scaler). Redis tracks which consumer holds
-//! which job; the holder renews its lease while the job runs, so a long job is never taken
-//! over while its owner lives, and the jobs of a consumer that died are taken over once
-//! their lease runs out. A job that keeps failing goes to a dead-letter stream after
-//! `EBB_WORKER_MAX_ATTEMPTS` deliveries. On SIGTERM the current job finishes and the rest
-//! stays queued. Delivery is at least once: a job whose consumer dies after the work but
-//! before the acknowledgement runs again.
+//! scales on the group's lag (`redis-streams` scaler). `EBB_WORKER_CONCURRENCY` consumers
+//! per process each block in `XREADGROUP` on an exclusive connection of their own, so a job
+//! starts as soon as it is added. Redis tracks which consumer holds which job; the holder
+//! renews its lease while the job runs (up to `EBB_WORKER_JOB_TIMEOUT`), so a long job is
+//! never taken over while its owner lives, and the jobs of a consumer that died or stalled
+//! are taken over once their lease runs out. A job that keeps failing goes to a dead-letter
+//! stream after `EBB_WORKER_MAX_ATTEMPTS` deliveries. On SIGTERM no new job is taken, the
+//! jobs in hand finish within the shutdown budget or are handed back for another replica
+//! to take at once, and the rest stays queued. Delivery is at least once, the effect once:
+//! the script that applies it checks the job is still this consumer's (see `queue`).
 //!
 //! ```text
 //! redis-cli XADD 'ebb:{jobs}' '*' job job-1
@@ -15,49 +18,19 @@
 //! curl localhost:9090/metrics | grep jobs_
 //! ```
 
+mod app;
 mod config;
 mod job;
 mod queue;
 
-use std::process::ExitCode;
-use std::time::Duration;
-
-use axum::Router;
-use ebb_server::Server;
+/// The script that applies a finished job's effect, only if its consumer still holds it. A
+/// crate-root module so that the negative control's binary (tests/control) can swap it for
+/// one without that check; this binary never contains the other.
+mod finish_script {
+    pub(crate) const LUA: &str = include_str!("lua/finish.lua");
+}
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    ebb_server::init_tracing();
-    let server = match Server::from_env() {
-        Ok(server) => server,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return ExitCode::from(ebb_server::EXIT_CONFIG);
-        }
-    };
-    let server = server.with_build_info(ebb_server::build_info!());
-    let config = match config::Config::from_env() {
-        Ok(config) => config,
-        Err(errors) => {
-            eprintln!("invalid configuration:\n  {}", errors.join("\n  "));
-            return ExitCode::from(ebb_server::EXIT_CONFIG);
-        }
-    };
-    let Some(redis) = server.redis().cloned() else {
-        eprintln!("invalid configuration: REDIS_URL is required: the worker consumes a Redis stream");
-        return ExitCode::from(ebb_server::EXIT_CONFIG);
-    };
-    let consumer = queue::Consumer::new(redis, config);
-    // The worker cannot work without Redis: readiness follows it.
-    let check = consumer.clone();
-    let server = server.with_readiness_check("redis", move || {
-        let consumer = check.clone();
-        async move { consumer.ping().await }
-    });
-    let worker = consumer.clone();
-    let signalled = server.shutdown().shutting_down_token();
-    server.shutdown().spawn_task(move |stop| async move { worker.run(signalled, stop).await });
-    let depth = consumer.clone();
-    server.shutdown().spawn_task(move |stop| async move { depth.report_depth(stop, Duration::from_secs(1)).await });
-    ebb_server::run(server, Router::new()).await
+async fn main() -> std::process::ExitCode {
+    app::main().await
 }

@@ -1,26 +1,43 @@
-//! Workers on a Redis stream, stopped, killed and given poison: nothing is lost, nothing
-//! runs twice while its owner lives, and what always fails ends in the dead-letter stream.
+//! Workers on a Redis stream, stopped, killed, paused and given poison: nothing is lost, no
+//! job's effect is applied twice, and what always fails ends in the dead-letter stream.
+//! The modules below hold the exactly-once test and its negative control, the chaos runs
+//! (TLS, Cluster, Sentinel), the metrics, the job deadline and the shutdown.
+
+#[path = "queue/chaos.rs"]
+mod chaos;
+#[path = "queue/exactly_once.rs"]
+mod exactly_once;
+#[path = "queue/lifecycle.rs"]
+mod lifecycle;
+#[path = "queue/sentinel.rs"]
+mod sentinel;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use ebb_server::ebb_redis::redis::streams::StreamRangeReply;
+use ebb_server::ebb_redis::redis::streams::{StreamPendingCountReply, StreamRangeReply};
 use ebb_server::ebb_redis::{Redis, RedisConfig, redis};
-use ebb_testkit::{RedisCluster, RedisServer, ServiceProcess};
+use ebb_testkit::{RedisServer, ServiceProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_example-worker");
 const QUEUE: &str = "ebb:{jobs}";
 
-/// Where the workers find Redis: the variables of a server or a Cluster.
+/// Where the workers find Redis: the variables of a server, a Cluster or a Sentinel set.
 type RedisEnv = Vec<(&'static str, String)>;
 
 fn worker(redis: &RedisEnv, job_ms: u64, extra: &[(&str, &str)]) -> ServiceProcess {
+    start(BIN, redis, job_ms, extra)
+}
+
+/// `binary` (the shipped worker or the negative control's) on `redis`; `extra` last, so it
+/// overrides the defaults set here.
+fn start(binary: &str, redis: &RedisEnv, job_ms: u64, extra: &[(&str, &str)]) -> ServiceProcess {
     let mut env = redis.clone();
     env.push(("EBB_WORKER_JOB_MS", job_ms.to_string()));
     env.push(("EBB_SHUTDOWN_DELAY", "0s".to_owned()));
     env.push(("EBB_SHUTDOWN_TIMEOUT", "30s".to_owned()));
     env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
-    ServiceProcess::start(BIN, &env)
+    ServiceProcess::start(binary, &env)
 }
 
 fn handle(env: &RedisEnv) -> Redis {
@@ -62,15 +79,55 @@ async fn wait_until_done(redis: &Redis, jobs: usize, within: Duration) -> HashMa
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_restarts_at_random_process_every_job_exactly_once() {
-    let server = RedisServer::start();
-    sigterm_restarts(server.env()).await;
+/// The consumers holding a job now (one per pending entry).
+async fn holders(redis: &Redis) -> Vec<String> {
+    let pending = redis::cmd("XPENDING").arg(QUEUE).arg("workers").arg("-").arg("+").arg(100).clone();
+    let reply: Option<StreamPendingCountReply> = redis.query(&pending).await.ok();
+    reply.map(|reply| reply.ids.into_iter().map(|entry| entry.consumer).collect()).unwrap_or_default()
+}
+
+/// Waits until some consumer holds a job; returns the holders.
+async fn wait_until_held(redis: &Redis, within: Duration) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let holders = holders(redis).await;
+        if !holders.is_empty() {
+            return holders;
+        }
+        assert!(Instant::now() < deadline, "no worker took a job within {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The dead letters, once there are `count` (within `within`).
+async fn wait_for_dead_letters(redis: &Redis, count: usize, within: Duration) -> StreamRangeReply {
+    let deadline = Instant::now() + within;
+    loop {
+        let dead: StreamRangeReply =
+            redis.query(redis::cmd("XRANGE").arg(format!("{QUEUE}:dead")).arg("-").arg("+")).await.expect("xrange");
+        if dead.ids.len() >= count {
+            return dead;
+        }
+        assert!(Instant::now() < deadline, "{} dead letters after {within:?}", dead.ids.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `process` logged a line containing `needle`; returns it.
+async fn wait_for_log(process: &ServiceProcess, needle: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(line) = process.log().lines().find(|line| line.contains(needle)) {
+            return line.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no log line with {needle:?} within {within:?}:\n{}", process.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_restarts_over_tls_with_an_acl_user() {
-    let server = RedisServer::start_tls();
+async fn sigterm_restarts_at_random_process_every_job_exactly_once() {
+    let server = RedisServer::start();
     sigterm_restarts(server.env()).await;
 }
 
@@ -128,17 +185,7 @@ async fn a_killed_worker_loses_nothing_its_jobs_are_taken_over_after_the_lease()
     enqueue(&redis, (0..JOBS).map(|i| format!("job-{i}"))).await;
     let mut doomed = worker(&server, 300, &[("EBB_WORKER_LEASE", "1s")]);
     // Kill it while it holds a job.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let pending: redis::Value =
-            redis.query(redis::cmd("XPENDING").arg(QUEUE).arg("workers")).await.unwrap_or(redis::Value::Nil);
-        if matches!(&pending, redis::Value::Array(items) if matches!(items.first(), Some(redis::Value::Int(n)) if *n > 0))
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the worker never took a job");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_held(&redis, Duration::from_secs(10)).await;
     doomed.signal("KILL");
     let _survivor = worker(&server, 20, &[("EBB_WORKER_LEASE", "1s")]);
     let done = wait_until_done(&redis, JOBS, Duration::from_secs(40)).await;
@@ -186,16 +233,7 @@ async fn a_poison_job_lands_in_the_dead_letter_stream_after_max_attempts() {
     let redis = handle(&server);
     let _worker = worker(&server, 20, &[("EBB_WORKER_LEASE", "1s"), ("EBB_WORKER_MAX_ATTEMPTS", "3")]);
     enqueue(&redis, ["fail-always".to_owned(), "fine".to_owned()]).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let dead = loop {
-        let dead: StreamRangeReply =
-            redis.query(redis::cmd("XRANGE").arg(format!("{QUEUE}:dead")).arg("-").arg("+")).await.expect("xrange");
-        if !dead.ids.is_empty() {
-            break dead;
-        }
-        assert!(Instant::now() < deadline, "no dead letter after 30 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let dead = wait_for_dead_letters(&redis, 1, Duration::from_secs(30)).await;
     assert_eq!(dead.ids.len(), 1);
     let field = |name: &str| redis::from_redis_value_ref::<String>(&dead.ids[0].map[name]).expect(name);
     assert_eq!(field("job"), "fail-always");
@@ -204,27 +242,6 @@ async fn a_poison_job_lands_in_the_dead_letter_stream_after_max_attempts() {
     let (left, done) = state(&redis).await;
     assert_eq!((left, done.get("fine")), (0, Some(&1)), "the poison left the queue; the rest ran");
     assert!(!done.contains_key("fail-always"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_a_cluster_a_dead_master_and_restarts_lose_no_job() {
-    const JOBS: usize = 200;
-    let mut cluster = RedisCluster::start();
-    let env = cluster.env();
-    let redis = handle(&env);
-    enqueue(&redis, (0..JOBS).map(|i| format!("job-{i}"))).await;
-    // Replication is asynchronous: let the replica catch up before its master dies.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let lease = [("EBB_WORKER_LEASE", "2s")];
-    let mut workers: Vec<ServiceProcess> = (0..3).map(|_| worker(&env, 20, &lease)).collect();
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    cluster.kill(cluster.master_of(QUEUE));
-    workers[0].signal("TERM");
-    assert_eq!(workers[0].wait_exit(Duration::from_secs(30)).code, Some(0));
-    workers[0] = worker(&env, 20, &lease);
-    let done = wait_until_done(&redis, JOBS, Duration::from_secs(60)).await;
-    let duplicates: u64 = done.values().map(|count| count - 1).sum();
-    eprintln!("{JOBS} jobs on a Cluster whose master died: all processed, {duplicates} duplicates");
 }
 
 #[tokio::test]
