@@ -360,29 +360,38 @@ fn describe_kind(error: &redis::RedisError) -> &'static str {
     }
 }
 
+/// Comma-separated `redis://` or `rediss://` URLs of `kind` (nodes, sentinels): at least
+/// one, all TLS or none, none `unix://`.
+pub(crate) fn parse_tcp_urls(
+    variable: &'static str,
+    urls: &str,
+    kind: &str,
+    no_unix: &str,
+) -> Result<Vec<ConnectionInfo>, ConfigError> {
+    let infos = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| parse_url(variable, url))
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(first) = infos.first() else {
+        return Err(ConfigError::new(variable, format!("expected comma-separated redis:// or rediss:// {kind} URLs")));
+    };
+    let tls = |info: &ConnectionInfo| matches!(info.addr(), ConnectionAddr::TcpTls { .. });
+    if infos.iter().any(|info| tls(info) != tls(first)) {
+        return Err(ConfigError::new(variable, format!("mixes redis:// and rediss:// {kind}s")));
+    }
+    if infos.iter().any(|info| matches!(info.addr(), ConnectionAddr::Unix(_))) {
+        return Err(ConfigError::new(variable, no_unix));
+    }
+    Ok(infos)
+}
+
 fn parse_cluster(urls: &str) -> Result<Nodes, ConfigError> {
     if !cfg!(feature = "cluster") {
         return Err(ConfigError::new(ENV_REDIS_CLUSTER_URLS, "needs ebb-redis built with its `cluster` feature"));
     }
-    let nodes = urls
-        .split(',')
-        .map(str::trim)
-        .filter(|url| !url.is_empty())
-        .map(|url| parse_url(ENV_REDIS_CLUSTER_URLS, url))
-        .collect::<Result<Vec<_>, _>>()?;
-    if nodes.is_empty() {
-        return Err(ConfigError::new(
-            ENV_REDIS_CLUSTER_URLS,
-            "expected comma-separated redis:// or rediss:// node URLs",
-        ));
-    }
-    let tls = |info: &ConnectionInfo| matches!(info.addr(), ConnectionAddr::TcpTls { .. });
-    if nodes.iter().any(|info| tls(info) != tls(&nodes[0])) {
-        return Err(ConfigError::new(ENV_REDIS_CLUSTER_URLS, "mixes redis:// and rediss:// nodes"));
-    }
-    if nodes.iter().any(|info| matches!(info.addr(), ConnectionAddr::Unix(_))) {
-        return Err(ConfigError::new(ENV_REDIS_CLUSTER_URLS, "a Cluster is reached over TCP, not unix://"));
-    }
+    let nodes = parse_tcp_urls(ENV_REDIS_CLUSTER_URLS, urls, "node", "a Cluster is reached over TCP, not unix://")?;
     let settings = |info: &ConnectionInfo| {
         let redis = info.redis_settings();
         (redis.username().map(str::to_owned), redis.password().map(str::to_owned))

@@ -6,7 +6,7 @@
 
 use redis::{ConnectionAddr, ConnectionInfo};
 
-use crate::config::{ConfigError, parse_url};
+use crate::config::{ConfigError, parse_tcp_urls};
 
 /// One of the sentinel variables: the names are written once, in `ebb_core`.
 pub const ENV_REDIS_SENTINEL_URLS: &str = ebb_core::names::ENV_REDIS_SENTINEL_URLS;
@@ -42,25 +42,9 @@ impl Sentinels {
         if master.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(ConfigError::new(ENV_REDIS_SENTINEL_MASTER, "expected a master set's name without spaces"));
         }
-        let nodes = urls
-            .split(',')
-            .map(str::trim)
-            .filter(|url| !url.is_empty())
-            .map(|url| parse_url(ENV_REDIS_SENTINEL_URLS, url))
-            .collect::<Result<Vec<_>, _>>()?;
-        let Some(first) = nodes.first() else {
-            return Err(ConfigError::new(
-                ENV_REDIS_SENTINEL_URLS,
-                "expected comma-separated redis:// or rediss:// sentinel URLs",
-            ));
-        };
-        let tls = |info: &ConnectionInfo| matches!(info.addr(), ConnectionAddr::TcpTls { .. });
-        if nodes.iter().any(|info| tls(info) != tls(first)) {
-            return Err(ConfigError::new(ENV_REDIS_SENTINEL_URLS, "mixes redis:// and rediss:// sentinels"));
-        }
-        if nodes.iter().any(|info| matches!(info.addr(), ConnectionAddr::Unix(_))) {
-            return Err(ConfigError::new(ENV_REDIS_SENTINEL_URLS, "sentinels are reached over TCP, not unix://"));
-        }
+        let nodes =
+            parse_tcp_urls(ENV_REDIS_SENTINEL_URLS, urls, "sentinel", "sentinels are reached over TCP, not unix://")?;
+        let first = &nodes[0];
         let settings = |info: &ConnectionInfo| {
             let redis = info.redis_settings();
             (redis.username().map(str::to_owned), redis.password().map(str::to_owned), redis.db())

@@ -45,6 +45,21 @@ async fn pending_of(redis: &Redis, consumer: &str) -> u64 {
     entries.len() as u64
 }
 
+/// Waits (at most 3 s) until the server counts `count` blocked clients.
+async fn blocked_clients(redis: &Redis, count: usize) {
+    let needle = format!("blocked_clients:{count}\r");
+    let reached = async {
+        loop {
+            let info: String = redis.query(redis::cmd("INFO").arg("clients")).await.expect("info");
+            if info.contains(&needle) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(3), reached).await.expect("blocked clients within 3 s");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pings_answer_while_eight_exclusive_reads_block() {
     let server = RedisServer::start();
@@ -58,17 +73,7 @@ async fn pings_answer_while_eight_exclusive_reads_block() {
             async move { lane.blocking::<Option<StreamReadReply>>(&read(&format!("c{n}"), block), block).await },
         );
     }
-    // Wait until all eight are blocked on the server.
-    let blocked = async {
-        loop {
-            let info: String = redis.query(redis::cmd("INFO").arg("clients")).await.expect("info");
-            if info.contains("blocked_clients:8") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(3), blocked).await.expect("eight reads blocked within 3 s");
+    blocked_clients(&redis, 8).await;
     for _ in 0..100 {
         redis.ping().await.expect("a PING answers on the shared connection");
     }
@@ -121,16 +126,7 @@ async fn an_abandoned_read_is_closed_so_it_swallows_no_entry() {
     .await;
     assert!(gave_up.is_err(), "the read was still blocked when abandoned");
     // The server drops the read with its connection.
-    let unblocked = async {
-        loop {
-            let info: String = redis.query(redis::cmd("INFO").arg("clients")).await.expect("info");
-            if info.contains("blocked_clients:0") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(3), unblocked).await.expect("the abandoned read ended on the server");
+    blocked_clients(&redis, 0).await;
     add(&redis, "job-1").await;
     let taken =
         lane.blocking::<Option<StreamReadReply>>(&read("b", Duration::from_secs(1)), Duration::from_secs(1)).await;
