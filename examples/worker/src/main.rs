@@ -23,11 +23,13 @@ mod config;
 mod job;
 mod queue;
 
-/// The script that applies a finished job's effect, only if its consumer still holds it. A
-/// crate-root module so that the negative control's binary (tests/control) can swap it for
-/// one without that check; this binary never contains the other.
-mod finish_script {
-    pub(crate) const LUA: &str = include_str!("lua/finish.lua");
+/// The two scripts that check a job is still its consumer's: the renewal (which tells a
+/// running owner it lost the job) and the finish (which applies the effect only if it did
+/// not). A crate-root module so that the negative control's binary (tests/control) can swap
+/// both for ones without the check; this binary never contains those.
+mod ownership_scripts {
+    pub(crate) const RENEW: &str = include_str!("lua/renew.lua");
+    pub(crate) const FINISH: &str = include_str!("lua/finish.lua");
 }
 
 #[tokio::main]

@@ -1,6 +1,7 @@
 //! Workers on a Redis stream, stopped, killed, paused and given poison: nothing is lost, no
 //! job's effect is applied twice, and what always fails ends in the dead-letter stream.
-//! The modules below hold the exactly-once test and its negative control, the chaos runs
+//! The modules below hold the exactly-once test and its negative control, each ownership
+//! check pinned alone, the chaos runs
 //! (TLS, Cluster, Sentinel), the metrics, the job deadline and the shutdown.
 
 #[path = "queue/chaos.rs"]
@@ -9,6 +10,8 @@ mod chaos;
 mod exactly_once;
 #[path = "queue/lifecycle.rs"]
 mod lifecycle;
+#[path = "queue/scripts.rs"]
+mod scripts;
 #[path = "queue/sentinel.rs"]
 mod sentinel;
 

@@ -7,14 +7,14 @@ use ebb_server::ebb_redis::redis::Script;
 
 use super::{Job, Queue};
 
-const RENEW_LUA: &str = include_str!("../lua/renew.lua");
 const DEAD_LETTER_LUA: &str = include_str!("../lua/dead_letter.lua");
 const HAND_BACK_LUA: &str = include_str!("../lua/hand_back.lua");
 
 pub(super) struct Scripts {
+    /// These two from the crate root's `ownership_scripts`: the shipped binary's
+    /// `lua/renew.lua` and `lua/finish.lua`; the negative control's binary (tests/control)
+    /// swaps in ones without the ownership check.
     renew: Script,
-    /// From the crate root's `finish_script`: the shipped binary's `lua/finish.lua`; the
-    /// negative control's binary (tests/control) swaps in one without the ownership check.
     finish: Script,
     dead_letter: Script,
     hand_back: Script,
@@ -23,8 +23,8 @@ pub(super) struct Scripts {
 impl Scripts {
     pub(super) fn new() -> Self {
         Self {
-            renew: Script::new(RENEW_LUA),
-            finish: Script::new(crate::finish_script::LUA),
+            renew: Script::new(crate::ownership_scripts::RENEW),
+            finish: Script::new(crate::ownership_scripts::FINISH),
             dead_letter: Script::new(DEAD_LETTER_LUA),
             hand_back: Script::new(HAND_BACK_LUA),
         }

@@ -1,7 +1,8 @@
 //! Exactly once that a test can break: a worker paused mid-job (SIGSTOP) loses its lease,
 //! another takes the job over and finishes it, then the first wakes up (SIGCONT) with its
-//! job done. The finish script's ownership check alone keeps the effect single: the negative
-//! control runs the paused worker without it and sees the effect twice.
+//! job done. The ownership checks keep the effect single (the renewal stops the woken owner,
+//! or the finish script refuses its effect, whichever runs first): the negative control runs
+//! the paused worker without both and sees the effect twice. scripts.rs pins each alone.
 
 use std::time::{Duration, Instant};
 
