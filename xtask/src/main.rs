@@ -1,12 +1,13 @@
 //! `cargo xtask <command>`: the workspace's own tooling. `image`, `manifests` and `deploy`
 //! are ebb-deploy's, as any user gets them (`services.rs` is the definition); `test`,
-//! `bench` and `e2e` are this repository's. This file only parses and dispatches.
+//! `bench`, `e2e` and `mutants` are this repository's. This file only parses and dispatches.
 
 // A command-line tool: its report goes to stdout.
 #![allow(clippy::print_stdout)]
 
 mod bench;
 mod e2e;
+mod mutants;
 mod services;
 mod test;
 mod tools;
@@ -28,6 +29,9 @@ enum Xtask {
     /// Replicas (containers and processes) behind HAProxy as kube-proxy: rolling restart,
     /// 1->3->1, and negative controls (delay 0, SIGKILL) that must see errors
     E2e(e2e::Args),
+    /// Mutation testing (cargo-mutants) of the core modules, or of one crate or file: every
+    /// missed mutant needs a test that kills it or a written reason
+    Mutants(mutants::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
         Xtask::Test(args) => test::run(&args),
         Xtask::Bench(args) => bench::run(&args),
         Xtask::E2e(args) => e2e::run(&args),
+        Xtask::Mutants(args) => mutants::run(&args),
     };
     ebb_deploy::report(result)
 }
