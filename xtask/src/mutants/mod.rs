@@ -73,8 +73,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         let package = module.package;
         let mut command = cmd!(sh, "{cargo_mutants} mutants --in-place --no-shuffle --package {package}")
             .args(module.files.iter().flat_map(|file| ["--file", file]))
-            // Lints capped: a mutant that only trips `-D warnings` is still a mutant to test.
-            .args(["--test-tool", "nextest", "--baseline", "skip", "--cap-lints", "true", "--build-timeout", "900"])
+            // No `--cap-lints`: it changes RUSTFLAGS, which would rebuild every dependency in
+            // the shared target dir (and the next normal build again). Our lints only warn.
+            .args(["--test-tool", "nextest", "--baseline", "skip", "--build-timeout", "900"])
             .arg("--timeout")
             .arg(args.timeout.to_string())
             .args(["--output"])
