@@ -1,9 +1,11 @@
 //! A TCP proxy that can freeze the connections it carries while still accepting new ones:
 //! a frozen NAT entry, a half-open connection after a network change, a stuck middlebox.
+//! It also keeps every byte its clients sent, so a test can read a request off the wire
+//! (the headers a service sends to its store, say).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -22,6 +24,8 @@ struct State {
     generation: AtomicU64,
     frozen_upto: AtomicU64,
     stopped: AtomicBool,
+    /// Every byte forwarded from a client to the target, in arrival order.
+    sent: Mutex<Vec<u8>>,
 }
 
 impl FreezingProxy {
@@ -39,10 +43,10 @@ impl FreezingProxy {
                 let Ok(client) = client else { continue };
                 let Ok(server) = TcpStream::connect(target) else { continue };
                 let generation = accepting.generation.load(Ordering::SeqCst);
-                for (from, to) in [(&client, &server), (&server, &client)] {
+                for (from, to, records) in [(&client, &server, true), (&server, &client, false)] {
                     let (from, to) = (from.try_clone().expect("clone"), to.try_clone().expect("clone"));
                     let state = Arc::clone(&accepting);
-                    std::thread::spawn(move || pump(from, to, generation, &state));
+                    std::thread::spawn(move || pump(from, to, generation, records, &state));
                 }
             }
         });
@@ -52,6 +56,16 @@ impl FreezingProxy {
     /// Where clients connect.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The `http://` URL of [`addr`](Self::addr).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every byte clients have sent through the proxy so far, as text (lossy).
+    pub fn sent(&self) -> String {
+        String::from_utf8_lossy(&self.state.sent.lock().expect("lock")).into_owned()
     }
 
     /// Freezes every connection open now; later ones are unaffected.
@@ -68,7 +82,8 @@ impl Drop for FreezingProxy {
     }
 }
 
-fn pump(mut from: TcpStream, mut to: TcpStream, generation: u64, state: &State) {
+/// Copies `from` to `to` until either closes; `records`: the copy is kept in `state.sent`.
+fn pump(mut from: TcpStream, mut to: TcpStream, generation: u64, records: bool, state: &State) {
     let _ = from.set_read_timeout(Some(Duration::from_millis(50)));
     let mut buffer = [0u8; 16 * 1024];
     while !state.stopped.load(Ordering::Relaxed) {
@@ -82,6 +97,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, generation: u64, state: &State) 
             Ok(n) => {
                 if state.frozen_upto.load(Ordering::SeqCst) >= generation {
                     continue; // froze while reading: these bytes are lost in the middlebox
+                }
+                if records {
+                    state.sent.lock().expect("lock").extend_from_slice(&buffer[..n]);
                 }
                 if to.write_all(&buffer[..n]).is_err() {
                     break;
