@@ -12,8 +12,11 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 /// What the store must see of the request, header by header.
-const FORWARDED: [&str; 3] =
-    ["traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tracestate: vendor=1", "x-request-id: upload-42"];
+const FORWARDED: [&str; 3] = [
+    "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    "tracestate: vendor=1",
+    "x-request-id: upload-42",
+];
 
 /// The settings of `s3`, its endpoint replaced by `proxy`'s.
 fn config(s3: &S3Server, proxy: &FreezingProxy) -> OffloadConfig {
