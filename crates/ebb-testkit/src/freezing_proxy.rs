@@ -1,13 +1,17 @@
 //! A TCP proxy that can freeze the connections it carries while still accepting new ones:
 //! a frozen NAT entry, a half-open connection after a network change, a stuck middlebox.
-//! It also keeps every byte its clients sent, so a test can read a request off the wire
-//! (the headers a service sends to its store, say).
+//! It also keeps what its clients sent (the first [`RECORDED_AT_MOST`] bytes), so a test can
+//! read a request off the wire (the headers a service sends to its store, say).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The most bytes [`FreezingProxy::sent`] keeps: a long load through the proxy does not
+/// grow the test's memory without bound.
+pub const RECORDED_AT_MOST: usize = 4 << 20;
 
 /// Forwards a free loopback port to a target. [`freeze`](Self::freeze) silences every
 /// connection open at that moment, in both directions and for good, without closing it;
@@ -24,7 +28,7 @@ struct State {
     generation: AtomicU64,
     frozen_upto: AtomicU64,
     stopped: AtomicBool,
-    /// Every byte forwarded from a client to the target, in arrival order.
+    /// What clients sent to the target, in arrival order, up to [`RECORDED_AT_MOST`].
     sent: Mutex<Vec<u8>>,
 }
 
@@ -63,7 +67,8 @@ impl FreezingProxy {
         format!("http://{}", self.addr)
     }
 
-    /// Every byte clients have sent through the proxy so far, as text (lossy).
+    /// What clients have sent through the proxy so far (up to [`RECORDED_AT_MOST`] bytes),
+    /// as text (lossy).
     pub fn sent(&self) -> String {
         String::from_utf8_lossy(&self.state.sent.lock().expect("lock")).into_owned()
     }
@@ -99,7 +104,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, generation: u64, records: bool, 
                     continue; // froze while reading: these bytes are lost in the middlebox
                 }
                 if records {
-                    state.sent.lock().expect("lock").extend_from_slice(&buffer[..n]);
+                    let mut sent = state.sent.lock().expect("lock");
+                    let room = RECORDED_AT_MOST.saturating_sub(sent.len()).min(n);
+                    sent.extend_from_slice(&buffer[..room]);
                 }
                 if to.write_all(&buffer[..n]).is_err() {
                     break;

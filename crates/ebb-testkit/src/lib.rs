@@ -43,7 +43,7 @@ pub use allocations::CountingAllocator;
 pub use balancer::{Replicas, TcpBalancer, WrkReport, http_status, tool_or_skip, wrk};
 pub use certs::TestCa;
 pub use collector::{Export, OtlpCollector};
-pub use freezing_proxy::FreezingProxy;
+pub use freezing_proxy::{FreezingProxy, RECORDED_AT_MOST};
 pub use poll::{poll_until, wait_for_port};
 pub use ports::free_port;
 pub use process::{ExitInfo, ServiceProcess};
