@@ -1,11 +1,17 @@
 //! A TCP proxy that can freeze the connections it carries while still accepting new ones:
 //! a frozen NAT entry, a half-open connection after a network change, a stuck middlebox.
+//! It also keeps what its clients sent (the first [`RECORDED_AT_MOST`] bytes), so a test can
+//! read a request off the wire (the headers a service sends to its store, say).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The most bytes [`FreezingProxy::sent`] keeps: a long load through the proxy does not
+/// grow the test's memory without bound.
+pub const RECORDED_AT_MOST: usize = 4 << 20;
 
 /// Forwards a free loopback port to a target. [`freeze`](Self::freeze) silences every
 /// connection open at that moment, in both directions and for good, without closing it;
@@ -22,6 +28,8 @@ struct State {
     generation: AtomicU64,
     frozen_upto: AtomicU64,
     stopped: AtomicBool,
+    /// What clients sent to the target, in arrival order, up to [`RECORDED_AT_MOST`].
+    sent: Mutex<Vec<u8>>,
 }
 
 impl FreezingProxy {
@@ -39,10 +47,10 @@ impl FreezingProxy {
                 let Ok(client) = client else { continue };
                 let Ok(server) = TcpStream::connect(target) else { continue };
                 let generation = accepting.generation.load(Ordering::SeqCst);
-                for (from, to) in [(&client, &server), (&server, &client)] {
+                for (from, to, records) in [(&client, &server, true), (&server, &client, false)] {
                     let (from, to) = (from.try_clone().expect("clone"), to.try_clone().expect("clone"));
                     let state = Arc::clone(&accepting);
-                    std::thread::spawn(move || pump(from, to, generation, &state));
+                    std::thread::spawn(move || pump(from, to, generation, records, &state));
                 }
             }
         });
@@ -52,6 +60,17 @@ impl FreezingProxy {
     /// Where clients connect.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The `http://` URL of [`addr`](Self::addr).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// What clients have sent through the proxy so far (up to [`RECORDED_AT_MOST`] bytes),
+    /// as text (lossy).
+    pub fn sent(&self) -> String {
+        String::from_utf8_lossy(&self.state.sent.lock().expect("lock")).into_owned()
     }
 
     /// Freezes every connection open now; later ones are unaffected.
@@ -68,7 +87,8 @@ impl Drop for FreezingProxy {
     }
 }
 
-fn pump(mut from: TcpStream, mut to: TcpStream, generation: u64, state: &State) {
+/// Copies `from` to `to` until either closes; `records`: the copy is kept in `state.sent`.
+fn pump(mut from: TcpStream, mut to: TcpStream, generation: u64, records: bool, state: &State) {
     let _ = from.set_read_timeout(Some(Duration::from_millis(50)));
     let mut buffer = [0u8; 16 * 1024];
     while !state.stopped.load(Ordering::Relaxed) {
@@ -82,6 +102,11 @@ fn pump(mut from: TcpStream, mut to: TcpStream, generation: u64, state: &State) 
             Ok(n) => {
                 if state.frozen_upto.load(Ordering::SeqCst) >= generation {
                     continue; // froze while reading: these bytes are lost in the middlebox
+                }
+                if records {
+                    let mut sent = state.sent.lock().expect("lock");
+                    let room = RECORDED_AT_MOST.saturating_sub(sent.len()).min(n);
+                    sent.extend_from_slice(&buffer[..room]);
                 }
                 if to.write_all(&buffer[..n]).is_err() {
                     break;

@@ -6,7 +6,7 @@
 //! - [`RedisSentinel`]: a throwaway Sentinel set (a master, a replica, 3 sentinels), plain,
 //!   with passwords, or TLS; its master can be killed or failed over.
 //! - [`FreezingProxy`]: a TCP proxy whose open connections can be frozen while new ones
-//!   work (a hung connection).
+//!   work (a hung connection); it keeps what clients sent, to read requests off the wire.
 //! - [`RegistryServer`]: a throwaway OCI registry (`docker-registry`), anonymous or behind
 //!   htpasswd (Basic) or token (Bearer) authentication.
 //! - [`S3Server`]: a throwaway `s3s-fs` (S3-compatible, SigV4-checked) over a temporary
@@ -43,7 +43,7 @@ pub use allocations::CountingAllocator;
 pub use balancer::{Replicas, TcpBalancer, WrkReport, http_status, tool_or_skip, wrk};
 pub use certs::TestCa;
 pub use collector::{Export, OtlpCollector};
-pub use freezing_proxy::FreezingProxy;
+pub use freezing_proxy::{FreezingProxy, RECORDED_AT_MOST};
 pub use poll::{poll_until, wait_for_port};
 pub use ports::free_port;
 pub use process::{ExitInfo, ServiceProcess};

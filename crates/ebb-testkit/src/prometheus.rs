@@ -23,12 +23,24 @@ impl PrometheusServer {
     /// with `labels` — as a ServiceMonitor in Kubernetes names the job after the Service and
     /// adds `namespace` and `pod`.
     pub fn start_as(targets: &[SocketAddr], job: &str, labels: &[(&str, &str)]) -> Self {
+        let groups: Vec<_> = targets.iter().map(|target| (*target, labels)).collect();
+        Self::start_labelled(job, &groups)
+    }
+
+    /// Like [`start_as`](Self::start_as), each target with labels of its own: services
+    /// of one job in two namespaces, say.
+    pub fn start_labelled(job: &str, targets: &[(SocketAddr, &[(&str, &str)])]) -> Self {
         let dir = TempDir::new("ebb-prometheus");
-        let targets = targets.iter().map(|addr| format!("'{addr}'")).collect::<Vec<_>>().join(", ");
-        let labels = labels.iter().map(|(k, v)| format!("{k}: '{v}'")).collect::<Vec<_>>().join(", ");
+        let groups: String = targets
+            .iter()
+            .map(|(target, labels)| {
+                let labels = labels.iter().map(|(k, v)| format!("{k}: '{v}'")).collect::<Vec<_>>().join(", ");
+                format!("      - targets: ['{target}']\n        labels: {{{labels}}}\n")
+            })
+            .collect();
         let config = format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  \
-             - job_name: '{job}'\n    static_configs:\n      - targets: [{targets}]\n        labels: {{{labels}}}\n"
+             - job_name: '{job}'\n    static_configs:\n{groups}"
         );
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).unwrap_or_else(|error| panic!("cannot write prometheus.yml: {error}"));

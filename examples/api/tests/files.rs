@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use ebb_testkit::{RedisServer, S3Server, ServiceProcess, TempDir};
+use ebb_testkit::{FreezingProxy, RedisServer, S3Server, ServiceProcess, TempDir};
 use reqwest::StatusCode;
 
 const BIN: &str = env!("CARGO_BIN_EXE_example-api");
@@ -181,45 +181,18 @@ async fn uploaded_html_is_served_as_an_attachment() {
     assert_eq!(got.headers()["x-content-type-options"], "nosniff");
 }
 
-/// Every byte the service sends to S3, through a proxy in front of it.
-async fn recording_proxy(upstream: String) -> (String, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let record = sent.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else { continue };
-            let record = record.clone();
-            let (mut client_read, mut client_write) = client.into_split();
-            let (mut server_read, mut server_write) = server.into_split();
-            tokio::spawn(async move {
-                let mut buf = vec![0; 64 << 10];
-                while let Ok(n @ 1..) = client_read.read(&mut buf).await {
-                    record.lock().expect("lock").extend_from_slice(&buf[..n]);
-                    if server_write.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            tokio::spawn(async move { tokio::io::copy(&mut server_read, &mut client_write).await });
-        }
-    });
-    (format!("http://{addr}"), sent)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_calls_carry_the_request_id_and_trace_context() {
     let s3 = S3Server::start(&["files"]);
     let mut env = s3.env("files");
-    let (proxy, sent) = recording_proxy(s3.addr().to_string()).await;
+    // Every byte the service sends to S3, through a proxy in front of it.
+    let proxy = FreezingProxy::start(s3.addr());
     env.retain(|(name, _)| *name != "AWS_ENDPOINT");
-    env.push(("AWS_ENDPOINT", proxy));
+    env.push(("AWS_ENDPOINT", proxy.url()));
     let service = start(&env);
     let client = reqwest::Client::new();
     let cookie = login(&client, &service).await;
-    let seen = |needle: &str| String::from_utf8_lossy(&sent.lock().expect("lock")).contains(needle);
+    let seen = |needle: &str| proxy.sent().contains(needle);
 
     // A control first: a request without trace headers sends none.
     let put = client.put(service.url("/files/plain.txt")).header("cookie", &cookie).body("x").send().await;

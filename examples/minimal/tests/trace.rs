@@ -1,5 +1,7 @@
 //! Request ids and trace context in the logs, as platforms read them: JSON lines captured
-//! from the process. Secrets in `authorization` and `cookie` never reach a log line.
+//! from the process. Secrets in `authorization` and `cookie` never reach a log line; the
+//! search for them first finds a value planted where it must be logged, so a search that
+//! cannot find anything (an empty capture, a wrong needle) fails.
 
 use ebb_testkit::ServiceProcess;
 use serde_json::Value;
@@ -8,6 +10,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_example-minimal");
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SECRET_TOKEN: &str = "sekrit-token-5d1f0c";
 const SECRET_COOKIE: &str = "sekrit-cookie-9a7e21";
+/// Shaped like the secrets, sent as the request id of the same request: its access line
+/// must hold it.
+const PLANTED: &str = "sekrit-planted-3c9b07";
 
 fn start(extra: &[(&'static str, &str)]) -> ServiceProcess {
     let mut env = vec![
@@ -41,14 +46,14 @@ fn the_request_id_and_trace_id_are_echoed_and_in_every_line_and_secrets_are_in_n
     let client = reqwest::blocking::Client::new();
     let response = client
         .get(service.url("/"))
-        .header("x-request-id", "req-42")
+        .header("x-request-id", PLANTED)
         .header("traceparent", format!("00-{TRACE_ID}-00f067aa0ba902b7-01"))
         .header("authorization", format!("Bearer {SECRET_TOKEN}"))
         .header("cookie", format!("session={SECRET_COOKIE}"))
         .send()
         .expect("request");
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["x-request-id"], "req-42");
+    assert_eq!(response.headers()["x-request-id"], PLANTED);
 
     // No id: one is made, and answered.
     let made = client.get(service.url("/")).send().expect("request");
@@ -63,7 +68,7 @@ fn the_request_id_and_trace_id_are_echoed_and_in_every_line_and_secrets_are_in_n
 
     let lines = wait_for_access_lines(&service, 3);
     let first = &lines[0];
-    assert_eq!(first["span"]["request_id"], "req-42", "{first}");
+    assert_eq!(first["span"]["request_id"], PLANTED, "{first}");
     assert_eq!(first["span"]["trace_id"], TRACE_ID, "{first}");
     assert_eq!(first["fields"]["route"], "/");
     assert_eq!(first["fields"]["status"], 200);
@@ -75,7 +80,21 @@ fn the_request_id_and_trace_id_are_echoed_and_in_every_line_and_secrets_are_in_n
     assert!(lines.iter().all(|line| line["fields"]["route"] != "/readyz"), "{lines:?}");
 
     let log = service.log();
-    assert!(!log.contains(SECRET_TOKEN) && !log.contains(SECRET_COOKIE), "a secret reached the logs:\n{log}");
+    // Control: the search finds the planted value, in the access line of that request.
+    let planted = lines_holding(&log, PLANTED);
+    assert!(
+        planted.iter().any(|line| line.contains("\"target\":\"access\"")),
+        "the search did not find the planted request id in its access line:\n{log}"
+    );
+    for secret in [SECRET_TOKEN, SECRET_COOKIE] {
+        let leaked = lines_holding(&log, secret);
+        assert!(leaked.is_empty(), "a secret reached the logs:\n{}", leaked.join("\n"));
+    }
+}
+
+/// The lines of `log` that hold `value`: the one search for planted and secret values.
+fn lines_holding<'a>(log: &'a str, value: &str) -> Vec<&'a str> {
+    log.lines().filter(|line| line.contains(value)).collect()
 }
 
 #[test]
