@@ -94,6 +94,19 @@ async fn statuses_from_inner_layers_and_histogram_buckets_are_exported() {
     assert_eq!(sum(&text, "http_request_duration_seconds_count", &labels), 3.0);
     assert!(text.contains("http_request_duration_seconds_bucket{"), "a histogram, not a summary");
     assert!(text.contains("le=\"+Inf\""));
+    // README: "buckets 0.5 ms … 30 s".
+    let bounds: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            line.starts_with("http_request_duration_seconds_bucket{") && labels.iter().all(|l| line.contains(l))
+        })
+        .filter_map(|line| line.split("le=\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(
+        (bounds.first(), bounds.iter().rev().nth(1), bounds.last()),
+        (Some(&"0.0005"), Some(&"30"), Some(&"+Inf")),
+        "{bounds:?}"
+    );
     assert!(text.contains("# TYPE http_request_duration_seconds histogram"));
     assert!(text.contains("# TYPE http_requests_in_flight gauge"));
     assert!(text.contains("process_resident_memory_bytes "));

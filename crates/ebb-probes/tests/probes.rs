@@ -284,3 +284,29 @@ async fn a_panicking_check_fails_without_taking_the_probe_down() {
     let unguarded = tokio::spawn(async move { lazy_panic().await }).await;
     assert!(unguarded.expect_err("the task panicked").is_panic());
 }
+
+/// README: "Defaults: check timeout 1 s, cache 1 s."
+#[tokio::test(start_paused = true)]
+async fn by_default_a_check_times_out_after_1_s_and_its_result_is_cached_for_1_s() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let probes = Probes::builder().with_readiness_check("redis", counting_check(&calls, Ok(()))).started().build();
+    get(&probes, "/readyz", false).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    get(&probes, "/readyz", false).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "still cached 0.9 s later");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    get(&probes, "/readyz", false).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "run again 1.1 s later");
+
+    let slow = || async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok::<_, String>(())
+    };
+    let probes = Probes::builder().with_readiness_check("slow", slow).started().build();
+    let started = tokio::time::Instant::now();
+    let (status, body) = get(&probes, "/readyz?verbose", false).await;
+    let took = started.elapsed();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("[-]slow failed: timed out after 1s"), "{body}");
+    assert!(took >= Duration::from_secs(1) && took < Duration::from_millis(1100), "answered after {took:?}");
+}

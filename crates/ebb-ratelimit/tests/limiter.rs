@@ -212,7 +212,8 @@ async fn on_a_cluster_limits_hold_across_slots_and_resume_after_a_master_dies() 
         if limiter.check("fresh", &policy).await.is_ok() {
             break;
         }
-        assert!(killed.elapsed() < Duration::from_secs(20), "decisions did not resume after the failover");
+        // README says "about 2.5 s" (2.1–2.8 s measured); the bound is twice that.
+        assert!(killed.elapsed() < Duration::from_secs(5), "decisions did not resume within 5 s of the failover");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!("decisions resumed {:?} after a master died", killed.elapsed());

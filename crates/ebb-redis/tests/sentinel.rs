@@ -45,7 +45,8 @@ async fn commands_follow_a_failover_to_the_new_master() {
                 assert!(!error.to_string().contains("secret"), "{error}");
             }
         }
-        assert!(killed.elapsed() < Duration::from_secs(20), "no new master within 20 s ({failures} failures)");
+        // README says "about 2.5 s" (2.3–3.1 s measured); the bound is twice that.
+        assert!(killed.elapsed() < Duration::from_secs(5), "no new master within 5 s ({failures} failures)");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     eprintln!("writes resumed {:?} after the master was killed ({failures} commands failed)", killed.elapsed());

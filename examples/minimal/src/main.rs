@@ -11,7 +11,9 @@
 //!
 //! `GET /events` is a server-sent event stream that ends by itself when shutdown begins
 //! (the pattern for any long-lived response: select on the shutdown token); `POST /echo`
-//! answers the size of its body (the body limit and the body-progress timeout apply).
+//! answers the size of its body (the body limit and the body-progress timeout apply);
+//! `GET /items/{id}` is a templated route: metrics and the access log name it by its
+//! template, never by the id.
 
 use std::convert::Infallible;
 use std::process::ExitCode;
@@ -19,7 +21,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::RawQuery;
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, Sse};
 use axum::routing::{get, post};
@@ -49,6 +51,7 @@ fn app(shutting_down: CancellationToken) -> Router {
         .route("/", get(|| async { "hello from ebb\n" }))
         .route("/slow", get(slow))
         .route("/echo", post(|body: Bytes| async move { format!("{} bytes\n", body.len()) }))
+        .route("/items/{id}", get(|Path(id): Path<String>| async move { format!("item {id}\n") }))
         .route("/events", get(move || async move { Sse::new(events(shutting_down)) }))
 }
 

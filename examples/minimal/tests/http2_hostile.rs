@@ -6,65 +6,32 @@
 use std::time::{Duration, Instant};
 
 use ebb_testkit::ServiceProcess;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 mod support;
+use support::h2::{
+    ACK, END_HEADERS, END_STREAM, GET_ROOT, GOAWAY, HEADERS, PING, SETTINGS, frame, h2_connection, read_frame,
+};
 use support::start;
-
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const HEADERS: u8 = 0x1;
-const SETTINGS: u8 = 0x4;
-const PING: u8 = 0x6;
-const GOAWAY: u8 = 0x7;
-const END_STREAM: u8 = 0x1;
-const END_HEADERS: u8 = 0x4;
-const ACK: u8 = 0x1;
-/// `GET /` over http, `:authority: x`, in HPACK (three static-table entries, one literal).
-const GET_ROOT: &[u8] = &[0x82, 0x84, 0x86, 0x41, 0x01, b'x'];
-
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = payload.len();
-    #[allow(clippy::cast_possible_truncation)]
-    let mut bytes = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
-    bytes.extend_from_slice(&stream.to_be_bytes());
-    bytes.extend_from_slice(payload);
-    bytes
-}
-
-/// A connection that has sent the preface and its settings.
-async fn h2_connection(service: &ServiceProcess) -> TcpStream {
-    let mut stream = TcpStream::connect(service.app).await.expect("connect");
-    let mut hello = PREFACE.to_vec();
-    hello.extend(frame(SETTINGS, 0, 0, &[]));
-    stream.write_all(&hello).await.expect("preface");
-    stream
-}
 
 /// Reads frames until the server closes the connection or `within` passes; a `live` client
 /// acknowledges settings and pings (one in the middle of a header block may send nothing).
 /// Returns when it closed, and whether a GOAWAY came first.
 async fn until_closed(stream: &mut TcpStream, within: Duration, live: bool) -> (Option<Duration>, bool) {
     let began = Instant::now();
-    let deadline = tokio::time::Instant::now() + within;
+    let deadline = began + within;
     let mut goaway = false;
-    let mut header = [0u8; 9];
     loop {
-        let read = tokio::time::timeout_at(deadline, stream.read_exact(&mut header)).await;
-        match read {
-            Err(_) => return (None, goaway),
-            Ok(Err(_)) => return (Some(began.elapsed()), goaway),
-            Ok(Ok(_)) => {}
-        }
-        let len = usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
-        let mut payload = vec![0u8; len];
-        if tokio::time::timeout_at(deadline, stream.read_exact(&mut payload)).await.map_or(true, |r| r.is_err()) {
-            return (Some(began.elapsed()), goaway);
-        }
-        let (kind, flags) = (header[3], header[4]);
-        let answer = match kind {
-            SETTINGS if flags & ACK == 0 => Some(frame(SETTINGS, ACK, 0, &[])),
-            PING if flags & ACK == 0 => Some(frame(PING, ACK, 0, &payload)),
+        let left = deadline.saturating_duration_since(Instant::now());
+        let received = match read_frame(stream, left).await {
+            Ok(Some(received)) => received,
+            Ok(None) => return (None, goaway),
+            Err(_) => return (Some(began.elapsed()), goaway),
+        };
+        let answer = match received.kind {
+            SETTINGS if received.flags & ACK == 0 => Some(frame(SETTINGS, ACK, 0, &[])),
+            PING if received.flags & ACK == 0 => Some(frame(PING, ACK, 0, &received.payload)),
             GOAWAY => {
                 goaway = true;
                 None

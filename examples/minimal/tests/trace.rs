@@ -109,12 +109,60 @@ fn the_access_log_is_off_unless_asked_for_and_ids_are_always_on() {
 #[test]
 fn an_unusable_request_id_is_replaced_not_logged() {
     let service = start(&[("EBB_ACCESS_LOG", "true")]);
-    let long = "x".repeat(500);
-    let response =
-        reqwest::blocking::Client::new().get(service.url("/")).header("x-request-id", &long).send().expect("request");
-    let id = response.headers()["x-request-id"].to_str().expect("ascii").to_owned();
-    assert_eq!(id.len(), 32, "{id}");
-    let lines = wait_for_access_lines(&service, 1);
-    assert_eq!(lines[0]["span"]["request_id"], id.as_str());
-    assert!(!service.log().contains(&long), "a 500-byte id went into the logs");
+    let client = reqwest::blocking::Client::new();
+    let answered = |sent: &str| {
+        let response = client.get(service.url("/")).header("x-request-id", sent).send().expect("request");
+        response.headers()["x-request-id"].to_str().expect("ascii").to_owned()
+    };
+    // The edge README states: 1 to 128 characters are kept, one more is replaced.
+    let longest = format!("{}{}", "k".repeat(127), "8");
+    let too_long = format!("{}{}", "r".repeat(128), "9");
+    let forged = "a}:_INFO_forged=1";
+    let huge = "x".repeat(500);
+    assert_eq!(answered(&longest), longest, "128 characters are kept");
+    let replaced: Vec<String> = [too_long.as_str(), &huge, forged].map(answered).to_vec();
+    for id in &replaced {
+        assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "replaced by {id}");
+    }
+
+    let lines = wait_for_access_lines(&service, 4);
+    assert_eq!(lines[0]["span"]["request_id"], longest.as_str(), "the kept id is in its line");
+    for (line, id) in lines[1..].iter().zip(&replaced) {
+        assert_eq!(line["span"]["request_id"], id.as_str());
+    }
+    let log = service.log();
+    // The control: the log holds the kept id, so the search below can find a 128-character id.
+    assert!(log.contains(&longest), "{log}");
+    assert!(!log.contains(&"r".repeat(128)), "a 129-character id went into the logs");
+    assert!(!log.contains(&huge), "a 500-byte id went into the logs");
+    assert!(!log.contains(forged), "an id with a brace and `=` went into the logs");
+}
+
+#[test]
+fn the_access_line_names_the_route_template_never_the_raw_path_and_the_length() {
+    let service = start(&[("EBB_ACCESS_LOG", "true")]);
+    let client = reqwest::blocking::Client::new();
+    let raw = "/items/secret-7f3a9c";
+    let response = client.get(service.url(raw)).header("x-request-id", "req-item").send().expect("request");
+    assert_eq!(response.status(), 200);
+    let length: u64 = response.headers()["content-length"].to_str().expect("ascii").parse().expect("a length");
+    assert_eq!(response.text().expect("body"), "item secret-7f3a9c\n", "the route saw the raw path");
+    // A made-up path is named `unmatched`, never by its path either.
+    let unmatched = client.get(service.url("/nope/secret-b4d1e0")).send().expect("request");
+    assert_eq!(unmatched.status(), 404);
+
+    let lines = wait_for_access_lines(&service, 2);
+    let item = &lines[0];
+    assert_eq!(item["span"]["request_id"], "req-item", "{item}");
+    assert_eq!(item["fields"]["method"], "GET", "{item}");
+    assert_eq!(item["fields"]["route"], "/items/{id}", "{item}");
+    assert_eq!(item["fields"]["status"], 200, "{item}");
+    assert_eq!(item["fields"]["bytes"], length, "{item}");
+    assert_eq!(length, 19);
+    assert!(item["fields"]["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{item}");
+    assert_eq!(lines[1]["fields"]["route"], "unmatched", "{}", lines[1]);
+    assert_eq!(lines[1]["fields"]["status"], 404, "{}", lines[1]);
+    let log = service.log();
+    assert!(log.contains("req-item"), "the search below reads the lines checked above:\n{log}");
+    assert!(!log.contains("secret-7f3a9c") && !log.contains("secret-b4d1e0"), "a raw path reached the log:\n{log}");
 }

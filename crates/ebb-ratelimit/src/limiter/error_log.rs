@@ -2,14 +2,18 @@
 //! that a Redis outage under load does not flood the log.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// Tokio's clock: the same as the system's, except in a test that paused it.
+use tokio::time::Instant;
 
 use crate::LimiterError;
 
+/// The default interval: at most one line per 10 s.
 pub(crate) const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
-#[derive(Default)]
 pub(crate) struct ErrorLog {
+    interval: Duration,
     state: Mutex<State>,
 }
 
@@ -20,9 +24,13 @@ struct State {
 }
 
 impl ErrorLog {
+    pub(crate) fn new(interval: Duration) -> Self {
+        Self { interval, state: Mutex::default() }
+    }
+
     pub(crate) fn record(&self, policy: &str, mode: &str, error: &LimiterError) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.last_logged.is_some_and(|at| at.elapsed() < LOG_INTERVAL) {
+        if state.last_logged.is_some_and(|at| at.elapsed() < self.interval) {
             state.suppressed += 1;
             return;
         }

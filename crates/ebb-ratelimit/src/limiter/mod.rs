@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ebb_redis::Redis;
 
 use self::deny_cache::{DEFAULT_DENY_CACHE_KEYS, DenyCache};
-use self::error_log::ErrorLog;
+use self::error_log::{ErrorLog, LOG_INTERVAL};
 use self::local::{DEFAULT_MAX_KEYS, LocalStore};
 use self::redis::RedisStore;
 use crate::decision::Decision;
@@ -73,6 +73,8 @@ pub struct Limiter {
     local: Arc<LocalStore>,
     /// Keys Redis refused, until Redis would allow them again.
     denied: Arc<DenyCache>,
+    /// Store failures, logged at most once per interval.
+    errors: Arc<ErrorLog>,
     timeout: Duration,
     namespace: Arc<str>,
 }
@@ -81,7 +83,6 @@ struct Shared {
     redis: Option<RedisStore>,
     /// Keys the in-process store: see [`Limiter::local_key`].
     hasher: RandomState,
-    errors: ErrorLog,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -112,11 +113,12 @@ impl Limiter {
     }
 
     fn with_store(redis: Option<RedisStore>, deny_cache_keys: usize) -> Self {
-        let shared = Shared { redis, hasher: RandomState::new(), errors: ErrorLog::default() };
+        let shared = Shared { redis, hasher: RandomState::new() };
         Self {
             shared: Arc::new(shared),
             local: Arc::new(LocalStore::new(DEFAULT_MAX_KEYS)),
             denied: Arc::new(DenyCache::new(deny_cache_keys)),
+            errors: Arc::new(ErrorLog::new(LOG_INTERVAL)),
             timeout: DEFAULT_TIMEOUT,
             namespace: Arc::from(DEFAULT_NAMESPACE),
         }
@@ -153,6 +155,15 @@ impl Limiter {
     #[must_use]
     pub fn with_local_capacity(self, keys: usize) -> Self {
         Self { local: Arc::new(LocalStore::new(keys)), ..self }
+    }
+
+    /// How often a store failure may be logged at most (default 10 s): a Redis outage under
+    /// load then writes one warning per interval, each saying how many failures it folds
+    /// in; `Duration::ZERO` logs every failure. Every failure is counted in
+    /// `ratelimit_decisions_total{outcome="error"}` either way.
+    #[must_use]
+    pub fn with_error_log_interval(self, interval: Duration) -> Self {
+        Self { errors: Arc::new(ErrorLog::new(interval)), ..self }
     }
 
     /// Whether decisions are shared through Redis.
@@ -306,7 +317,7 @@ impl Limiter {
             Err(store_error) => {
                 error.increment(1);
                 let mode = policy.failure_mode();
-                self.shared.errors.record(policy.name(), &mode.to_string(), &store_error);
+                self.errors.record(policy.name(), &mode.to_string(), &store_error);
                 match mode {
                     FailureMode::Open => Verdict::FailedOpen,
                     FailureMode::Closed => Verdict::FailedClosed,

@@ -228,7 +228,8 @@ where
             }
             stream = record.and_then(|record| {
                 if let Some(access) = access {
-                    log(access, record.route(), Some((response.status().as_u16(), response.headers())));
+                    let length = response.body().exact_length();
+                    log(access, record.route(), Some((response.status().as_u16(), response.headers(), length)));
                 }
                 record.respond(&response)
             });
@@ -257,6 +258,15 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
+    /// The body's length when its size hint is exact (for the access line).
+    fn exact_length(&self) -> Option<u64> {
+        match self {
+            Self::App(body) => body.size_hint().exact(),
+            Self::Canned(text) => u64::try_from(text.len()).ok(),
+            Self::Probe(full) => http_body::Body::size_hint(full).exact(),
+        }
+    }
+
     /// The response body: the application's wrapped in [`EdgeBody`] when it is still to be
     /// produced (it holds the in-flight count until it ends, records gRPC trailers, and is
     /// cut at the shutdown deadline); passed on as it is when it is already complete (a

@@ -3,6 +3,8 @@
 // Each test file uses what it needs of this module.
 #![allow(dead_code)]
 
+pub(crate) mod h2;
+
 use std::time::{Duration, Instant};
 
 use ebb_testkit::ServiceProcess;
