@@ -7,6 +7,7 @@
 mod callgrind;
 mod coldbuild;
 mod http;
+mod measured;
 mod offload;
 mod pickup;
 pub(crate) mod process;
@@ -98,6 +99,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         coldbuild::run(&bench, &root, &mut report)?;
     }
     print!("{}", report.table());
+    // Before anything is written: a NaN or infinite figure is a broken run, not a result.
+    report.refuse_non_finite()?;
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("report.json"), report.json())?;
