@@ -12,7 +12,7 @@ mod offload;
 mod pickup;
 pub(crate) mod process;
 mod ratelimit;
-mod readme;
+pub(crate) mod readme;
 mod report;
 mod startup;
 mod worker;
@@ -21,7 +21,7 @@ pub(crate) mod wrk;
 use ebb_testkit::RedisServer;
 use xshell::{Shell, cmd};
 
-pub(crate) use report::Report;
+pub(crate) use report::{Report, machine};
 
 /// What every benchmark runs with.
 pub(super) struct Bench {
