@@ -18,6 +18,7 @@ mod startup;
 mod worker;
 pub(crate) mod wrk;
 
+use anyhow::Context;
 use ebb_testkit::RedisServer;
 use xshell::{Shell, cmd};
 
@@ -107,8 +108,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     eprintln!("xtask: wrote {}", out.join("report.json").display());
     if save {
         let committed = root.join("bench/report.json");
-        let older = std::fs::read_to_string(&committed).ok().map(|json| Report::parse(&json)).transpose()?;
-        let merged = report.merged_over(older.unwrap_or_default());
+        // Unreadable is an error: merging over nothing would drop every figure this run
+        // did not measure.
+        let older = std::fs::read_to_string(&committed)
+            .with_context(|| format!("cannot read {}: nothing to merge this run into", committed.display()))?;
+        let merged = report.merged_over(Report::parse(&older)?);
         std::fs::create_dir_all(root.join("bench"))?;
         std::fs::write(&committed, merged.json())?;
         readme::update(&root)?;
