@@ -1,7 +1,7 @@
 //! The HELP text of every metric ebb-server and its parts record (the HTTP request metrics
 //! describe themselves in `ebb-metrics`'s exporter; process metrics come with theirs).
 //! `promtool check metrics` reports a metric without one, and a person reading `/metrics`
-//! needs it. Described to the installed recorder once, when [`serve`](crate::serve) starts:
+//! needs it. Described to the installed recorder once, when `serve.rs` starts serving:
 //! the exporter shows a description only for metrics that have samples, so a part that is
 //! off adds nothing.
 
