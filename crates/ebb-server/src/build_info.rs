@@ -3,7 +3,7 @@
 //! that a query can join any series with the version that produced it) and shown on
 //! `/startupz?verbose`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The gauge's name.
 pub const BUILD_INFO: &str = "build_info";
@@ -79,20 +79,41 @@ impl BuildInfo {
 }
 
 /// The commit checked out in the git work tree that holds `dir`, read from `.git` without
-/// running git. `None` outside a checkout.
+/// running git. `None` outside a checkout. A linked work tree (`git worktree add`) has a
+/// `.git` file pointing at its own git directory, whose refs live in the common one.
 fn checkout_revision(dir: &Path) -> Option<String> {
-    let git = dir.ancestors().map(|d| d.join(".git")).find(|git| git.is_dir())?;
+    let (git, common) = git_dirs(dir)?;
     let head = std::fs::read_to_string(git.join("HEAD")).ok()?;
     let head = head.trim();
     let Some(reference) = head.strip_prefix("ref: ") else { return is_hash(head).then(|| head.to_owned()) };
-    if let Ok(hash) = std::fs::read_to_string(git.join(reference)) {
-        return is_hash(hash.trim()).then(|| hash.trim().to_owned());
+    for refs in [&git, &common] {
+        if let Ok(hash) = std::fs::read_to_string(refs.join(reference)) {
+            return is_hash(hash.trim()).then(|| hash.trim().to_owned());
+        }
     }
-    let packed = std::fs::read_to_string(git.join("packed-refs")).ok()?;
+    let packed = std::fs::read_to_string(common.join("packed-refs")).ok()?;
     packed.lines().find_map(|line| {
         let (hash, name) = line.split_once(' ')?;
         (name == reference && is_hash(hash)).then(|| hash.to_owned())
     })
+}
+
+/// The git directory of the work tree that holds `dir` (where its `HEAD` is) and the common
+/// git directory (where the refs are): the same `.git` folder in a plain checkout.
+fn git_dirs(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let dot_git = dir.ancestors().map(|d| d.join(".git")).find(|git| git.exists())?;
+    if dot_git.is_dir() {
+        return Some((dot_git.clone(), dot_git));
+    }
+    let relative_to = |base: &Path, path: &str| {
+        let path = PathBuf::from(path.trim());
+        if path.is_relative() { base.join(path) } else { path }
+    };
+    let pointer = std::fs::read_to_string(&dot_git).ok()?;
+    let git = relative_to(dot_git.parent()?, pointer.trim().strip_prefix("gitdir:")?);
+    let common = std::fs::read_to_string(git.join("commondir"))
+        .map_or_else(|_| git.clone(), |common| relative_to(&git, &common));
+    Some((git, common))
 }
 
 fn is_hash(text: &str) -> bool {
@@ -114,6 +135,25 @@ mod tests {
         if std::env::var(ENV_GIT_REVISION).is_err() {
             assert!(is_hash(&checkout.revision), "{}", checkout.revision);
         }
+        // A linked work tree: `.git` is a file naming its git directory.
+        let root = std::env::temp_dir().join(format!("ebb-build-info-{}", std::process::id()));
+        let (common, linked, tree) = (root.join("main/.git"), root.join("main/.git/worktrees/w"), root.join("w"));
+        let hash = "0123456789abcdef0123456789abcdef01234567";
+        for folder in [&common.join("refs/heads"), &linked, &tree.join("src")] {
+            std::fs::create_dir_all(folder).expect("a temporary folder");
+        }
+        let files = [
+            (tree.join(".git"), format!("gitdir: {}\n", linked.display())),
+            (linked.join("HEAD"), "ref: refs/heads/w\n".to_owned()),
+            (linked.join("commondir"), "../..\n".to_owned()),
+            (common.join("refs/heads/w"), format!("{hash}\n")),
+        ];
+        for (path, text) in files {
+            std::fs::write(path, text).expect("a temporary file");
+        }
+        let found = checkout_revision(&tree.join("src"));
+        std::fs::remove_dir_all(&root).expect("cleaned up");
+        assert_eq!(found.as_deref(), Some(hash));
         // Outside a checkout: unknown.
         assert_eq!(checkout_revision(Path::new("/")), None);
         assert_eq!(BuildInfo::unknown().revision, UNKNOWN);

@@ -59,6 +59,7 @@ mod edge;
 mod limits;
 mod listener;
 mod logging;
+mod metric_help;
 mod parts;
 #[cfg(feature = "redis")]
 mod redis;

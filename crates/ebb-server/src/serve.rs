@@ -45,6 +45,7 @@ pub(crate) async fn serve(server: ServerParts, router: Router) -> Result<Shutdow
     parts.announce();
     warn_in_process(&parts.in_process());
     let metrics = exporter(metrics)?;
+    crate::metric_help::describe();
     let probes = with_build_info(probes, &build_info).build();
 
     let app_listener = bind(ENV_HTTP_ADDR, config.http_addr).await?;

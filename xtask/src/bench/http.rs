@@ -10,7 +10,8 @@ use anyhow::Context;
 use xshell::Shell;
 
 use super::Bench;
-use super::process::{KillOnDrop, cpu_seconds, free_addr, rss_kib, wait_for};
+use super::measured::{growth, positive};
+use super::process::{KillOnDrop, commandstat_calls, cpu_seconds, free_addr, rss_kib, wait_for};
 use super::report::{Report, Target};
 use super::wrk;
 
@@ -154,8 +155,8 @@ fn measure(
     let cpu_before = cpu_seconds(pid)?;
     let calls_before = evalsha_calls(sh, redis_port)?;
     let result = wrk::run(sh, &url, DURATION, pinned)?;
-    let calls = evalsha_calls(sh, redis_port)? - calls_before;
-    let cpu = cpu_seconds(pid)? - cpu_before;
+    let calls = growth("Redis EVALSHA calls", calls_before, evalsha_calls(sh, redis_port)?)?;
+    let cpu = positive(&format!("bench-server {mode}'s CPU seconds under load"), cpu_seconds(pid)? - cpu_before)?;
     if refuses && result.non_2xx < result.requests * 0.9 {
         anyhow::bail!(
             "bench-server {mode} refused only {} of {} requests: not a flood",
@@ -169,22 +170,18 @@ fn measure(
             result.non_2xx
         );
     }
-    let rss_kib = rss_kib(pid).unwrap_or(0);
     Ok(Measurement {
         rps: result.rps,
-        rps_per_cpu: result.requests / cpu.max(0.01),
+        rps_per_cpu: result.requests / cpu,
         p99_ms: result.p99_ms,
-        rss_kib,
-        redis_per_request: calls / result.requests.max(1.0),
+        rss_kib: rss_kib(pid)?,
+        redis_per_request: calls as f64 / result.requests,
     })
 }
 
 /// `EVALSHA` calls Redis has served so far (`INFO commandstats`).
-fn evalsha_calls(sh: &Shell, port: u16) -> anyhow::Result<f64> {
+fn evalsha_calls(sh: &Shell, port: u16) -> anyhow::Result<u64> {
     let port = port.to_string();
     let stats = xshell::cmd!(sh, "redis-cli -p {port} INFO commandstats").quiet().read()?;
-    Ok(stats
-        .lines()
-        .find_map(|line| line.strip_prefix("cmdstat_evalsha:calls=")?.split(',').next()?.parse().ok())
-        .unwrap_or(0.0))
+    commandstat_calls(&stats, "evalsha")
 }

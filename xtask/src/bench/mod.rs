@@ -7,20 +7,22 @@
 mod callgrind;
 mod coldbuild;
 mod http;
+mod measured;
 mod offload;
 mod pickup;
 pub(crate) mod process;
 mod ratelimit;
-mod readme;
+pub(crate) mod readme;
 mod report;
 mod startup;
 mod worker;
 pub(crate) mod wrk;
 
+use anyhow::Context;
 use ebb_testkit::RedisServer;
 use xshell::{Shell, cmd};
 
-pub(crate) use report::Report;
+pub(crate) use report::{Report, machine};
 
 /// What every benchmark runs with.
 pub(super) struct Bench {
@@ -98,14 +100,19 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         coldbuild::run(&bench, &root, &mut report)?;
     }
     print!("{}", report.table());
+    // Before anything is written: a NaN or infinite figure is a broken run, not a result.
+    report.refuse_non_finite()?;
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("report.json"), report.json())?;
     eprintln!("xtask: wrote {}", out.join("report.json").display());
     if save {
         let committed = root.join("bench/report.json");
-        let older = std::fs::read_to_string(&committed).ok().map(|json| Report::parse(&json)).transpose()?;
-        let merged = report.merged_over(older.unwrap_or_default());
+        // Unreadable is an error: merging over nothing would drop every figure this run
+        // did not measure.
+        let older = std::fs::read_to_string(&committed)
+            .with_context(|| format!("cannot read {}: nothing to merge this run into", committed.display()))?;
+        let merged = report.merged_over(Report::parse(&older)?);
         std::fs::create_dir_all(root.join("bench"))?;
         std::fs::write(&committed, merged.json())?;
         readme::update(&root)?;

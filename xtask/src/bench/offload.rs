@@ -12,6 +12,7 @@ use ebb_testkit::{S3Server, ServiceProcess};
 use xshell::cmd;
 
 use super::Bench;
+use super::measured::positive;
 use super::process::status_kib;
 use super::report::{Report, Target};
 use crate::tools;
@@ -64,7 +65,7 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
             field(&output, "seconds")
         };
         let mut through = || -> anyhow::Result<f64> {
-            let before = status_kib(pid, "VmRSS").context("no VmRSS for the service")?;
+            let before = status_kib(pid, "VmRSS")?;
             let output = cmd!(sh, "env {other_core...} curl -sS -o /dev/null -b {jar} -w {write_out} -T {file} {url}")
                 .quiet()
                 .read()?;
@@ -72,7 +73,7 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
             if code != "201" {
                 bail!("the upload through the service answered {code}");
             }
-            let peak = status_kib(pid, "VmHWM").context("no VmHWM for the service")?;
+            let peak = status_kib(pid, "VmHWM")?;
             rss_growth_mib = rss_growth_mib.max((peak as f64 - before as f64) / 1024.0);
             Ok(seconds.parse()?)
         };
@@ -116,13 +117,18 @@ fn in_turn(
     mut direct: impl FnMut() -> anyhow::Result<f64>,
     mut through: impl FnMut() -> anyhow::Result<f64>,
 ) -> anyhow::Result<(f64, f64)> {
-    if round.is_multiple_of(2) {
+    let (direct_s, service_s) = if round.is_multiple_of(2) {
         let d = direct()?;
-        Ok((d, through()?))
+        (d, through()?)
     } else {
         let s = through()?;
-        Ok((direct()?, s))
-    }
+        (direct()?, s)
+    };
+    // Every rate and ratio divides by these.
+    Ok((
+        positive("the direct transfer's seconds", direct_s)?,
+        positive("the transfer's seconds through the service", service_s)?,
+    ))
 }
 
 /// Rates and paired ratios of one kind of transfer over the rounds.

@@ -20,7 +20,8 @@ use ebb_testkit::TempDir;
 use xshell::cmd;
 
 use super::Bench;
-use super::process::{KillOnDrop, free_addr};
+use super::measured::growth;
+use super::process::{KillOnDrop, commandstat_calls, free_addr};
 use super::report::{Report, Target};
 
 const JOBS: usize = 200;
@@ -58,10 +59,8 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
 
     let reads_before = xreadgroup_calls(&mut redis)?;
     std::thread::sleep(IDLE_WINDOW);
-    let reads = xreadgroup_calls(&mut redis)?.checked_sub(reads_before).context("XREADGROUP calls went down")?;
-    // N reads inside the window leave N - 1 gaps between them: "at most one read a second"
-    // means those gaps fit in the window (counting N alone would charge the edges).
-    let idle_reads_per_s = reads.saturating_sub(1) as f64 / IDLE_WINDOW.as_secs_f64();
+    let reads = growth("XREADGROUP calls", reads_before, xreadgroup_calls(&mut redis)?)?;
+    let idle_reads_per_s = idle_reads_per_s(reads, IDLE_WINDOW)?;
 
     let mut pickups = Vec::with_capacity(JOBS);
     for n in 0..JOBS {
@@ -109,12 +108,19 @@ fn wait_delivered(redis: &mut Connection, job: &str, bound: Duration) -> anyhow:
 /// `XREADGROUP` calls Redis served so far (from `INFO commandstats`).
 fn xreadgroup_calls(redis: &mut Connection) -> anyhow::Result<u64> {
     let stats: String = redis::cmd("INFO").arg("commandstats").query(redis)?;
-    let line = stats.lines().find(|line| line.starts_with("cmdstat_xreadgroup:"));
-    let calls = line
-        .and_then(|line| line.split(['=', ',']).nth(1))
-        .map_or(Ok(0), str::parse::<u64>)
-        .context("INFO commandstats: cmdstat_xreadgroup calls")?;
-    Ok(calls)
+    commandstat_calls(&stats, "xreadgroup")
+}
+
+/// An idle worker's reads per second from the `reads` it made in `window`. N reads inside
+/// the window leave N - 1 gaps between them: "at most one read a second" means those gaps
+/// fit in the window (counting N alone would charge the edges). No read at all is an error:
+/// a worker that stopped asking for work (dead, stuck, or reading elsewhere) would
+/// otherwise show 0 reads/s and meet its target.
+fn idle_reads_per_s(reads: u64, window: Duration) -> anyhow::Result<f64> {
+    let Some(gaps) = reads.checked_sub(1) else {
+        bail!("the idle worker made no XREADGROUP call in {window:?}: it is not waiting for work, nothing to measure");
+    };
+    Ok(gaps as f64 / window.as_secs_f64())
 }
 
 fn worker_log(log: &Path) -> String {
@@ -123,4 +129,17 @@ fn worker_log(log: &Path) -> String {
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_worker_that_never_reads_is_refused() {
+        // Before: `reads.saturating_sub(1)` read 0 calls as 0 reads/s, under the 1/s target.
+        assert!(idle_reads_per_s(0, IDLE_WINDOW).is_err());
+        assert_eq!(idle_reads_per_s(1, IDLE_WINDOW).expect("one read, no gap"), 0.0);
+        assert_eq!(idle_reads_per_s(6, IDLE_WINDOW).expect("five gaps in 5 s"), 1.0);
+    }
 }

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use xshell::cmd;
 
 use super::Bench;
+use super::measured::positive;
 use super::report::{Report, Target};
 
 const CONCURRENCY: &str = "64";
@@ -103,9 +104,16 @@ pub(super) fn run(bench: &Bench, report: &mut Report) -> anyhow::Result<()> {
 fn parse_redis_benchmark(csv: &str) -> anyhow::Result<(f64, f64)> {
     let line =
         csv.lines().find(|line| line.starts_with("\"EVALSHA")).with_context(|| format!("no EVALSHA row:\n{csv}"))?;
-    let fields: Vec<f64> = line.split(',').skip(1).filter_map(|f| f.trim_matches('"').parse().ok()).collect();
+    // Every field must parse: skipping one would shift the next into its column.
+    let fields = line
+        .split(',')
+        .skip(1)
+        .map(|f| f.trim_matches('"').parse::<f64>().with_context(|| format!("field {f} of the row: {line}")))
+        .collect::<anyhow::Result<Vec<f64>>>()?;
     match fields[..] {
-        [rps, _avg, _min, _p50, _p95, p99, ..] => Ok((rps, p99)),
+        [rps, _avg, _min, _p50, _p95, p99, ..] => {
+            Ok((positive("redis-benchmark's ops/s", rps)?, positive("redis-benchmark's p99", p99)?))
+        }
         _ => bail!("unexpected redis-benchmark row: {line}"),
     }
 }
@@ -124,7 +132,7 @@ fn parse_limiter(output: &str) -> anyhow::Result<LimiterRun> {
             .with_context(|| format!("no {name} in bench-server output: {output}"))
     };
     Ok(LimiterRun {
-        per_second: field("decisions")? / field("seconds")?,
+        per_second: positive("the limiter's decisions per second", field("decisions")? / field("seconds")?)?,
         p99_us: field("p99_us")? as u32,
         errors: field("errors")? as u64,
     })
@@ -142,5 +150,16 @@ mod tests {
         assert_eq!(parse_redis_benchmark(csv).expect("csv"), (74962.52, 1.295));
         let run = parse_limiter("decisions=300000 seconds=5.000 p50_us=700 p99_us=950 errors=0\n").expect("run");
         assert_eq!((run.per_second, run.p99_us, run.errors), (60000.0, 950, 0));
+    }
+
+    #[test]
+    fn broken_outputs_are_refused() {
+        // An empty field used to be skipped, moving p99 into the next column.
+        let shifted = "\"EVALSHA abc\",\"74962.52\",\"\",\"0.088\",\"0.791\",\"1.039\",\"1.295\",\"3.071\"\n";
+        assert!(parse_redis_benchmark(shifted).is_err());
+        let idle = "\"EVALSHA abc\",\"0.00\",\"0\",\"0\",\"0\",\"0\",\"0\",\"0\"\n";
+        assert!(parse_redis_benchmark(idle).is_err());
+        assert!(parse_limiter("decisions=0 seconds=5.000 p99_us=950 errors=0\n").is_err());
+        assert!(parse_limiter("decisions=100 seconds=0 p99_us=950 errors=0\n").is_err());
     }
 }

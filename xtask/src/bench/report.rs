@@ -83,6 +83,22 @@ impl Report {
         self.figures.iter().filter(|(_, f)| f.target.met(f.value) == Some(false)).map(|(n, _)| n.clone()).collect()
     }
 
+    /// An error naming every figure that is not a finite number (NaN passes no gate by
+    /// accident but gates nothing either, infinity passes every `AtLeast`; neither can be
+    /// written as JSON).
+    pub(crate) fn refuse_non_finite(&self) -> anyhow::Result<()> {
+        let broken: Vec<String> = self
+            .figures
+            .iter()
+            .filter(|(_, figure)| !figure.value.is_finite())
+            .map(|(name, figure)| format!("{name} = {}", figure.value))
+            .collect();
+        if !broken.is_empty() {
+            anyhow::bail!("the run measured figures that are not numbers, so it is broken: {}", broken.join(", "));
+        }
+        Ok(())
+    }
+
     pub(crate) fn json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
     }
@@ -135,5 +151,19 @@ mod tests {
         assert_eq!(merged.missed(), ["slow"]);
         let again = Report::parse(&merged.json()).expect("round trip");
         assert_eq!(again.figures, merged.figures);
+    }
+
+    #[test]
+    fn a_figure_that_is_not_a_number_stops_the_run() {
+        let mut report = Report::default();
+        report.add("fine", 1.0, "x", Target::None);
+        assert!(report.refuse_non_finite().is_ok());
+        // Ungated, a NaN would have been printed and saved as `null`; gated `AtLeast`,
+        // infinity would have passed.
+        report.add("ungated", f64::NAN, "x", Target::None);
+        report.add("gated", f64::INFINITY, "ratio", Target::AtLeast(0.9));
+        assert_eq!(report.missed(), Vec::<String>::new(), "what the gate alone sees");
+        let error = report.refuse_non_finite().expect_err("refused").to_string();
+        assert!(error.contains("ungated = NaN") && error.contains("gated = inf"), "{error}");
     }
 }

@@ -59,11 +59,11 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
         }
         let ready = started.elapsed();
         std::thread::sleep(Duration::from_millis(200));
-        let idle_kib = rss_kib(child.0.id()).unwrap_or(0);
+        let idle_kib = rss_kib(child.0.id())?;
         let mut loaded_kib = idle_kib;
         if load {
             wrk::run(sh, &format!("http://{app}/"), "5s", bench.pinned)?;
-            loaded_kib = rss_kib(child.0.id()).unwrap_or(0);
+            loaded_kib = rss_kib(child.0.id())?;
         }
         Ok(Run { ready, idle_kib, loaded_kib })
     };

@@ -4,6 +4,8 @@
 use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
 
+use super::measured::positive;
+
 /// Connections wrk keeps open.
 const CONNECTIONS: &str = "64";
 
@@ -29,18 +31,30 @@ pub(crate) fn run(sh: &Shell, url: &str, duration: &str, pinned: bool) -> anyhow
 
 pub(crate) fn parse(wrk: &str) -> anyhow::Result<WrkResult> {
     let line_value = |prefix: &str| wrk.lines().find_map(|line| line.trim().strip_prefix(prefix).map(str::trim));
-    let rps = line_value("Requests/sec:").and_then(|v| v.parse().ok());
-    let requests = wrk.lines().find_map(|line| line.trim().split_once(" requests in ")?.0.trim().parse().ok());
-    let non_2xx = line_value("Non-2xx or 3xx responses:").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let number = |what: &str, text: &str| -> anyhow::Result<f64> {
+        text.trim().parse().with_context(|| format!("wrk's {what} {text:?} is not a number:\n{wrk}"))
+    };
+    let rps = line_value("Requests/sec:").with_context(|| format!("no Requests/sec in wrk output:\n{wrk}"))?;
+    let requests = wrk
+        .lines()
+        .find_map(|line| Some(line.trim().split_once(" requests in ")?.0))
+        .with_context(|| format!("no request count in wrk output:\n{wrk}"))?;
+    // wrk prints these two lines only when they are not zero: absent is 0, garbled an error.
+    let non_2xx = line_value("Non-2xx or 3xx responses:").map_or(Ok(0.0), |v| number("non-2xx count", v))?;
     // "Socket errors: connect 0, read 0, write 0, timeout 0"
-    let socket_errors = line_value("Socket errors:")
-        .map(|l| l.split(',').filter_map(|part| part.split_whitespace().last()?.parse::<f64>().ok()).sum())
-        .unwrap_or(0.0);
+    let socket_errors = match line_value("Socket errors:") {
+        None => 0.0,
+        Some(line) => line
+            .split(',')
+            .map(|part| number("socket error count", part.split_whitespace().last().unwrap_or_default()))
+            .sum::<anyhow::Result<f64>>()?,
+    };
     let p99 = line_value("99%").context("no 99% latency")?;
     Ok(WrkResult {
-        requests: requests.with_context(|| format!("no request count in wrk output:\n{wrk}"))?,
-        rps: rps.with_context(|| format!("no Requests/sec in wrk output:\n{wrk}"))?,
-        p99_ms: parse_latency_ms(p99)?,
+        // A run that completed no request measured nothing: every ratio over it is broken.
+        requests: positive("wrk's request count", number("request count", requests)?)?,
+        rps: positive("wrk's requests/s", number("requests/s", rps)?)?,
+        p99_ms: positive("wrk's p99 latency (ms)", parse_latency_ms(p99)?)?,
         non_2xx,
         socket_errors,
     })
@@ -75,6 +89,16 @@ mod tests {
         assert!((parsed.requests - 960_000.0).abs() < 1e-6);
         assert!((parsed.p99_ms - 2.31).abs() < 1e-9);
         assert!((parsed.non_2xx - 12.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_run_that_measured_nothing_is_refused() {
+        let idle = WRK_OUTPUT.replace("960000 requests", "0 requests").replace("119999.50", "0.00");
+        assert!(parse(&idle).is_err(), "0 requests");
+        let garbled = WRK_OUTPUT.replace("Non-2xx or 3xx responses: 12", "Non-2xx or 3xx responses: many");
+        assert!(parse(&garbled).is_err(), "a count that does not parse");
+        let errors = format!("{WRK_OUTPUT}  Socket errors: connect 0, read 3, write 0, timeout 2\n");
+        assert!((parse(&errors).expect("parses").socket_errors - 5.0).abs() < 1e-9);
     }
 
     #[test]

@@ -12,10 +12,13 @@
 //! goes through: steady state, a rolling restart, scale 1 → 3 → 1 — each with 0 errors and
 //! 0 lost uploads — and two negative controls that must see errors, or the run fails
 //! because it could not have seen the problem: a replica stopped with
-//! `EBB_SHUTDOWN_DELAY=0s`, and a replica killed with SIGKILL. Writes `target/e2e/report.json`.
+//! `EBB_SHUTDOWN_DELAY=0s`, and a replica killed with SIGKILL. Writes `target/e2e/report.json`;
+//! `--save` merges it into the committed `e2e/report.json`, which README's table is
+//! generated from (`report.rs`).
 
 mod containers;
 mod processes;
+pub(crate) mod report;
 mod runtime;
 mod traffic;
 
@@ -25,7 +28,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ebb_testkit::{RedisServer, S3Server, TcpBalancer, TempDir, poll_until};
-use serde_json::{Value, json};
 use xshell::{Shell, cmd};
 
 use crate::tools::{self, HAPROXY, REDIS, WRK};
@@ -33,6 +35,7 @@ use containers::Containers;
 pub(crate) use containers::engine_answers;
 use ebb_deploy::{READINESS_FAILURE_THRESHOLD, READINESS_PERIOD_SECONDS, Service};
 use processes::Processes;
+use report::{E2eReport, ErrorsByClient, RateLimitCheck, RuntimeRun, ScenarioFigures};
 use runtime::Runtime;
 use traffic::Wrk;
 
@@ -70,24 +73,21 @@ const ARRIVAL_CLIENTS: u8 = 4;
 const MIN_REQUESTS_PER_CLIENT: u64 = 20;
 
 impl Outcome {
-    fn json(&self) -> Value {
-        let mut value = json!({
-            "requests": self.requests,
-            "errors": self.errors,
-            "errors_by_client": {
-                "wrk_keep_alive": self.errors_by_client[0],
-                "mixed": self.errors_by_client[1],
-                "arrivals": self.errors_by_client[2],
-                "rate_limit_checker": self.errors_by_client[3],
-            },
-            "p99_ms": (self.p99_ms * 1000.0).round() / 1000.0,
-            "uploads": self.uploads,
-            "lost_uploads": self.lost_uploads,
-        });
-        if let Some((allowed, lower, upper)) = self.limit {
-            value["rate_limit"] = json!({ "allowed": allowed, "lower": lower.floor(), "upper": upper.ceil() });
+    fn figures(&self) -> ScenarioFigures {
+        let [wrk_keep_alive, mixed, arrivals, rate_limit_checker] = self.errors_by_client;
+        ScenarioFigures {
+            requests: self.requests,
+            errors: self.errors,
+            errors_by_client: Some(ErrorsByClient { wrk_keep_alive, mixed, arrivals, rate_limit_checker }),
+            p99_ms: Some((self.p99_ms * 1000.0).round() / 1000.0),
+            uploads: Some(self.uploads),
+            lost_uploads: Some(self.lost_uploads),
+            rate_limit: self.limit.map(|(allowed, lower, upper)| RateLimitCheck {
+                allowed,
+                lower: lower.floor(),
+                upper: upper.ceil(),
+            }),
         }
-        value
     }
 
     /// Why this outcome fails the run, if it does.
@@ -146,12 +146,15 @@ impl Timings {
     }
 }
 
-/// `cargo xtask e2e [--runtime processes|containers]`.
+/// `cargo xtask e2e [--runtime processes|containers] [--save]`.
 #[derive(clap::Args)]
 pub(crate) struct Args {
     /// Only this runtime (both when absent)
     #[arg(long, value_parser = ["processes", "containers"])]
     runtime: Option<String>,
+    /// Merge into e2e/report.json and regenerate xtask/README.md's tables
+    #[arg(long)]
+    save: bool,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
@@ -174,7 +177,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         }
         tools::missing("docker engine", "the e2e in containers")?;
     }
-    let mut report = serde_json::Map::new();
+    let mut report = E2eReport::default();
     let mut problems = Vec::new();
     // A runtime that fails part-way is recorded as a problem: the other runtime still runs
     // and the report keeps what was measured.
@@ -186,12 +189,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
                 return;
             }
         };
-        let mut scenarios = serde_json::Map::new();
+        let mut scenarios = std::collections::BTreeMap::new();
         for outcome in &outcomes {
             problems.extend(outcome.problem(runtime));
-            scenarios.insert(outcome.name.to_owned(), outcome.json());
+            scenarios.insert(outcome.name.to_owned(), outcome.figures());
         }
-        report.insert(runtime.to_owned(), Value::Object(scenarios));
+        report.runtimes.insert(runtime.to_owned(), RuntimeRun { measured: crate::bench::machine(), scenarios });
     };
     if want("processes") {
         cmd!(sh, "cargo build --release --locked -q -p {SERVICE}").run()?;
@@ -208,11 +211,19 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         record("containers", scenarios(&mut runtime, &haproxy, &timings));
     }
 
-    let report = serde_json::to_string_pretty(&Value::Object(report))?;
+    let json = report.json()?;
     let out = root.join("target/e2e");
     std::fs::create_dir_all(&out)?;
-    std::fs::write(out.join("report.json"), &report)?;
-    println!("{report}");
+    std::fs::write(out.join("report.json"), &json)?;
+    println!("{json}");
+    // A failed run is not saved: README shows runs that passed.
+    if args.save && problems.is_empty() {
+        let committed = root.join(report::COMMITTED);
+        let older = E2eReport::parse(&std::fs::read_to_string(&committed)?)?;
+        std::fs::write(&committed, report.merged_over(older).json()?)?;
+        crate::bench::readme::update(&root)?;
+        eprintln!("xtask: merged into {}; commit it with xtask/README.md", committed.display());
+    }
     if !problems.is_empty() {
         bail!("the e2e failed:\n  {}", problems.join("\n  "));
     }
