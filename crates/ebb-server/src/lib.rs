@@ -100,6 +100,7 @@ pub use logging::level::LOG_LEVEL_PATH;
 pub use logging::otlp::{ENV_OTLP_ENDPOINT, ENV_OTLP_TRACES_ENDPOINT};
 pub use logging::writer::LOG_LINES_DROPPED_TOTAL;
 pub use logging::{ENV_LOG_FORMAT, ENV_RUST_LOG, LogFormat, init_tracing};
+pub use metric_help::MetricHelp;
 pub use server::{ServeError, Server};
 pub use {ebb_metrics, ebb_probes, ebb_shutdown};
 

@@ -38,12 +38,29 @@ const COUNTERS: &[(&str, &str)] = &[
 const GAUGES: &[(&str, &str)] =
     &[(BUILD_INFO, "Always 1; the application's name, version, git revision and compiler as labels.")];
 
-/// Describes every metric of [`COUNTERS`] and [`GAUGES`] to the installed recorder.
-pub(crate) fn describe() {
+/// A metric the application itself records, with its help text, for
+/// [`Server::with_metric_help`](crate::Server::with_metric_help): `(name, help)`.
+#[derive(Clone, Copy, Debug)]
+pub enum MetricHelp {
+    Counter(&'static str, &'static str),
+    Gauge(&'static str, &'static str),
+    Histogram(&'static str, &'static str),
+}
+
+/// Describes every metric of [`COUNTERS`] and [`GAUGES`], then the application's, to the
+/// installed recorder.
+pub(crate) fn describe(application: &[MetricHelp]) {
     for (name, help) in COUNTERS {
         metrics::describe_counter!(*name, *help);
     }
     for (name, help) in GAUGES {
         metrics::describe_gauge!(*name, *help);
+    }
+    for metric in application {
+        match *metric {
+            MetricHelp::Counter(name, help) => metrics::describe_counter!(name, help),
+            MetricHelp::Gauge(name, help) => metrics::describe_gauge!(name, help),
+            MetricHelp::Histogram(name, help) => metrics::describe_histogram!(name, help),
+        }
     }
 }

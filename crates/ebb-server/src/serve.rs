@@ -30,7 +30,7 @@ const AXUM_DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 const METRICS_MAX_CONNECTIONS: usize = 256;
 
 pub(crate) async fn serve(server: ServerParts, router: Router) -> Result<ShutdownReport, ServeError> {
-    let ServerParts { config, shutdown, probes, metrics, redis, parts, streaming, build_info } = server;
+    let ServerParts { config, shutdown, probes, metrics, redis, parts, streaming, build_info, metric_help } = server;
     let limits = config.limits;
     install_hook();
     let mut probes = probes;
@@ -45,7 +45,7 @@ pub(crate) async fn serve(server: ServerParts, router: Router) -> Result<Shutdow
     parts.announce();
     warn_in_process(&parts.in_process());
     let metrics = exporter(metrics)?;
-    crate::metric_help::describe();
+    crate::metric_help::describe(&metric_help);
     let probes = with_build_info(probes, &build_info).build();
 
     let app_listener = bind(ENV_HTTP_ADDR, config.http_addr).await?;

@@ -13,6 +13,7 @@ use ebb_shutdown::{Shutdown, ShutdownReport};
 use crate::build_info::BuildInfo;
 use crate::builder::{ServerBuilder, Wanted};
 use crate::config::{ConfigErrors, ServerConfig};
+use crate::metric_help::MetricHelp;
 use crate::parts::Parts;
 
 /// The process' Redis handle; nothing (an empty type) without the `redis` feature.
@@ -81,6 +82,7 @@ pub struct Server {
     parts: Parts,
     streaming: Option<Router>,
     build_info: BuildInfo,
+    metric_help: Vec<MetricHelp>,
 }
 
 impl std::fmt::Debug for Server {
@@ -122,6 +124,7 @@ impl Server {
             parts,
             streaming: None,
             build_info: BuildInfo::unknown(),
+            metric_help: Vec::new(),
         })
     }
 
@@ -238,6 +241,14 @@ impl Server {
         self
     }
 
+    /// The HELP text of the application's own metrics on `/metrics` (ebb's describe
+    /// themselves): `promtool check metrics` and a person reading the page need it. Given
+    /// here because the recorder exists only once [`serve`](Self::serve) installs it.
+    pub fn with_metric_help(mut self, help: &[MetricHelp]) -> Self {
+        self.metric_help.extend_from_slice(help);
+        self
+    }
+
     /// Uses an exporter the caller installed, instead of installing one in
     /// [`serve`](Self::serve).
     pub fn with_metrics_handle(mut self, handle: MetricsHandle) -> Self {
@@ -256,8 +267,8 @@ impl Server {
     }
 
     fn into_parts(self) -> ServerParts {
-        let Self { config, shutdown, probes, metrics, redis, parts, streaming, build_info } = self;
-        ServerParts { config, shutdown, probes, metrics, redis, parts, streaming, build_info }
+        let Self { config, shutdown, probes, metrics, redis, parts, streaming, build_info, metric_help } = self;
+        ServerParts { config, shutdown, probes, metrics, redis, parts, streaming, build_info, metric_help }
     }
 }
 
@@ -271,4 +282,5 @@ pub(crate) struct ServerParts {
     pub(crate) parts: Parts,
     pub(crate) streaming: Option<Router>,
     pub(crate) build_info: BuildInfo,
+    pub(crate) metric_help: Vec<MetricHelp>,
 }

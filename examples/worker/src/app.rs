@@ -1,6 +1,6 @@
 //! The worker process: the server (probes, metrics, the phased shutdown), its settings, and
 //! the queue's consumers as a background task. Shared by the shipped binary (`main.rs`) and
-//! the negative control's (tests/control), which differ only in their finish script.
+//! the negative control's (tests/control), which differ only in their ownership scripts.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -25,7 +25,7 @@ pub(crate) async fn main() -> ExitCode {
             return ExitCode::from(ebb_server::EXIT_CONFIG);
         }
     };
-    let server = server.with_build_info(ebb_server::build_info!());
+    let server = server.with_build_info(ebb_server::build_info!()).with_metric_help(&crate::metric_names::HELP);
     let config = match config::Config::from_env() {
         Ok(config) => config,
         Err(errors) => {

@@ -21,6 +21,7 @@
 mod app;
 mod config;
 mod job;
+mod metric_names;
 mod queue;
 
 /// The two scripts that check a job is still its consumer's: the renewal (which tells a

@@ -100,12 +100,12 @@ impl Queue {
             if entry.times_delivered >= usize::try_from(self.config.max_attempts).unwrap_or(usize::MAX) {
                 if self.dead_letter(name, &job, entry.times_delivered).await? {
                     tracing::error!(job = %job.id, attempts = entry.times_delivered, "job moved to the dead-letter stream");
-                    metrics::counter!("jobs_dead_lettered_total").increment(1);
+                    metrics::counter!(crate::metric_names::DEAD_LETTERED).increment(1);
                 }
                 continue;
             }
             tracing::warn!(job = %job.id, consumer = %name, previous_owner = %entry.consumer, "took over a job whose lease ran out");
-            metrics::counter!("jobs_requeued_total").increment(1);
+            metrics::counter!(crate::metric_names::REQUEUED).increment(1);
             return Ok(Some(job));
         }
     }
@@ -132,7 +132,7 @@ impl Queue {
             }
         }
         if handed > 0 {
-            metrics::counter!("jobs_handed_back_total").increment(handed);
+            metrics::counter!(crate::metric_names::HANDED_BACK).increment(handed);
             tracing::info!(consumer = %name, jobs = handed, "handed back the jobs left pending under this consumer");
         }
     }

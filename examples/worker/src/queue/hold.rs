@@ -53,7 +53,7 @@ impl Queue {
         match end {
             End::Ran(Ok(())) => {
                 if self.finish(consumer, &job).await? {
-                    metrics::counter!("jobs_processed_total").increment(1);
+                    metrics::counter!(crate::metric_names::PROCESSED).increment(1);
                 } else {
                     tracing::warn!(job = %job.id, consumer, "lost the job: another consumer took it over before it finished; its effect is not applied twice");
                 }
@@ -68,7 +68,7 @@ impl Queue {
             }
             End::HandBack => {
                 if self.hand_back(consumer, &job.id).await? {
-                    metrics::counter!("jobs_handed_back_total").increment(1);
+                    metrics::counter!(crate::metric_names::HANDED_BACK).increment(1);
                     tracing::warn!(job = %job.id, consumer, "handed the job back unfinished: the shutdown budget ran out; another consumer takes it over at once");
                 } else {
                     tracing::warn!(job = %job.id, consumer, "lost the job: another consumer took it over before it was handed back");
@@ -82,7 +82,7 @@ impl Queue {
     /// job is not renewed any more: it is taken over, and retried, after its lease.
     async fn fail(&self, job: &Job, error: &str) -> Result<(), Error> {
         tracing::warn!(job = %job.id, %error, "job failed; it is retried after its lease");
-        metrics::counter!("jobs_failed_total").increment(1);
+        metrics::counter!(crate::metric_names::FAILED).increment(1);
         let mut record = redis::cmd("HSET");
         record.arg(self.key("errors")).arg(&job.id).arg(error);
         self.redis.query::<()>(&record).await

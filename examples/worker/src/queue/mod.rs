@@ -109,7 +109,7 @@ impl Queue {
     pub(crate) async fn report_depth(&self, stop: CancellationToken, every: Duration) {
         while !stop.is_cancelled() {
             if let Ok(depth) = self.redis.query::<u64>(redis::cmd("XLEN").arg(&self.config.queue)).await {
-                metrics::gauge!("jobs_queue_depth").set(depth as f64);
+                metrics::gauge!(crate::metric_names::QUEUE_DEPTH).set(depth as f64);
             }
             tokio::select! {
                 () = stop.cancelled() => break,

@@ -17,6 +17,8 @@ mod app;
 mod config;
 #[path = "../../src/job.rs"]
 mod job;
+#[path = "../../src/metric_names.rs"]
+mod metric_names;
 #[path = "../../src/queue/mod.rs"]
 mod queue;
 
