@@ -3,9 +3,19 @@
 //! checkout), where `cargo xtask manifests`, `manifests --check` and `image --load` run; the
 //! image then runs in Docker and answers `/readyz`.
 //!
-//! The build shares this repository's target directory and copies its Cargo.lock, so only
-//! the new workspace's own crates compile. This repository's xtask package is `ebb-xtask`,
-//! so the user's `xtask` binary never replaces it in the shared directory.
+//! What it proves: a workspace outside this one, made of README's files alone, compiles its
+//! own `xtask` and its own `hello`, and ebb-deploy run from there renders and checks its
+//! manifests and builds an image of *its* binary that runs and gets ready. What it shares
+//! with this repository, to keep the release build from compiling every dependency again
+//! (`hello`'s dependencies are example-worker's, which the deploy test builds): the target
+//! directory this test's own binaries are in, Cargo.lock (copied), and this repository's
+//! `[profile.*]` tables, in a `.cargo/config.toml` of the directory above the workspace, as
+//! a user's own cargo configuration would be (without them no compiled dependency matches:
+//! README's workspace has cargo's default profiles). Cargo still
+//! decides what is fresh: the user's crates always compile, and a dependency is reused only
+//! when cargo's own fingerprint of it matches. What it does not prove: a build with cargo's
+//! default profiles. This repository's xtask package is `ebb-xtask`, so the user's `xtask`
+//! binary never replaces it in the shared directory.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,6 +25,32 @@ use ebb_testkit::{TempDir, poll_until};
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the repository").to_owned()
+}
+
+/// The target directory this test's binaries were built in (`target/debug/ebb-xtask`):
+/// wherever `CARGO_TARGET_DIR` or a config put it, so no second directory starts cold.
+fn target_dir() -> PathBuf {
+    let xtask = Path::new(env!("CARGO_BIN_EXE_ebb-xtask"));
+    xtask.ancestors().nth(2).expect("target/<profile>/ebb-xtask").to_owned()
+}
+
+/// This repository's `[profile.*]` tables, as they stand in its Cargo.toml: a cargo
+/// configuration file takes them as they are.
+fn profiles() -> String {
+    let manifest = std::fs::read_to_string(repository().join("Cargo.toml")).expect("Cargo.toml");
+    let mut inside = false;
+    let mut tables = String::new();
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            inside = line.starts_with("[profile.");
+        }
+        if inside {
+            tables.push_str(line);
+            tables.push('\n');
+        }
+    }
+    assert!(tables.contains("[profile.release]"), "no [profile.release] in Cargo.toml");
+    tables
 }
 
 /// Every `<!-- file: PATH -->` of README and the fenced block after it.
@@ -50,13 +86,18 @@ fn with_path_dependencies(manifest: &str) -> String {
         .join("\n")
 }
 
+/// `workspace/` holds README's files; beside it, `.cargo/config.toml` holds this
+/// repository's build profiles, which cargo reads in every directory below.
 struct Workspace {
-    dir: TempDir,
+    outer: TempDir,
 }
 
 impl Workspace {
     fn from_readme() -> Self {
-        let dir = TempDir::new("ebb-outside");
+        let outer = TempDir::new("ebb-outside");
+        std::fs::create_dir_all(outer.path().join(".cargo")).expect("mkdir");
+        std::fs::write(outer.path().join(".cargo/config.toml"), profiles()).expect("profiles");
+        let dir = outer.path().join("workspace");
         let files = readme_files();
         let names: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
         for expected in
@@ -66,12 +107,12 @@ impl Workspace {
         }
         for (path, text) in files {
             let text = if path.ends_with("Cargo.toml") { with_path_dependencies(&text) } else { text };
-            let path = dir.path().join(path);
+            let path = dir.join(path);
             std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
             std::fs::write(path, text).expect("write");
         }
-        std::fs::copy(repository().join("Cargo.lock"), dir.path().join("Cargo.lock")).expect("Cargo.lock");
-        Workspace { dir }
+        std::fs::copy(repository().join("Cargo.lock"), dir.join("Cargo.lock")).expect("Cargo.lock");
+        Workspace { outer }
     }
 
     fn xtask(&self, args: &[&str]) -> Output {
@@ -84,15 +125,19 @@ impl Workspace {
         Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
             .arg("xtask")
             .args(args)
-            .current_dir(self.dir.path())
-            .env("CARGO_TARGET_DIR", repository.join("target"))
+            .current_dir(self.dir())
+            .env("CARGO_TARGET_DIR", target_dir())
             .env("PATH", path)
             .output()
             .expect("run cargo xtask")
     }
 
+    fn dir(&self) -> PathBuf {
+        self.outer.path().join("workspace")
+    }
+
     fn read(&self, path: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(path)).unwrap_or_else(|error| panic!("{path}: {error}"))
+        std::fs::read_to_string(self.dir().join(path)).unwrap_or_else(|error| panic!("{path}: {error}"))
     }
 }
 
@@ -120,6 +165,7 @@ impl Drop for Remove {
 #[test]
 fn a_fresh_workspace_gets_manifests_an_image_and_a_ready_container() {
     let workspace = Workspace::from_readme();
+    let began = std::time::SystemTime::now();
 
     let started = Instant::now();
     succeeded(&workspace.xtask(&["manifests"]), "cargo xtask manifests");
@@ -139,7 +185,7 @@ fn a_fresh_workspace_gets_manifests_an_image_and_a_ready_container() {
         assert!(!stderr.contains("SKIPPED"), "{stderr}");
     }
     // Negative control: a hand edit makes the check fail, naming the file.
-    let path = workspace.dir.path().join("deploy/base/hello/hpa.yaml");
+    let path = workspace.dir().join("deploy/base/hello/hpa.yaml");
     std::fs::write(&path, hpa.replace("maxReplicas: 8", "maxReplicas: 80")).expect("edit");
     let output = workspace.xtask(&["manifests", "--check"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -162,6 +208,12 @@ fn a_fresh_workspace_gets_manifests_an_image_and_a_ready_container() {
     eprintln!("image --load (release build included): {:?}", started.elapsed());
     let digest = String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_owned();
     assert!(digest.starts_with("sha256:"), "{digest}");
+    // The shared target directory gave dependencies only: `hello` was linked by this run.
+    let hello = std::fs::metadata(target_dir().join("release/hello")).and_then(|m| m.modified());
+    assert!(
+        hello.as_ref().is_ok_and(|built| *built >= began),
+        "hello's binary was not built by this workspace: {hello:?}"
+    );
     let sbom = workspace.read("target/image/hello/sbom.spdx.json");
     assert!(sbom.contains("pkg:cargo/ebb-server@"), "the SBOM lists the service's dependencies");
 
