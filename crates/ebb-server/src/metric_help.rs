@@ -42,8 +42,11 @@ const GAUGES: &[(&str, &str)] =
 /// [`Server::with_metric_help`](crate::Server::with_metric_help): `(name, help)`.
 #[derive(Clone, Copy, Debug)]
 pub enum MetricHelp {
+    /// A counter (`metrics::counter!`).
     Counter(&'static str, &'static str),
+    /// A gauge (`metrics::gauge!`).
     Gauge(&'static str, &'static str),
+    /// A histogram (`metrics::histogram!`).
     Histogram(&'static str, &'static str),
 }
 

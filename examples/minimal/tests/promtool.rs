@@ -7,34 +7,12 @@
 //! known to be bad and requires it to complain, so that a promtool that accepts anything
 //! cannot pass the first test.
 
-use std::io::Write;
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use ebb_testkit::{ServiceProcess, poll_until};
+use ebb_testkit::{ServiceProcess, poll_until, promtool_check};
 
 const BIN: &str = env!("CARGO_BIN_EXE_example-minimal");
-
-/// What promtool said about `text`: `Ok` when it found nothing, else its complaint.
-fn promtool_check(text: &str) -> Result<(), String> {
-    let promtool = ebb_testkit::find_tool(
-        "promtool",
-        "EBB_PROMTOOL",
-        "install it with `apt-get install prometheus`, or run `cargo xtask test`",
-    );
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool starts");
-    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write to promtool");
-    let output = child.wait_with_output().expect("promtool runs");
-    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    if output.status.success() { Ok(()) } else { Err(said) }
-}
 
 fn get(url: &str) -> (u16, String) {
     let response = reqwest::blocking::get(url).unwrap_or_else(|error| panic!("GET {url}: {error}"));

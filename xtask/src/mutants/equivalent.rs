@@ -10,9 +10,7 @@ const EQUIVALENT: &[(&str, &str, &str)] = &[];
 pub(super) fn unexplained(module: &Module, missed: &[String]) -> Vec<String> {
     missed
         .iter()
-        .filter(|mutant| {
-            !EQUIVALENT.iter().any(|(name, known, _)| *name == module.name && mutant.ends_with(known))
-        })
+        .filter(|mutant| !EQUIVALENT.iter().any(|(name, known, _)| *name == module.name && mutant.ends_with(known)))
         .cloned()
         .collect()
 }

@@ -172,6 +172,8 @@ fn ensure_cargo_mutants(sh: &Shell, root: &Path) -> anyhow::Result<std::path::Pa
     }
     eprintln!("xtask: installing cargo-mutants {CARGO_MUTANTS_VERSION} (takes a few minutes once)");
     let spec = format!("cargo-mutants@{CARGO_MUTANTS_VERSION}");
-    cmd!(sh, "cargo install {spec} --locked --root {install_root}").run().context("cargo install cargo-mutants failed")?;
+    cmd!(sh, "cargo install {spec} --locked --root {install_root}")
+        .run()
+        .context("cargo install cargo-mutants failed")?;
     Ok(binary)
 }

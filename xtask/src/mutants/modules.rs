@@ -15,7 +15,11 @@ pub(crate) const CORE: [Module; 6] = [
     Module {
         name: "drain",
         package: "ebb-shutdown",
-        files: &["crates/ebb-shutdown/src/drain.rs", "crates/ebb-shutdown/src/run.rs", "crates/ebb-shutdown/src/shutdown.rs"],
+        files: &[
+            "crates/ebb-shutdown/src/drain.rs",
+            "crates/ebb-shutdown/src/run.rs",
+            "crates/ebb-shutdown/src/shutdown.rs",
+        ],
     },
     Module {
         name: "edge",
@@ -42,7 +46,11 @@ pub(crate) const CORE: [Module; 6] = [
     Module {
         name: "session",
         package: "ebb-session",
-        files: &["crates/ebb-session/src/session.rs", "crates/ebb-session/src/store.rs", "crates/ebb-session/src/shared_store.rs"],
+        files: &[
+            "crates/ebb-session/src/session.rs",
+            "crates/ebb-session/src/store.rs",
+            "crates/ebb-session/src/shared_store.rs",
+        ],
     },
     Module {
         name: "queue",

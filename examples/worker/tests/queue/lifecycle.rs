@@ -53,6 +53,11 @@ async fn metrics_count_a_failure_a_takeover_and_a_dead_letter() {
         ],
     )
     .await;
+    // Every family has samples now: promtool lints their names, types and HELP text.
+    let text = reqwest::get(process.metrics_url()).await.expect("scrape").text().await.expect("text");
+    if let Err(said) = ebb_testkit::promtool_check(&text) {
+        panic!("promtool check metrics on the worker's metrics port:\n{said}\n--- exposition ---\n{text}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
