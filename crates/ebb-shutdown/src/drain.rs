@@ -311,6 +311,9 @@ mod tests {
         let response = call.await.expect("task").expect("response");
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(shutdown.in_flight(), 0, "a cut request no longer counts");
+        let size = response.body().size_hint().exact();
+        assert_eq!(size, Some(CUT_MESSAGE.len() as u64), "its Content-Length");
+        assert!(!response.body().is_end_stream(), "the message is still to be sent");
         let body = response.into_body().collect().await.expect("body").to_bytes();
         assert_eq!(&body[..], CUT_MESSAGE.as_bytes());
     }
