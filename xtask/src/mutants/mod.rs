@@ -44,6 +44,9 @@ pub(crate) struct Args {
     /// List the mutants and test nothing
     #[arg(long)]
     list: bool,
+    /// Test again only what the last run did not catch (after adding tests)
+    #[arg(long)]
+    iterate: bool,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
@@ -81,8 +84,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             .args(["--test-tool", "nextest", "--baseline", "skip", "--build-timeout", "900"])
             .arg("--timeout")
             .arg(args.timeout.to_string())
+            .args(module.test_packages.iter().flat_map(|package| ["--test-package", package]))
+            .args(["--cargo-test-arg=-E", &format!("--cargo-test-arg={}", module.test_filter)])
             .args(["--output"])
             .arg(&dir);
+        if args.iterate {
+            command = command.arg("--iterate");
+        }
         if let Some(diff) = &diff {
             command = command.arg("--in-diff").arg(diff);
         }

@@ -9,6 +9,12 @@ pub(crate) struct Module {
     pub(crate) package: &'static str,
     /// Relative to the workspace root.
     pub(crate) files: &'static [&'static str],
+    /// Packages whose tests judge the mutants (the module's own, and the examples whose
+    /// process tests reach what in-process tests cannot: signals, exit codes).
+    pub(crate) test_packages: &'static [&'static str],
+    /// A nextest filter over those packages' tests, so that an example adds only the
+    /// tests that exercise this module.
+    pub(crate) test_filter: &'static str,
 }
 
 pub(crate) const CORE: [Module; 6] = [
@@ -20,6 +26,9 @@ pub(crate) const CORE: [Module; 6] = [
             "crates/ebb-shutdown/src/run.rs",
             "crates/ebb-shutdown/src/shutdown.rs",
         ],
+        test_packages: &["ebb-shutdown", "example-minimal"],
+        // example-minimal's shutdown tests: a second signal, exit codes, the deadline.
+        test_filter: "package(ebb-shutdown) | binary_id(example-minimal::shutdown)",
     },
     Module {
         name: "edge",
@@ -32,16 +41,22 @@ pub(crate) const CORE: [Module; 6] = [
             "crates/ebb-server/src/edge/layer.rs",
             "crates/ebb-server/src/edge/slow_body.rs",
         ],
+        test_packages: &["ebb-server"],
+        test_filter: "all()",
     },
     Module {
         name: "limiter",
         package: "ebb-ratelimit",
         files: &["crates/ebb-ratelimit/src/limiter/redis.rs", "crates/ebb-ratelimit/src/limiter/deny_cache.rs"],
+        test_packages: &["ebb-ratelimit"],
+        test_filter: "all()",
     },
     Module {
         name: "offload",
         package: "ebb-offload",
         files: &["crates/ebb-offload/src/commit.rs", "crates/ebb-offload/src/verify.rs"],
+        test_packages: &["ebb-offload"],
+        test_filter: "all()",
     },
     Module {
         name: "session",
@@ -51,6 +66,8 @@ pub(crate) const CORE: [Module; 6] = [
             "crates/ebb-session/src/store.rs",
             "crates/ebb-session/src/shared_store.rs",
         ],
+        test_packages: &["ebb-session"],
+        test_filter: "all()",
     },
     Module {
         name: "queue",
@@ -61,6 +78,8 @@ pub(crate) const CORE: [Module; 6] = [
             "examples/worker/src/queue/look.rs",
             "examples/worker/src/queue/scripts.rs",
         ],
+        test_packages: &["example-worker"],
+        test_filter: "all()",
     },
 ];
 
@@ -79,5 +98,12 @@ pub(crate) fn for_file(file: &str) -> Option<Module> {
     };
     // One run of the command: leaking two short strings keeps `Module` all `'static`.
     let file: &'static str = Box::leak(file.to_owned().into_boxed_str());
-    Some(Module { name: file, package: Box::leak(package.into_boxed_str()), files: Box::leak(Box::new([file])) })
+    let package: &'static str = Box::leak(package.into_boxed_str());
+    Some(Module {
+        name: file,
+        package,
+        files: Box::leak(Box::new([file])),
+        test_packages: Box::leak(Box::new([package])),
+        test_filter: "all()",
+    })
 }
