@@ -34,3 +34,17 @@ async fn a_timeout_beyond_the_clock_never_cuts_a_server_that_ends_years_later() 
     let ended = YEARS_LATER - Duration::from_secs(1);
     assert!(report.elapsed >= ended, "the deadline fired after {:?}", report.elapsed);
 }
+
+#[tokio::test(start_paused = true)]
+async fn connections_still_open_at_the_deadline_are_counted_with_those_the_server_recorded() {
+    let config = ShutdownConfig::new().with_delay(Duration::ZERO).with_timeout(Duration::from_secs(1));
+    let shutdown = Shutdown::new(config);
+    // Two idle connections the server never closes, and one it closed with a head unanswered.
+    let open = [shutdown.track_connection(), shutdown.track_connection()];
+    shutdown.record_cut_connection();
+    shutdown.trigger();
+    let report = shutdown.run(std::future::pending::<io::Result<()>>()).await.expect("report");
+    assert_eq!(report.cut_requests, 0, "{report:?}");
+    assert_eq!(report.cut_connections, 3, "two stranded and one recorded: {report:?}");
+    drop(open);
+}
