@@ -1,9 +1,6 @@
 //! The RED layer and the exporter, through the public API. The recorder is process-wide,
 //! so every test looks at its own routes or at deltas.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
@@ -119,26 +116,9 @@ async fn output_passes_promtool() {
     send(&app, Request::get("/lint/1").body(Body::empty()).expect("request")).await;
     send(&app, Request::delete("/nowhere").body(Body::empty()).expect("request")).await;
     let text = handle.render();
-    let promtool = ebb_testkit::find_tool(
-        "promtool",
-        "EBB_PROMTOOL",
-        "install it with `apt-get install prometheus`, or run `cargo xtask test`",
-    );
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool starts");
-    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
-    let output = child.wait_with_output().expect("promtool runs");
-    assert!(
-        output.status.success(),
-        "promtool check metrics failed:\n{}{}\n--- input ---\n{text}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    if let Err(said) = ebb_testkit::promtool_check(&text) {
+        panic!("promtool check metrics failed:\n{said}\n--- input ---\n{text}");
+    }
 }
 
 #[tokio::test]

@@ -10,7 +10,6 @@
 //! the committed report as `worker_pickup_median_polling`.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -21,8 +20,9 @@ use xshell::cmd;
 
 use super::Bench;
 use super::measured::growth;
-use super::process::{KillOnDrop, commandstat_calls, free_addr};
+use super::process::{KillOnDrop, commandstat_calls};
 use super::report::{Report, Target};
+use super::worker::worker_command;
 
 const JOBS: usize = 200;
 const IDLE_WINDOW: Duration = Duration::from_secs(5);
@@ -40,18 +40,7 @@ pub(super) fn run(bench: &Bench, root: &Path, report: &mut Report) -> anyhow::Re
     redis::cmd("DEL").arg(QUEUE).arg(format!("{QUEUE}:done")).arg(format!("{QUEUE}:errors")).query::<()>(&mut redis)?;
     redis::cmd("XGROUP").arg("CREATE").arg(QUEUE).arg(GROUP).arg("$").arg("MKSTREAM").query::<()>(&mut redis)?;
 
-    let (app, metrics) = (free_addr()?, free_addr()?);
-    let mut command = Command::new(root.join("target/release/example-worker"));
-    command
-        .envs(bench.redis.env())
-        .env("EBB_WORKER_QUEUE", QUEUE)
-        .env("EBB_WORKER_GROUP", GROUP)
-        .env("EBB_WORKER_JOB_MS", "0")
-        .env("EBB_HTTP_ADDR", app.to_string())
-        .env("EBB_METRICS_ADDR", metrics.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log)?);
+    let mut command = worker_command(bench, &root.join("target/release/example-worker"), QUEUE, GROUP, &log)?;
     let _worker = KillOnDrop(command.spawn()?);
     // Ready: the first job is delivered (the worker connected and reads).
     let warm = add(&mut redis)?;

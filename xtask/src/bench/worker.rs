@@ -76,18 +76,7 @@ fn cold_start(bench: &Bench, worker: &Path, redis: &mut Connection, log: &Path) 
     let job: String = redis::cmd("XADD").arg(QUEUE).arg("*").arg("job").arg(PAYLOAD).query(redis)?;
     redis::cmd("XGROUP").arg("CREATE").arg(QUEUE).arg(GROUP).arg("0").query::<()>(redis)?;
 
-    let (app, metrics) = (free_addr()?, free_addr()?);
-    let mut command = Command::new(worker);
-    command
-        .envs(bench.redis.env())
-        .env("EBB_WORKER_QUEUE", QUEUE)
-        .env("EBB_WORKER_GROUP", GROUP)
-        .env("EBB_WORKER_JOB_MS", "0")
-        .env("EBB_HTTP_ADDR", app.to_string())
-        .env("EBB_METRICS_ADDR", metrics.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log)?);
+    let mut command = worker_command(bench, worker, QUEUE, GROUP, log)?;
     let started = Instant::now();
     let mut child = KillOnDrop(command.spawn()?);
     while !acknowledged(redis, &job)? {
@@ -110,6 +99,30 @@ fn cold_start(bench: &Bench, worker: &Path, redis: &mut Connection, log: &Path) 
 }
 
 /// Whether the group delivered `job` and holds nothing pending: `XACK` took it out.
+/// The worker on `queue` and `group` of the bench's Redis, with jobs that take no time,
+/// free ports and its warnings to `log`: what both worker benchmarks start.
+pub(super) fn worker_command(
+    bench: &Bench,
+    worker: &Path,
+    queue: &str,
+    group: &str,
+    log: &Path,
+) -> anyhow::Result<Command> {
+    let (app, metrics) = (free_addr()?, free_addr()?);
+    let mut command = Command::new(worker);
+    command
+        .envs(bench.redis.env())
+        .env("EBB_WORKER_QUEUE", queue)
+        .env("EBB_WORKER_GROUP", group)
+        .env("EBB_WORKER_JOB_MS", "0")
+        .env("EBB_HTTP_ADDR", app.to_string())
+        .env("EBB_METRICS_ADDR", metrics.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log)?);
+    Ok(command)
+}
+
 fn acknowledged(redis: &mut Connection, job: &str) -> anyhow::Result<bool> {
     let reply: StreamInfoGroupsReply = redis::cmd("XINFO").arg("GROUPS").arg(QUEUE).query(redis)?;
     let group = reply.groups.iter().find(|group| group.name == GROUP).context("the consumer group is gone")?;
