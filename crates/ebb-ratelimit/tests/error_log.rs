@@ -3,36 +3,18 @@
 //! and the warning lines counted. Control: with the interval at zero every failure writes a
 //! line, and the same check fails.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ebb_ratelimit::ebb_redis::{Redis, RedisConfig};
 use ebb_ratelimit::{Limiter, Policy, Verdict};
+use ebb_testkit::CapturedLog;
 use tokio::time::Instant;
 
 const WARNING: &str = "rate limiter cannot reach Redis";
 
-/// What this thread's subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn warnings(&self) -> Vec<String> {
-        let bytes = self.0.lock().map(|bytes| bytes.clone()).unwrap_or_default();
-        String::from_utf8_lossy(&bytes).lines().filter(|line| line.contains(WARNING)).map(str::to_owned).collect()
-    }
+/// The limiter's warning lines in what this thread's subscriber wrote.
+fn warnings(captured: &CapturedLog) -> Vec<String> {
+    captured.text().lines().filter(|line| line.contains(WARNING)).map(str::to_owned).collect()
 }
 
 /// A limiter on a loopback port nothing listens on.
@@ -52,7 +34,7 @@ struct Run {
 
 /// A decision every 100 ms for `span` of Tokio's (paused) time.
 async fn fail_for(limiter: &Limiter, span: Duration) -> Run {
-    let captured = Captured::default();
+    let captured = CapturedLog::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
     let _guard = tracing::subscriber::set_default(subscriber);
@@ -66,13 +48,13 @@ async fn fail_for(limiter: &Limiter, span: Duration) -> Run {
         let verdict = limiter.decide(&format!("client-{n}"), &policy, 1).await;
         assert!(matches!(verdict, Verdict::FailedOpen), "{verdict:?}");
         failures += 1;
-        if captured.warnings().len() > logged_at.len() {
+        if warnings(&captured).len() > logged_at.len() {
             logged_at.push(began.elapsed());
             logged_after.push(failures);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let warnings = captured.warnings();
+    let warnings = warnings(&captured);
     assert_eq!(warnings.len(), logged_at.len(), "one warning per decision at most");
     let folded = warnings.iter().map(|line| folded_in(line)).collect();
     Run { logged_at, logged_after, folded, failures }

@@ -23,6 +23,7 @@
 
 mod allocations;
 mod balancer;
+mod captured_log;
 mod certs;
 mod child;
 mod collector;
@@ -42,6 +43,7 @@ mod tools;
 
 pub use allocations::CountingAllocator;
 pub use balancer::{Replicas, TcpBalancer, WrkReport, http_status, tool_or_skip, wrk};
+pub use captured_log::CapturedLog;
 pub use certs::TestCa;
 pub use collector::{Export, OtlpCollector};
 pub use freezing_proxy::{FreezingProxy, RECORDED_AT_MOST};
